@@ -1,0 +1,77 @@
+"""The Python API: the same verbs and option names as the CLI (train, export, pipeline).
+
+Heavy libraries are imported inside each function, so ``import edgetl`` stays light.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .artifacts import Artifact, atomic_write_json, read_json, sha256_file
+from .config import TrainConfig
+from .pipeline import StageResult, run_stage
+
+RUN_FILE = "run.json"
+# Options that locate inputs rather than decide the result: the cache key uses the inputs' content instead.
+_LOCATION_KEYS = ("data", "val_data", "weights", "weights_dir", "cache_dir")
+
+
+def _record(run_dir: Path, stage: str, result: StageResult) -> None:
+    path = run_dir / RUN_FILE
+    state: dict[str, Any] = {}
+    if path.is_file():
+        try:
+            state = read_json(path)
+        except ValueError:
+            state = {}
+    state.setdefault("schema", 1)
+    state.setdefault("stages", {})[stage] = {"key": result.key, "dir": result.out_dir.name,
+                                            "cached": result.cached, "seconds": round(result.seconds, 2),
+                                            "info": result.info}
+    atomic_write_json(path, state)
+
+
+def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> StageResult:
+    """Train a classifier as ``config`` says; results go to ``out/train-<key>/``.
+
+    Example:
+        >>> from edgetl import TrainConfig, train
+        >>> result = train(TrainConfig(data="flowers", weights="imagenet"), "runs/flowers")  # doctest: +SKIP
+        >>> result.outputs["model"].path  # doctest: +SKIP
+    """
+    from .backbones.specs import get_spec
+    from .backbones.weights import resolve_weights
+    from .data.scan import scan
+    from .train.fit import TrainStage
+
+    spec = get_spec(config.backbone)
+    alpha, size = spec.resolve_alpha(config.alpha), spec.resolve_size(config.image_size)
+    weights = resolve_weights(spec, alpha, size, config.weights, config.weights_dir)
+    ds = scan(config.data)
+    val = scan(config.val_data, classes=ds.classes) if config.val_data else None
+    data_hash = ds.content_hash() + (val.content_hash() if val else "")
+    if weights.path is not None:
+        w_art = Artifact(weights.path, sha256_file(weights.path), "weights")
+    else:
+        w_art = Artifact(Path(weights.kind), f"{weights.kind}:{spec.name}:{alpha}:{size}", "weights")
+    inputs = {"data": Artifact(ds.root, data_hash, "dataset"), "weights": w_art}
+    key_cfg = {k: v for k, v in config.to_dict().items() if k not in _LOCATION_KEYS}
+    run_dir = Path(out)
+    result = run_stage(TrainStage(ds, val, progress=progress), inputs, config, run_dir, config_dict=key_cfg)
+    _record(run_dir, "train", result)
+    return result
+
+
+def find_stage(run_dir: str | Path, stage: str) -> Path:
+    """The folder of the last finished ``stage`` recorded in ``run_dir/run.json``."""
+    from .errors import ConfigError
+
+    rd = Path(run_dir)
+    path = rd / RUN_FILE
+    if not path.is_file():
+        raise ConfigError(f"{str(rd)!r} is not an edgetl run folder (no {RUN_FILE}). Pass the --out folder of "
+                          "'edgetl train' or 'edgetl pipeline'.")
+    entry = read_json(path).get("stages", {}).get(stage)
+    if not entry or not (rd / entry["dir"] / "stage.json").is_file():
+        raise ConfigError(f"Run folder {str(rd)!r} has no finished {stage!r} stage. Run 'edgetl {stage}' first.")
+    return rd / entry["dir"]

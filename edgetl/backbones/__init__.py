@@ -1,0 +1,1 @@
+"""Backbone specs (data, no TensorFlow) and the Keras builder (imported lazily)."""

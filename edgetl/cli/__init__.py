@@ -1,0 +1,1 @@
+"""Command-line interface (click); subcommands load lazily so ``edgetl --help`` imports no TensorFlow."""

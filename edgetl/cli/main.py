@@ -1,0 +1,90 @@
+"""The ``edgetl`` click group: lazy subcommands, logging flags and error-to-exit-code mapping."""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import ConfigError, EdgetlError
+
+SUBCOMMANDS = {
+    "train": ("edgetl.cli.commands.train:train", "Train a classifier on a folder of class sub-folders."),
+    "export": ("edgetl.cli.commands.export:export", "Export a trained run to TFLite and ONNX, verified."),
+    "pipeline": ("edgetl.cli.commands.pipeline:pipeline", "Train, export and check from one YAML file."),
+    "predict": ("edgetl.cli.commands.predict:predict", "Classify images with an exported model (runtime only)."),
+    "backbones": ("edgetl.cli.commands.backbones:backbones", "List the backbones and their options."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in SUBCOMMANDS:
+            return None
+        module, attr = SUBCOMMANDS[name][0].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # The static table keeps `edgetl --help` from importing every subcommand (and TensorFlow).
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, SUBCOMMANDS[name][1]) for name in sorted(SUBCOMMANDS)])
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            import difflib
+
+            close = difflib.get_close_matches(args[0], list(SUBCOMMANDS), n=1) if args else []
+            if close:
+                raise click.UsageError(f"No such command {args[0]!r}. Did you mean {close[0]!r}?") from exc
+            raise
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="edgetl")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug and tracebacks).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """edgetl: from a folder of photos to a small, fast, verified classifier on an edge device."""
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    ctx.obj = {"verbose": verbose, "quiet": quiet}
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ConfigError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except EdgetlError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        if exc.details:
+            click.echo(exc.details, err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted: finished stages are kept; rerun the same command to resume.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,291 @@
+"""Typed, frozen configs for each stage (TrainConfig, ExportConfig, BenchConfig, PipelineConfig).
+
+Configs hold plain types only (no TensorFlow types), check cross-field rules in ``__post_init__``,
+reject unknown keys with a "did you mean" hint, and round-trip through ``to_dict``/``from_dict``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+from .errors import ConfigError
+
+C = TypeVar("C", bound="ConfigBase")
+
+
+class Strategy(str, enum.Enum):
+    AUTO = "auto"
+    FEATURE_EXTRACTION = "feature_extraction"
+    FEATURE_EXTRACTION_EARLY = "feature_extraction_early"
+    FINE_TUNE = "fine_tune"
+    FINE_TUNE_ALL = "fine_tune_all"
+
+
+AUGMENTATIONS = ("flip", "crop", "rotation", "brightness", "contrast")
+EXPORT_TARGETS = ("tflite:fp32", "tflite:fp16", "tflite:dynamic", "tflite:int8", "tflite:uint8",
+                  "onnx:fp32", "onnx:int8")
+
+# Fine-tuning rates above this destroy pretrained features (catastrophic forgetting).
+MAX_SAFE_FINE_TUNE_LR = 1e-3
+
+
+def _suggest(name: str, known: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Turn a YAML/JSON/CLI value into the annotated plain type, or raise ConfigError."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            return None
+        return _coerce(value, args[0], key)
+    if origin is tuple:
+        (inner, *_rest) = typing.get_args(tp)
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, received {value!r}.")
+        return tuple(_coerce(v, inner, key) for v in value)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            known = [m.value for m in tp]
+            raise ConfigError(f"{key}: unknown value {value!r}.{_suggest(str(value), known)} "
+                              f"Known: {', '.join(known)}.") from None
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on", "false", "no", "0", "off"):
+            return value.lower() in ("true", "yes", "1", "on")
+        raise ConfigError(f"{key}: expected true or false, received {value!r}.")
+    if tp in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, received {value!r}.")
+        try:
+            out = tp(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected {tp.__name__}, received {value!r}.") from None
+        if tp is int and isinstance(value, float) and not value.is_integer():
+            raise ConfigError(f"{key}: expected an integer, received {value!r}.")
+        return out
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key}: expected text, received {value!r}.")
+        return str(value)
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigBase:
+    """Shared from_dict/to_dict/override logic."""
+
+    section: ClassVar[str] = ""
+
+    @classmethod
+    def from_dict(cls: type[C], data: typing.Mapping[str, Any] | None) -> C:
+        data = dict(data or {})
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            k = unknown[0]
+            raise ConfigError(f"Unknown {cls.section or cls.__name__} option {k!r}.{_suggest(k, names)} "
+                              f"Known: {', '.join(names)}.")
+        kwargs = {k: _coerce(v, hints[k], f"{cls.section}.{k}" if cls.section else k) for k, v in data.items()}
+        return cls(**kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, enum.Enum):
+                v = v.value
+            elif isinstance(v, tuple):
+                v = list(v)
+            out[f.name] = v
+        return out
+
+    def replace(self: C, **changes: Any) -> C:
+        merged = self.to_dict() | changes
+        return type(self).from_dict(merged)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig(ConfigBase):
+    """How to train a classifier on a class-folder dataset.
+
+    Attributes:
+        data: Folder with one sub-folder of images per class.
+        val_data: Optional separate validation folder (same class names); otherwise a seeded split.
+        val_split: Fraction of each class held out for validation when val_data is not given.
+        seed: Seed for the split, initial weights and shuffling.
+        backbone: Backbone id from the registry (``edgetl backbones``).
+        alpha: Width multiplier for MobileNet backbones (None: the backbone's default).
+        image_size: Square input size in pixels (None: the backbone's default).
+        weights: ``imagenet`` (download, or found in weights_dir), ``none``, or a path to a weights file.
+        weights_dir: Folder searched for ``<keras_name>_<alpha>_<size>_no_top.weights.h5`` before downloading.
+        strategy: auto, feature_extraction, feature_extraction_early, fine_tune or fine_tune_all.
+        head_units: Units of the hidden Dense layer of the head (0: no hidden layer).
+        dropout: Dropout rate before the classifier.
+        epochs: Maximum epochs for the head (early stopping restores the best).
+        batch_size: Batch size for training and feature extraction.
+        learning_rate: Learning rate for the head.
+        fine_tune_epochs: Maximum epochs of fine-tuning after the head has trained.
+        fine_tune_lr: Learning rate while fine-tuning (keep it small: 1e-5 to 1e-4).
+        fine_tune_layers: Unfreeze the top N backbone layers (None: the backbone's default cut).
+        fine_tune_from: Unfreeze from this named backbone layer upwards (overrides fine_tune_layers).
+        early_layer: Layer whose output feeds the head for feature_extraction_early (None: the spec's).
+        force_lr: Allow a fine-tuning rate above 1e-3.
+        augment: Augmentations: flip, crop, rotation, brightness, contrast.
+        patience: Early-stopping patience in epochs, on validation accuracy.
+        strict: Refuse the dataset if any file is unreadable instead of skipping it.
+        cache_dir: Where decoded images and backbone features are cached (None: ~/.cache/edgetl).
+    """
+
+    section: ClassVar[str] = "train"
+
+    data: str
+    val_data: str | None = None
+    val_split: float = 0.2
+    seed: int = 42
+    backbone: str = "mobilenet_v2"
+    alpha: float | None = None
+    image_size: int | None = None
+    weights: str = "imagenet"
+    weights_dir: str | None = None
+    strategy: Strategy = Strategy.AUTO
+    head_units: int = 256
+    dropout: float = 0.5
+    epochs: int = 30
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    fine_tune_epochs: int = 10
+    fine_tune_lr: float = 1e-5
+    fine_tune_layers: int | None = None
+    fine_tune_from: str | None = None
+    early_layer: str | None = None
+    force_lr: bool = False
+    augment: tuple[str, ...] = ()
+    patience: int = 5
+    strict: bool = False
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.val_split < 0.9 and self.val_data is None:
+            raise ConfigError(f"val_split must be between 0 and 0.9; got {self.val_split}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1); got {self.dropout}.")
+        for name in ("epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1; got {getattr(self, name)}.")
+        if self.fine_tune_epochs < 0 or self.head_units < 0 or self.patience < 0:
+            raise ConfigError("fine_tune_epochs, head_units and patience must not be negative.")
+        if self.fine_tune_lr <= 0 or self.learning_rate <= 0:
+            raise ConfigError("learning rates must be positive.")
+        if self.fine_tune_lr > MAX_SAFE_FINE_TUNE_LR and not self.force_lr:
+            raise ConfigError(
+                f"fine_tune_lr={self.fine_tune_lr:g} is above {MAX_SAFE_FINE_TUNE_LR:g}: rates that high overwrite "
+                "the pretrained features (catastrophic forgetting) and usually end below the frozen-backbone "
+                "accuracy. Use 1e-5 to 1e-4, or pass force_lr=true if you really mean it.")
+        for a in self.augment:
+            if a not in AUGMENTATIONS:
+                raise ConfigError(f"Unknown augmentation {a!r}.{_suggest(a, AUGMENTATIONS)} "
+                                  f"Known: {', '.join(AUGMENTATIONS)}.")
+        if self.fine_tune_layers is not None and self.fine_tune_layers < 1:
+            raise ConfigError(f"fine_tune_layers must be at least 1; got {self.fine_tune_layers}.")
+        if self.image_size is not None and self.image_size < 32:
+            raise ConfigError(f"image_size must be at least 32 (Keras backbones need it); got {self.image_size}.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExportConfig(ConfigBase):
+    """Which artifacts to export from a trained run, and how to check them.
+
+    Attributes:
+        targets: Formats to produce, e.g. tflite:fp32, tflite:int8, onnx:int8.
+        calibration_images: Training images used to calibrate int8 quantization.
+        verify_images: Validation images used to compare each artifact with the Keras model (0: all).
+        accuracy_budget: Largest allowed top-1 drop (in points) of a quantized artifact below float.
+        opset: ONNX opset (tf2onnx supports up to 18).
+        onnx_per_channel: Per-channel weight quantization for ONNX int8.
+        onnx_int8_mode: static (QDQ with calibration images) or dynamic.
+        allow_flex_ops: Allow TensorFlow Select (Flex) ops in TFLite; most edge runtimes lack them.
+        golden_images: Validation images whose expected outputs are stored in the contract for selftest.
+    """
+
+    section: ClassVar[str] = "export"
+
+    targets: tuple[str, ...] = EXPORT_TARGETS
+    calibration_images: int = 200
+    verify_images: int = 0
+    accuracy_budget: float = 2.0
+    opset: int = 17
+    onnx_per_channel: bool = True
+    onnx_int8_mode: str = "static"
+    allow_flex_ops: bool = False
+    golden_images: int = 4
+
+    def __post_init__(self) -> None:
+        for t in self.targets:
+            if t not in EXPORT_TARGETS:
+                raise ConfigError(f"Unknown export target {t!r}.{_suggest(t, EXPORT_TARGETS)} "
+                                  f"Known: {', '.join(EXPORT_TARGETS)}.")
+        if not self.targets:
+            raise ConfigError("export targets is empty: name at least one, e.g. tflite:fp32.")
+        if not 7 <= self.opset <= 18:
+            raise ConfigError(f"opset must be between 7 and 18 (tf2onnx 1.17 supports up to 18); got {self.opset}.")
+        if self.calibration_images < 1:
+            raise ConfigError(f"calibration_images must be at least 1; got {self.calibration_images}.")
+        if self.onnx_int8_mode not in ("static", "dynamic"):
+            raise ConfigError(f"onnx_int8_mode must be 'static' or 'dynamic'; got {self.onnx_int8_mode!r}.")
+        if self.accuracy_budget < 0:
+            raise ConfigError(f"accuracy_budget must not be negative; got {self.accuracy_budget}.")
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (or JSON) config file into a dict, with errors that name the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"Config file {str(p)!r} does not exist. Check the path.")
+    text = p.read_text(encoding="utf-8", errors="replace")
+    try:
+        import yaml
+
+        data = yaml.safe_load(text)
+    except ImportError:
+        data = json.loads(text)
+    except Exception as exc:  # yaml.YAMLError and friends
+        raise ConfigError(f"Config file {str(p)!r} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"Config file {str(p)!r} must hold a mapping of options; found {type(data).__name__}.")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: typing.Iterable[str]) -> dict[str, Any]:
+    """Apply ``key=value`` (or ``section.key=value``) overrides to a nested dict, returning a new dict."""
+    out = json.loads(json.dumps(data))
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"--set expects key=value; received {item!r}.")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {part!r} is not a section.")
+        node[parts[-1]] = value
+    return out

@@ -1,0 +1,109 @@
+"""Scan a class-folder dataset, check it, and split it deterministically (no TensorFlow)."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from .images import IMAGE_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    label: int
+
+
+@dataclass
+class Dataset:
+    """Files and labels of a class-folder dataset, plus what was skipped and why."""
+
+    root: Path
+    classes: list[str]
+    samples: list[Sample]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array([s.label for s in self.samples], dtype=np.int64)
+
+    def counts(self) -> dict[str, int]:
+        c = {name: 0 for name in self.classes}
+        for s in self.samples:
+            c[self.classes[s.label]] += 1
+        return c
+
+    def content_hash(self) -> str:
+        """sha256 over class names, relative paths and file bytes: moving the folder keeps the hash."""
+        h = hashlib.sha256()
+        h.update("\0".join(self.classes).encode())
+        for s in self.samples:
+            h.update(str(s.path.relative_to(self.root)).encode())
+            h.update(s.path.read_bytes())
+        return h.hexdigest()
+
+
+def scan(root: str | Path, *, classes: list[str] | None = None) -> Dataset:
+    """Find images in ``root/<class>/``. Raise DataError when the layout cannot make a classifier.
+
+    Args:
+        root: The dataset folder.
+        classes: Expected class names (for a validation folder that must match the training classes).
+    """
+    r = Path(root).expanduser()
+    if not r.exists():
+        raise DataError(f"Dataset folder {str(r)!r} does not exist. Pass --data with a folder that holds one "
+                        "sub-folder of images per class.")
+    if not r.is_dir():
+        raise DataError(f"Dataset path {str(r)!r} is a file, not a folder of class sub-folders.")
+    folders = sorted(p for p in r.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        loose = [p.name for p in r.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS][:3]
+        extra = f" It holds images directly ({', '.join(loose)}...): move them into one folder per class." if loose else ""
+        raise DataError(f"Dataset folder {str(r)!r} has no class sub-folders.{extra}")
+    names = [p.name for p in folders]
+    if classes is not None:
+        missing = sorted(set(classes) - set(names))
+        unexpected = sorted(set(names) - set(classes))
+        if missing or unexpected:
+            raise DataError(f"Validation folder {str(r)!r} has other classes than the training data: "
+                            f"missing {missing}, unexpected {unexpected}. Use the same class folder names.")
+        names = list(classes)
+    samples: list[Sample] = []
+    empty: list[str] = []
+    for label, name in enumerate(names):
+        files = sorted(p for p in (r / name).rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                       and not p.name.startswith("."))
+        if not files:
+            empty.append(name)
+        samples.extend(Sample(p, label) for p in files)
+    if not samples:
+        raise DataError(f"No images found under {str(r)!r} (looked for {', '.join(IMAGE_EXTENSIONS)} in "
+                        f"{len(names)} class folders: {', '.join(names[:10])}).")
+    if empty:
+        raise DataError(f"Class folder(s) {', '.join(repr(str(r / e)) for e in empty)} hold no images "
+                        f"({', '.join(IMAGE_EXTENSIONS)}). Add images or remove the folder.")
+    if len(names) < 2 and classes is None:
+        raise DataError(f"Dataset {str(r)!r} has only one class ({names[0]!r}, {len(samples)} images); a classifier "
+                        "needs at least two class folders.")
+    return Dataset(root=r, classes=names, samples=samples)
+
+
+def split(ds: Dataset, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, seeded train/validation indices: the same on every machine for the same files."""
+    rng = np.random.default_rng(seed)
+    labels = ds.labels
+    train, val = [], []
+    for c in range(len(ds.classes)):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < 2:
+            raise DataError(f"Class {ds.classes[c]!r} has {len(idx)} usable image(s); a train/validation split "
+                            "needs at least 2 per class (or pass a separate validation folder).")
+        idx = idx[rng.permutation(len(idx))]
+        n_val = min(max(1, int(round(val_split * len(idx)))), len(idx) - 1)
+        val.extend(idx[:n_val])
+        train.extend(idx[n_val:])
+    return np.sort(np.array(train)), np.sort(np.array(val))

@@ -1,0 +1,36 @@
+"""One helper for optional dependencies, so a missing package names the pip command that fixes it."""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from .errors import MissingDependencyError
+
+_PIP_NAMES = {
+    "tensorflow": "tensorflow-cpu",
+    "tf2onnx": "tf2onnx",
+    "onnx": "onnx",
+    "onnxruntime": "onnxruntime",
+    "ai_edge_litert": "ai-edge-litert",
+    "PIL": "pillow",
+    "yaml": "pyyaml",
+    "matplotlib": "matplotlib",
+    "torch": "torch==2.13.0",
+}
+
+
+def require(module: str, *, extra: str) -> ModuleType:
+    """Import ``module`` or raise a MissingDependencyError that names the extra to install.
+
+    Example:
+        >>> np = require("numpy", extra="runtime")
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        pip_name = _PIP_NAMES.get(top, top)
+        raise MissingDependencyError(
+            f"{module!r} is needed for this step but is not installed ({exc}). "
+            f"Install it with: pip install 'edgetl[{extra}]' (or: pip install {pip_name})."
+        ) from exc

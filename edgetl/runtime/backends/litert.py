@@ -1,0 +1,125 @@
+"""TFLite models through ai-edge-litert, falling back to tflite-runtime for old devices; Edge TPU delegate."""
+from __future__ import annotations
+
+import ctypes.util
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ...errors import MissingDependencyError, RuntimeBackendError
+from ..tflite_file import read_opcodes
+
+EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
+_LIBEDGETPU = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
+
+
+def _interpreter_module(prefer: str) -> tuple[Any, str, str]:
+    order = ["ai_edge_litert", "tflite_runtime"] if prefer in ("auto", "litert") else ["tflite_runtime"]
+    for name in order:
+        try:
+            if name == "ai_edge_litert":
+                from ai_edge_litert import interpreter as mod
+                from importlib.metadata import version
+
+                return mod, "litert", version("ai-edge-litert")
+            from tflite_runtime import interpreter as mod  # type: ignore[no-redef]
+            import tflite_runtime
+
+            return mod, "tflite-runtime", getattr(tflite_runtime, "__version__", "?")
+        except ImportError:
+            continue
+        except Exception as exc:  # tflite-runtime 2.14 fails to import under numpy 2
+            if name == order[-1]:
+                raise RuntimeBackendError(f"{name} is installed but cannot be imported ({exc}). "
+                                          "Install ai-edge-litert: pip install ai-edge-litert") from exc
+    raise MissingDependencyError("No TFLite interpreter is installed. Install one: pip install ai-edge-litert "
+                                 "(or: pip install 'edgetl[runtime]'); tflite-runtime works for old devices.")
+
+
+def explain_op_error(exc: BaseException, path: str, runtime: str, version: str) -> RuntimeBackendError:
+    msg = str(exc)
+    m = re.search(r"Didn't find op for builtin opcode '(\w+)' version '(\d+)'", msg)
+    if m:
+        op, ver = m.group(1), m.group(2)
+        return RuntimeBackendError(
+            f"{path}: the installed {runtime} {version} has no {op} version {ver}, which this model needs. "
+            f"The model comes from a newer converter than the runtime. Fix: pip install -U ai-edge-litert "
+            f"(any 2.x runs TF 2.21 models); if the device must keep {runtime} {version}, export with a TensorFlow "
+            f"release of the same age as that runtime. 'edgetl inspect' lists the op versions.")
+    if "custom op" in msg.lower() or "Encountered unresolved custom op" in msg:
+        return RuntimeBackendError(f"{path}: the model uses a custom op this runtime lacks ({msg.strip()[:300]}). "
+                                   "Edge TPU models need libedgetpu and the Edge TPU delegate; Flex ops need the "
+                                   "TensorFlow Select ops library.")
+    return RuntimeBackendError(f"{path}: {runtime} {version} cannot load the model: {msg.strip()[:500]}")
+
+
+class LiteRTBackend:
+    """One interpreter; not thread-safe on its own (the Classifier pools them)."""
+
+    def __init__(self, path: str | Path, model_bytes: bytes, *, threads: int | None = None,
+                 prefer: str = "auto") -> None:
+        mod, self.name, self.version = _interpreter_module(prefer)
+        ops = read_opcodes(model_bytes, str(path))
+        delegates = []
+        if any(o.custom_code == EDGETPU_CUSTOM_OP for o in ops):
+            delegates.append(_edgetpu_delegate(mod, str(path)))
+            self.name += "+edgetpu"
+        try:
+            self._it = mod.Interpreter(model_content=model_bytes, num_threads=threads,
+                                       experimental_delegates=delegates or None)
+            self._it.allocate_tensors()
+        except (RuntimeError, ValueError) as exc:
+            raise explain_op_error(exc, str(path), self.name, self.version) from exc
+        inp = self._it.get_input_details()
+        out = self._it.get_output_details()
+        if len(inp) != 1 or len(out) != 1:
+            raise RuntimeBackendError(f"{path}: edgetl classifies with models of one input and one output; this "
+                                      f"one has {len(inp)} inputs and {len(out)} outputs.")
+        self._in, self._out = inp[0]["index"], out[0]["index"]
+        self.input_shape = tuple(int(x) for x in inp[0]["shape"])
+        self.input_dtype = np.dtype(inp[0]["dtype"])
+        self.output_dtype = np.dtype(out[0]["dtype"])
+        self.input_quant = _quant(inp[0])
+        self.output_quant = _quant(out[0])
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if x.shape != self.input_shape or x.dtype != self.input_dtype:
+            raise RuntimeBackendError(f"input must be {self.input_dtype} of shape {list(self.input_shape)}; "
+                                      f"received {x.dtype} of shape {list(x.shape)}.")
+        self._it.set_tensor(self._in, x)
+        self._it.invoke()
+        return self._it.get_tensor(self._out)
+
+    def run_into(self, fill: Callable[[np.ndarray], None]) -> np.ndarray:
+        view = self._it.tensor(self._in)()  # a view into the interpreter's input buffer: no extra copy
+        fill(view)
+        del view  # no reference may live across invoke()
+        self._it.invoke()
+        return self._it.get_tensor(self._out)
+
+    def invoke(self) -> None:
+        self._it.invoke()
+
+
+def _quant(detail: dict) -> tuple[float, int] | None:
+    scale, zp = detail.get("quantization", (0.0, 0))
+    if np.dtype(detail["dtype"]).kind in "iu" and scale:
+        return float(scale), int(zp)
+    return None
+
+
+def _edgetpu_delegate(mod: Any, path: str) -> Any:
+    import platform
+
+    lib = _LIBEDGETPU.get(platform.system(), "libedgetpu.so.1")
+    if ctypes.util.find_library("edgetpu") is None and not Path(f"/usr/lib/{lib}").exists():
+        raise RuntimeBackendError(f"{path} is compiled for the Edge TPU, but {lib} is not installed. Install the "
+                                  "Edge TPU runtime (Coral's libedgetpu1-std package) and plug in the device, or "
+                                  "run the model from before edgetpu_compiler on the CPU.")
+    try:
+        return mod.load_delegate(lib)
+    except (ValueError, OSError) as exc:
+        raise RuntimeBackendError(f"{path}: the Edge TPU delegate failed to load ({exc}). Is the Coral device "
+                                  "connected, and is no other process using it?") from exc

@@ -1,0 +1,62 @@
+"""ONNX models through ONNX Runtime (CPU, or CUDA/TensorRT when the profile asks and they are present)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ...errors import MissingDependencyError, RuntimeBackendError
+
+_DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8,
+           "tensor(float16)": np.float16}
+
+
+class OnnxBackend:
+    def __init__(self, path: str | Path, model_bytes: bytes, *, threads: int | None = None,
+                 providers: list[str] | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise MissingDependencyError("ONNX Runtime is not installed. Install it: pip install onnxruntime "
+                                         "(or: pip install 'edgetl[runtime]').") from exc
+        self.name, self.version = "onnxruntime", ort.__version__
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        if threads:
+            so.intra_op_num_threads = threads
+            so.inter_op_num_threads = 1
+        available = ort.get_available_providers()
+        wanted = providers or ["CPUExecutionProvider"]
+        missing = [p for p in wanted if p not in available]
+        if missing:
+            raise RuntimeBackendError(f"ONNX Runtime {self.version} here has no {', '.join(missing)} (available: "
+                                      f"{', '.join(available)}). Install onnxruntime-gpu with a matching CUDA, or "
+                                      "use a CPU profile.")
+        try:
+            self._s = ort.InferenceSession(model_bytes, so, providers=wanted)
+        except Exception as exc:
+            raise RuntimeBackendError(f"{path}: ONNX Runtime {self.version} cannot load the model: "
+                                      f"{str(exc).strip()[:500]}") from exc
+        self.providers = self._s.get_providers()
+        ins, outs = self._s.get_inputs(), self._s.get_outputs()
+        if len(ins) != 1 or len(outs) != 1:
+            raise RuntimeBackendError(f"{path}: edgetl classifies with models of one input and one output; this "
+                                      f"one has {len(ins)} inputs and {len(outs)} outputs.")
+        self._in_name, self._out_name = ins[0].name, outs[0].name
+        shape = [d if isinstance(d, int) else 1 for d in ins[0].shape]
+        self.input_shape = tuple(shape)
+        self.input_dtype = np.dtype(_DTYPES.get(ins[0].type, np.float32))
+        self.input_quant = None  # QDQ models keep float I/O
+        self.output_quant = None
+        self._buf = np.zeros(self.input_shape, self.input_dtype)
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        if x.shape != self.input_shape or x.dtype != self.input_dtype:
+            raise RuntimeBackendError(f"input must be {self.input_dtype} of shape {list(self.input_shape)}; "
+                                      f"received {x.dtype} of shape {list(x.shape)}.")
+        return self._s.run([self._out_name], {self._in_name: x})[0]
+
+    def run_into(self, fill: Callable[[np.ndarray], None]) -> np.ndarray:
+        fill(self._buf)
+        return self._s.run([self._out_name], {self._in_name: self._buf})[0]

@@ -1,0 +1,154 @@
+"""The model contract: everything a device app needs to feed a model and read its output.
+
+Stored twice by ``edgetl export``: embedded in the model file (TFLite metadata entry
+``edgetl_contract``, ONNX ``metadata_props``) and as a sidecar ``<model>.json`` next to it. The sidecar
+also carries golden images for ``selftest()``. Normalization lives inside the model graph: every
+edgetl model takes RGB pixels in 0..255, so ``mean`` is 0 and ``std`` is 1 unless a foreign model says
+otherwise.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, RuntimeBackendError
+
+SCHEMA = 1
+ONNX_METADATA_KEY = "edgetl_contract"
+
+
+@dataclass(frozen=True)
+class Contract:
+    """Input and output contract of one model file.
+
+    Attributes:
+        input_shape: [1, H, W, 3] (NHWC) or [1, 3, H, W] (NCHW).
+        layout: NHWC or NCHW.
+        input_dtype: float32, uint8 or int8.
+        mean: Per-channel mean subtracted from 0..255 pixels before the model (0 for edgetl models).
+        std: Per-channel divisor after the mean.
+        input_scale: Quantization scale of an integer input (None for float inputs).
+        input_zero_point: Quantization zero point of an integer input.
+        output_scale: Quantization scale of an integer output.
+        output_zero_point: Quantization zero point of an integer output.
+        output_kind: probabilities (softmax inside) or logits.
+        labels: Class names, index = output position.
+        resize: Resize method (bilinear).
+        raw: The whole contract document.
+    """
+
+    input_shape: tuple[int, ...]
+    layout: str = "NHWC"
+    input_dtype: str = "float32"
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
+    input_scale: float | None = None
+    input_zero_point: int = 0
+    output_scale: float | None = None
+    output_zero_point: int = 0
+    output_kind: str = "probabilities"
+    labels: tuple[str, ...] = ()
+    resize: str = "bilinear"
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width) of the model input."""
+        s = self.input_shape
+        return (s[1], s[2]) if self.layout == "NHWC" else (s[2], s[3])
+
+    @property
+    def golden(self) -> list[dict[str, Any]]:
+        return list(self.raw.get("golden", []))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "contract") -> "Contract":
+        try:
+            if int(d.get("schema", SCHEMA)) > SCHEMA:
+                raise RuntimeBackendError(f"{source}: contract schema {d['schema']} is newer than this runtime "
+                                          f"understands ({SCHEMA}). Upgrade edgetl on the device.")
+            inp, out = d["input"], d.get("output", {})
+            iq, oq = inp.get("quantization") or {}, out.get("quantization") or {}
+            layout = str(inp.get("layout", "NHWC")).upper()
+            if layout not in ("NHWC", "NCHW"):
+                raise ValueError(f"layout {layout!r}")
+            shape = tuple(int(x) for x in inp["shape"])
+            if len(shape) != 4 or min(shape) < 1:
+                raise ValueError(f"input shape {list(shape)}")
+            return cls(
+                input_shape=shape, layout=layout, input_dtype=str(inp.get("dtype", "float32")),
+                mean=_triple(inp.get("mean", 0.0)), std=_triple(inp.get("std", 1.0)),
+                input_scale=float(iq["scale"]) if iq.get("scale") else None,
+                input_zero_point=int(iq.get("zero_point", 0)),
+                output_scale=float(oq["scale"]) if oq.get("scale") else None,
+                output_zero_point=int(oq.get("zero_point", 0)),
+                output_kind=str(out.get("kind", "probabilities")),
+                labels=tuple(str(x) for x in d.get("labels", [])),
+                resize=str(inp.get("resize", "bilinear")), raw=d)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RuntimeBackendError(f"{source}: malformed contract ({type(exc).__name__}: {exc}). Re-export the "
+                                      "model with 'edgetl export', or pass the input options explicitly.") from exc
+
+
+def _triple(v: Any) -> tuple[float, ...]:
+    vals = [float(x) for x in (v if isinstance(v, (list, tuple)) else [v])]
+    if len(vals) == 1:
+        vals *= 3
+    if len(vals) != 3 or any(x != x for x in vals):
+        raise ValueError(f"expected 1 or 3 numbers, got {v!r}")
+    return tuple(vals)
+
+
+def sidecar_path(model_path: str | Path) -> Path:
+    p = Path(model_path)
+    return p.with_name(p.name + ".json")
+
+
+def load_contract(model_path: str | Path, model_bytes: bytes | None = None) -> Contract | None:
+    """The sidecar contract if present, else the one embedded in the model file, else None."""
+    p = Path(model_path)
+    side = sidecar_path(p)
+    if side.is_file():
+        try:
+            return Contract.from_dict(json.loads(side.read_text(encoding="utf-8")), source=str(side))
+        except json.JSONDecodeError as exc:
+            raise RuntimeBackendError(f"{side}: contract is not valid JSON ({exc}). Delete it to use the "
+                                      "contract embedded in the model, or export again.") from exc
+    data = model_bytes if model_bytes is not None else p.read_bytes()
+    embedded = embedded_contract(p, data)
+    return Contract.from_dict(embedded, source=f"{p} (embedded)") if embedded is not None else None
+
+
+def embedded_contract(path: Path, data: bytes) -> dict[str, Any] | None:
+    if path.suffix.lower() == ".tflite":
+        from .tflite_file import CONTRACT_METADATA_NAME, read_metadata
+
+        raw = read_metadata(data, str(path)).get(CONTRACT_METADATA_NAME)
+    elif path.suffix.lower() == ".onnx":
+        raw = _onnx_metadata(path)
+    else:
+        raise ConfigError(f"{path}: unknown model format {path.suffix!r}; edgetl runs .tflite and .onnx files.")
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RuntimeBackendError(f"{path}: embedded contract is not valid JSON ({exc}).") from exc
+
+
+def _onnx_metadata(path: Path) -> bytes | None:
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    try:
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise RuntimeBackendError(f"{path}: ONNX Runtime cannot read it ({exc}).") from exc
+    meta = sess.get_modelmeta().custom_metadata_map
+    v = meta.get(ONNX_METADATA_KEY)
+    return v.encode() if v is not None else None

@@ -1,0 +1,89 @@
+"""Keras training loops: the head on cached features, fine-tuning above a cut, and the full-model fit."""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from .report import history_rows
+
+
+def verbosity() -> int:
+    return 1 if sys.stderr.isatty() else 2
+
+
+def _callbacks(patience: int) -> list[Any]:
+    import keras
+
+    return [keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=patience,
+                                          restore_best_weights=True, verbose=0)] if patience else []
+
+
+def _compile(model: Any, lr: float) -> None:
+    import keras
+
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+def fit_arrays(model: Any, phase: str, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, *,
+               lr: float, epochs: int, batch_size: int, patience: int, seed: int, start_epoch: int = 0
+               ) -> list[dict[str, Any]]:
+    """Fit ``model`` on in-memory arrays (cached features), early-stopping on validation accuracy."""
+    import tensorflow as tf
+
+    _compile(model, lr)
+    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size).prefetch(2)
+    val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(batch_size)
+    h = model.fit(train, validation_data=val, epochs=epochs, callbacks=_callbacks(patience), verbose=verbosity(), shuffle=False)
+    return history_rows(phase, h.history, start_epoch)
+
+
+def image_dataset(pixels: np.ndarray, labels: np.ndarray, *, batch_size: int, augment: tuple[str, ...] = (),
+                  shuffle: bool = False, seed: int = 0) -> Any:
+    """tf.data over decoded uint8 pixels: shuffle, batch, cast, optional augmentation, prefetch."""
+    import keras
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((pixels, labels))
+    if shuffle:
+        ds = ds.shuffle(len(pixels), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
+    if augment:
+        layers = []
+        if "flip" in augment:
+            layers.append(keras.layers.RandomFlip("horizontal", seed=seed))
+        if "crop" in augment:
+            layers.append(keras.layers.RandomZoom((-0.2, 0.0), seed=seed))
+        if "rotation" in augment:
+            layers.append(keras.layers.RandomRotation(0.05, seed=seed))
+        if "brightness" in augment:
+            layers.append(keras.layers.RandomBrightness(0.2, value_range=(0.0, 255.0), seed=seed))
+        if "contrast" in augment:
+            layers.append(keras.layers.RandomContrast(0.2, value_range=(0.0, 255.0), seed=seed))
+        aug = keras.Sequential(layers, name="augment")
+        ds = ds.map(lambda x, y: (aug(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def fit_images(model: Any, phase: str, pixels: np.ndarray, labels: np.ndarray, val_pixels: np.ndarray,
+               val_labels: np.ndarray, *, lr: float, epochs: int, batch_size: int, patience: int, seed: int,
+               augment: tuple[str, ...], start_epoch: int = 0) -> list[dict[str, Any]]:
+    """Fit the whole image model with a tf.data pipeline (the slow path: augmentation or unfrozen bottom)."""
+    _compile(model, lr)
+    train = image_dataset(pixels, labels, batch_size=batch_size, augment=augment, shuffle=True, seed=seed)
+    val = image_dataset(val_pixels, val_labels, batch_size=batch_size)
+    h = model.fit(train, validation_data=val, epochs=epochs, callbacks=_callbacks(patience), verbose=verbosity(), shuffle=False)
+    return history_rows(phase, h.history, start_epoch)
+
+
+def predict_images(model: Any, pixels: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    ds = image_dataset(pixels, np.zeros(len(pixels), dtype=np.int64), batch_size=batch_size).map(lambda x, y: x)
+    return np.asarray(model.predict(ds, verbose=0))
+
+
+def bn_statistics(model: Any) -> list[np.ndarray]:
+    import keras
+
+    return [np.array(w) for l in model.layers if isinstance(l, keras.layers.BatchNormalization)
+            for w in (l.moving_mean, l.moving_variance)]

@@ -1,0 +1,37 @@
+"""Training history as JSON rows and a PNG plot of loss and accuracy per phase."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def history_rows(phase: str, history: dict[str, list[float]], start_epoch: int = 0) -> list[dict[str, Any]]:
+    n = len(next(iter(history.values()), []))
+    return [{"phase": phase, "epoch": start_epoch + i + 1,
+             **{k: round(float(v[i]), 6) for k, v in history.items()}} for i in range(n)]
+
+
+def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    x = list(range(1, len(rows) + 1))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        ax.plot(x, [r.get(metric) for r in rows], label=f"train {metric}")
+        ax.plot(x, [r.get(f"val_{metric}") for r in rows], label=f"val {metric}")
+        phase_starts = [i + 1 for i, r in enumerate(rows) if i and r["phase"] != rows[i - 1]["phase"]]
+        for s in phase_starts:
+            ax.axvline(s - 0.5, color="grey", linestyle="--", linewidth=1)
+            ax.text(s - 0.4, ax.get_ylim()[1], rows[s - 1]["phase"], va="top", fontsize=8)
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.part.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
