@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .artifacts import Artifact, atomic_write_json, read_json, sha256_file
-from .config import TrainConfig
+from .config import ExportConfig, TrainConfig
 from .pipeline import StageResult, run_stage
 
 RUN_FILE = "run.json"
@@ -35,7 +35,8 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     """Train a classifier as ``config`` says; results go to ``out/train-<key>/``.
 
     Example:
-        >>> from edgetl import TrainConfig, train
+        >>> from edgetl import TrainConfig
+        >>> from edgetl.api import train
         >>> result = train(TrainConfig(data="flowers", weights="imagenet"), "runs/flowers")  # doctest: +SKIP
         >>> result.outputs["model"].path  # doctest: +SKIP
     """
@@ -44,6 +45,12 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     from .data.scan import scan
     from .train.fit import TrainStage
 
+    from .data.cache import default_cache_dir
+    from .data.download import PREFIX, resolve_data
+
+    if config.data.startswith(PREFIX):
+        cache = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
+        config = config.replace(data=resolve_data(config.data, cache))
     spec = get_spec(config.backbone)
     alpha, size = spec.resolve_alpha(config.alpha), spec.resolve_size(config.image_size)
     weights = resolve_weights(spec, alpha, size, config.weights, config.weights_dir)
@@ -60,6 +67,25 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     result = run_stage(TrainStage(ds, val, progress=progress), inputs, config, run_dir, config_dict=key_cfg)
     _record(run_dir, "train", result)
     return result
+
+
+def export(run_dir: str | Path, config: "ExportConfig", *, on_start: Any = None) -> list[dict[str, Any]]:
+    """Export the model trained in ``run_dir`` to every target in ``config``; one verified report row each.
+
+    Example:
+        >>> rows = export("runs/flowers", ExportConfig(targets=("tflite:int8",)))  # doctest: +SKIP
+        >>> rows[0]["status"]  # doctest: +SKIP
+        'ok'
+    """
+    from .export.runner import export_run
+
+    rd = Path(run_dir)
+    rows = export_run(find_stage(rd, "train"), rd, config, on_start=on_start)
+    state = read_json(rd / RUN_FILE)
+    state["exports"] = {r["target"]: {"path": str(Path(r["path"]).relative_to(rd)), "status": r["status"]}
+                        for r in rows}
+    atomic_write_json(rd / RUN_FILE, state)
+    return rows
 
 
 def find_stage(run_dir: str | Path, stage: str) -> Path:

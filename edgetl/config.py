@@ -105,6 +105,14 @@ class ConfigBase:
         kwargs = {k: _coerce(v, hints[k], f"{cls.section}.{k}" if cls.section else k) for k, v in data.items()}
         return cls(**kwargs)
 
+    def _coerce_fields(self) -> None:
+        """Let the Python API take the same plain values as YAML ("fine_tune", ["flip"], "3")."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            key = f"{self.section}.{f.name}" if self.section else f.name
+            object.__setattr__(self, f.name, _coerce(v, hints[f.name], key))
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in dataclasses.fields(self):
@@ -182,6 +190,7 @@ class TrainConfig(ConfigBase):
     cache_dir: str | None = None
 
     def __post_init__(self) -> None:
+        self._coerce_fields()
         if not 0.0 < self.val_split < 0.9 and self.val_data is None:
             raise ConfigError(f"val_split must be between 0 and 0.9; got {self.val_split}.")
         if not 0.0 <= self.dropout < 1.0:
@@ -237,6 +246,7 @@ class ExportConfig(ConfigBase):
     golden_images: int = 4
 
     def __post_init__(self) -> None:
+        self._coerce_fields()
         for t in self.targets:
             if t not in EXPORT_TARGETS:
                 raise ConfigError(f"Unknown export target {t!r}.{_suggest(t, EXPORT_TARGETS)} "

@@ -40,3 +40,7 @@ class RuntimeBackendError(EdgetlError):
 
 class DeviceUnavailableError(EdgetlError):
     """A device in a profile cannot be reached or lacks what the profile needs."""
+
+
+class EdgetlWarning(UserWarning):
+    """Warnings edgetl itself raises (tests turn them into errors)."""

@@ -58,7 +58,8 @@ class LazyGroup(click.Group):
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """edgetl: from a folder of photos to a small, fast, verified classifier on an edge device."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("edgetl").setLevel(level)  # other libraries (ONNX Runtime's quantizer) stay at WARNING
     if verbose < 2:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     ctx.obj = {"verbose": verbose, "quiet": quiet}

@@ -177,6 +177,7 @@ class TrainStage:
                choice: dict, fine_tune: dict, timings: dict, spec: Any, alpha: float | None, size: int, built: Any,
                files: list[Path], tr: np.ndarray, va: np.ndarray) -> dict[str, Artifact]:
         out = ctx.out_dir
+        loops.strip_optimizers(model)
         tmp_model = out / ".model.part.keras"
         model.save(tmp_model)
         tmp_model.replace(out / "model.keras")

@@ -87,3 +87,14 @@ def bn_statistics(model: Any) -> list[np.ndarray]:
 
     return [np.array(w) for l in model.layers if isinstance(l, keras.layers.BatchNormalization)
             for w in (l.moving_mean, l.moving_variance)]
+
+
+def strip_optimizers(model: Any) -> None:
+    """Drop the optimizers of the model and its nested models before saving: the saved model is for
+    inference and export, and a nested head's optimizer state only makes loading warn."""
+    import keras
+
+    for sub in [model, *(l for l in model._flatten_layers() if isinstance(l, keras.Model))]:
+        if getattr(sub, "optimizer", None) is not None:
+            sub.optimizer = None
+            sub.compiled = False

@@ -1,0 +1,1 @@
+"""Converters from the trained Keras model to TFLite and ONNX (TensorFlow imported lazily)."""

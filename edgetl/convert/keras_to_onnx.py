@@ -1,0 +1,28 @@
+"""Keras -> ONNX with tf2onnx (Keras' own ONNX export breaks on EfficientNet)."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import ConversionError
+
+
+def keras_to_onnx(model: Any, *, input_size: int, opset: int) -> Any:
+    """Return an ``onnx.ModelProto`` taking float32 [1, size, size, 3] named ``image``."""
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = (tf.TensorSpec((1, input_size, input_size, 3), tf.float32, name="image"),)
+    try:
+        proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
+    except Exception as exc:
+        raise ConversionError(f"tf2onnx could not convert the model (opset {opset}): {exc}. tf2onnx 1.17 supports "
+                              "opsets up to 18.", details=str(exc)[-2000:]) from exc
+    return proto
+
+
+def set_metadata(proto: Any, key: str, value: str) -> None:
+    for p in list(proto.metadata_props):
+        if p.key == key:
+            proto.metadata_props.remove(p)
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = key, value

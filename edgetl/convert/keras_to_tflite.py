@@ -1,0 +1,101 @@
+"""Keras -> SavedModel (fixed batch 1) -> TFLite in five precisions, builtin ops only unless asked.
+
+``model.export`` + ``TFLiteConverter.from_saved_model`` is used because ``from_concrete_functions``
+on Keras 3 models gives a tiny file that returns NaN, and Keras' own LiteRT export turns on Select
+TF ops, which Pi and Coral runtimes lack.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from ..errors import ConversionError
+
+PRECISIONS = ("fp32", "fp16", "dynamic", "int8", "uint8")
+
+
+def keras_to_saved_model(model: Any, path: str | Path, *, input_size: int) -> Path:
+    """Export ``model`` as a SavedModel whose signature takes float32 [1, size, size, 3] named ``image``."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((1, input_size, input_size, 3), tf.float32, name="image")
+    try:
+        model.export(str(path), format="tf_saved_model", input_signature=[spec], verbose=False)
+    except Exception as exc:
+        raise ConversionError(f"Keras could not export the model as a SavedModel: {exc}") from exc
+    return Path(path)
+
+
+def saved_model_to_tflite(saved_model: str | Path, precision: str, *,
+                          representative: Callable[[], Iterable[list[np.ndarray]]] | None = None,
+                          allow_flex_ops: bool = False) -> bytes:
+    """Convert a SavedModel to TFLite bytes.
+
+    Args:
+        precision: fp32, fp16 (float16 weights), dynamic (int8 weights, float activations), int8
+            (full integer with int8 input/output) or uint8 (full integer with uint8 I/O, the Edge TPU form).
+        representative: Calibration batches for int8/uint8: float32 pixels preprocessed as in training.
+        allow_flex_ops: Also allow TensorFlow Select ops (off by default: edge runtimes lack them).
+    """
+    import tensorflow as tf
+
+    if precision not in PRECISIONS:
+        raise ConversionError(f"Unknown TFLite precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
+    ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if precision == "fp16":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.target_spec.supported_types = [tf.float16]
+    elif precision == "dynamic":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif precision in ("int8", "uint8"):
+        if representative is None:
+            raise ConversionError(f"TFLite {precision} needs calibration images (a representative dataset).")
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        io = tf.int8 if precision == "int8" else tf.uint8
+        conv.inference_input_type = io
+        conv.inference_output_type = io
+    if allow_flex_ops:
+        ops = ops + [tf.lite.OpsSet.SELECT_TF_OPS]
+    conv.target_spec.supported_ops = ops
+    try:
+        return bytes(conv.convert())
+    except Exception as exc:
+        msg = str(exc)
+        flex = sorted(set(re.findall(r"\btf\.([A-Z]\w+)", msg)))
+        if flex and not allow_flex_ops:
+            raise ConversionError(
+                f"TFLite {precision}: the model needs TensorFlow ops that are not TFLite builtins: "
+                f"{', '.join(flex)}. Edge runtimes (Pi, Coral, phones without Flex) cannot run them. Replace those "
+                "layers, or set allow_flex_ops=true if the target ships the Select TF ops library.",
+                details=msg[-2000:]) from exc
+        raise ConversionError(f"TFLite {precision} conversion failed: {msg.strip().splitlines()[-1][:400]}",
+                              details=msg[-2000:]) from exc
+
+
+def builtin_op_names() -> dict[int, str]:
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)}
+
+
+def embed_metadata(tflite: bytes, name: str, payload: bytes) -> bytes:
+    """Add (or replace) a metadata entry ``name`` holding ``payload`` in a TFLite flatbuffer."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils as fu
+
+    model = fu.read_model_from_bytearray(bytearray(tflite))
+    buf = schema.BufferT()
+    buf.data = np.frombuffer(payload, dtype=np.uint8)
+    model.buffers.append(buf)
+    meta = schema.MetadataT()
+    meta.name = name
+    meta.buffer = len(model.buffers) - 1
+    model.metadata = [m for m in (model.metadata or []) if (m.name.decode() if isinstance(m.name, bytes)
+                                                            else m.name) != name] + [meta]
+    return bytes(fu.convert_object_to_bytearray(model))

@@ -1,0 +1,1 @@
+"""Export stages: convert a trained run to TFLite/ONNX, attach the contract, verify against Keras."""

@@ -1,0 +1,51 @@
+"""ONNX int8 with ONNX Runtime: static QDQ calibrated on training images, or dynamic."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConversionError
+
+
+def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_channel: bool) -> Any:
+    """Return an int8 ``onnx.ModelProto`` from a float one."""
+    import onnx
+    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
+                                          quantize_static)
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader(CalibrationDataReader):
+        def __init__(self, data: np.ndarray, name: str) -> None:
+            self._it = iter(data)
+            self._name = name
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            x = next(self._it, None)
+            return None if x is None else {self._name: x[None].astype(np.float32)}
+
+    with tempfile.TemporaryDirectory(prefix="edgetl-onnx-") as tmp:
+        src, pre, dst = Path(tmp, "f.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "q.onnx")
+        onnx.save(proto, src)
+        try:
+            quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
+        except Exception:  # pre-processing is an optimization; quantize the plain model if it fails
+            pre = src
+        try:
+            if mode == "dynamic":
+                quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel)
+            else:
+                if pixels is None or not len(pixels):
+                    raise ConversionError("ONNX static int8 needs calibration images.")
+                name = proto.graph.input[0].name
+                quantize_static(str(pre), str(dst), Reader(pixels, name), quant_format=QuantFormat.QDQ,
+                                per_channel=per_channel, activation_type=QuantType.QInt8,
+                                weight_type=QuantType.QInt8)
+        except ConversionError:
+            raise
+        except Exception as exc:
+            raise ConversionError(f"ONNX Runtime {mode} int8 quantization failed: {exc}",
+                                  details=str(exc)[-2000:]) from exc
+        return onnx.load(str(dst))

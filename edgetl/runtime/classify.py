@@ -1,0 +1,206 @@
+"""Classifier: load a .tflite or .onnx model with its contract and turn images into labels and scores."""
+from __future__ import annotations
+
+import base64
+import io
+import queue
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import ConfigError, RuntimeBackendError
+from .contract import Contract, load_contract
+from .preprocess import InputWriter, dequantize, softmax, to_pixels
+
+BACKENDS = ("auto", "litert", "tflite-runtime", "onnxruntime")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int
+    label: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "label": self.label, "score": round(self.score, 6)}
+
+
+class Classifier:
+    """A loaded model, safe to call from many threads (a pool of ``workers`` interpreters).
+
+    Example:
+        >>> clf = Classifier.load("model.tflite", threads=2)  # doctest: +SKIP
+        >>> clf.classify("rose.jpg", top_k=3)[0].label  # doctest: +SKIP
+        'roses'
+    """
+
+    def __init__(self, path: Path, contract: Contract, backends: list[Any]) -> None:
+        self.path = path
+        self.contract = contract
+        self._pool: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for b in backends:
+            self._pool.put(b)
+        first = backends[0]
+        self.backend_name, self.backend_version = first.name, first.version
+        self.input_shape, self.input_dtype = first.input_shape, first.input_dtype
+        self.input_quant, self.output_quant = first.input_quant, first.output_quant
+        self._write = InputWriter(contract, first.input_dtype, first.input_quant)
+        self.size = contract.size
+        if tuple(contract.input_shape) != tuple(first.input_shape):
+            raise RuntimeBackendError(f"{path}: the contract says input {list(contract.input_shape)} but the model "
+                                      f"takes {list(first.input_shape)}. The contract belongs to another model: "
+                                      "export again or pass matching options.")
+
+    @classmethod
+    def load(cls, path: str | Path, *, threads: int | None = None, backend: str = "auto", workers: int = 1,
+             providers: Sequence[str] | None = None, mean: Sequence[float] | float | None = None,
+             std: Sequence[float] | float | None = None, labels: Sequence[str] | str | Path | None = None,
+             output_kind: str | None = None, layout: str | None = None) -> "Classifier":
+        """Load ``path`` (.tflite or .onnx) and its contract.
+
+        Args:
+            threads: Threads per interpreter (None: the runtime's default).
+            backend: auto, litert, tflite-runtime or onnxruntime.
+            workers: Interpreters in the pool; calls from more threads than this wait their turn.
+            providers: ONNX Runtime execution providers (default CPU).
+            mean, std, labels, output_kind, layout: For a model without an edgetl contract (a foreign
+                model), or to override the contract. ``labels`` may be a list or a text file (one per line).
+        """
+        p = Path(path)
+        if backend not in BACKENDS:
+            raise ConfigError(f"Unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}.")
+        if workers < 1:
+            raise ConfigError(f"workers must be at least 1; got {workers}.")
+        if not p.is_file():
+            raise RuntimeBackendError(f"Model file {str(p)!r} does not exist.")
+        data = p.read_bytes()
+        suffix = p.suffix.lower()
+        if suffix not in (".tflite", ".onnx"):
+            raise ConfigError(f"{p}: edgetl runs .tflite and .onnx models; got {suffix!r}.")
+        if suffix == ".onnx" and backend in ("litert", "tflite-runtime"):
+            raise ConfigError(f"{p} is an ONNX model; backend {backend!r} runs .tflite files. Use onnxruntime.")
+        if suffix == ".tflite" and backend == "onnxruntime":
+            raise ConfigError(f"{p} is a TFLite model; ONNX Runtime cannot run it. Use backend litert.")
+        backends = [_open(p, data, threads, backend, providers) for _ in range(workers)]
+        contract = load_contract(p, data)
+        contract = _with_options(p, contract, backends[0], mean=mean, std=std, labels=labels,
+                                 output_kind=output_kind, layout=layout)
+        return cls(p, contract, backends)
+
+    @contextmanager
+    def _backend(self) -> Iterator[Any]:
+        b = self._pool.get()
+        try:
+            yield b
+        finally:
+            self._pool.put(b)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.contract.labels
+
+    def scores(self, image: Any) -> np.ndarray:
+        """Class scores (probabilities) for one image: path, Pillow image or (H, W, 3) array."""
+        pixels = to_pixels(image, self.size)
+        with self._backend() as b:
+            raw = b.run_into(lambda view: self._write(pixels, view))
+        return self._postprocess(raw)
+
+    def scores_from_input(self, x: np.ndarray) -> np.ndarray:
+        """Scores for an already-preprocessed input tensor (shape and dtype of the model's input)."""
+        with self._backend() as b:
+            raw = b.run(x)
+        return self._postprocess(raw)
+
+    def _postprocess(self, raw: np.ndarray) -> np.ndarray:
+        out = dequantize(raw, self.output_quant).reshape(-1)
+        if self.contract.output_kind == "logits":
+            out = softmax(out)
+        return out
+
+    def classify(self, image: Any, top_k: int = 5) -> list[Prediction]:
+        """Top-k predictions for one image, best first."""
+        return self._top(self.scores(image), top_k)
+
+    def classify_batch(self, images: Iterable[Any], top_k: int = 5) -> list[list[Prediction]]:
+        return [self.classify(im, top_k) for im in images]
+
+    def _top(self, scores: np.ndarray, top_k: int) -> list[Prediction]:
+        k = max(1, min(top_k, scores.size))
+        idx = np.argsort(-scores, kind="stable")[:k]
+        names = self.labels
+        return [Prediction(int(i), names[i] if i < len(names) else f"class_{i}", float(scores[i])) for i in idx]
+
+    def selftest(self, *, tolerance: float | None = None) -> dict[str, Any]:
+        """Rerun the golden images stored at export time; raise RuntimeBackendError on any mismatch."""
+        golden = self.contract.golden
+        if not golden:
+            raise RuntimeBackendError(f"{self.path}: its contract has no golden images; export it with "
+                                      "'edgetl export' (golden_images > 0) to enable selftest.")
+        from PIL import Image
+
+        tol = tolerance if tolerance is not None else float(self.contract.raw.get("golden_tolerance", 0.02))
+        results = []
+        for g in golden:
+            if "png_base64" not in g:
+                raise RuntimeBackendError(f"{self.path}: golden entry {g.get('name')} carries no image; the sidecar "
+                                          "contract (.json next to the model) holds them: copy it along.")
+            img = Image.open(io.BytesIO(base64.b64decode(g["png_base64"])))
+            s = self.scores(img)
+            top1 = int(np.argmax(s))
+            diff = float(np.max(np.abs(s - np.asarray(g["scores"], np.float32))))
+            results.append({"name": g.get("name"), "expected": g["top1"], "got": top1, "max_abs_diff": diff,
+                            "ok": top1 == g["top1"] and diff <= tol})
+        bad = [r for r in results if not r["ok"]]
+        if bad:
+            lines = "; ".join(f"{r['name']}: top-1 {r['got']} (expected {r['expected']}), max diff "
+                              f"{r['max_abs_diff']:.4f}" for r in bad)
+            raise RuntimeBackendError(f"{self.path}: selftest failed on {len(bad)} of {len(results)} golden images "
+                                      f"({lines}). Check the runtime version, the preprocessing and that the file "
+                                      "is not corrupted.")
+        return {"ok": True, "images": len(results), "tolerance": tol, "results": results,
+                "backend": f"{self.backend_name} {self.backend_version}"}
+
+
+def _open(path: Path, data: bytes, threads: int | None, backend: str, providers: Sequence[str] | None) -> Any:
+    if path.suffix.lower() == ".onnx":
+        from .backends.onnx import OnnxBackend
+
+        return OnnxBackend(path, data, threads=threads, providers=list(providers) if providers else None)
+    from .backends.litert import LiteRTBackend
+
+    return LiteRTBackend(path, data, threads=threads, prefer=backend)
+
+
+def _with_options(path: Path, contract: Contract | None, backend: Any, **opts: Any) -> Contract:
+    labels = opts.get("labels")
+    if isinstance(labels, (str, Path)):
+        lp = Path(labels)
+        if not lp.is_file():
+            raise ConfigError(f"Labels file {str(lp)!r} does not exist.")
+        labels = [line.strip() for line in lp.read_text(encoding="utf-8").splitlines() if line.strip()]
+    given = {k: v for k, v in {**opts, "labels": labels}.items() if v is not None}
+    if contract is None:
+        if "mean" not in given or "std" not in given:
+            raise RuntimeBackendError(
+                f"{path} has no edgetl contract (no sidecar {path.name}.json and none embedded), so its input "
+                "normalization is unknown. Pass mean and std on 0..255 pixels (e.g. mean=127.5 std=127.5 for a "
+                "[-1, 1] model, mean=0 std=255 for [0, 1]), and labels if you have them.")
+        layout = given.get("layout", "NHWC" if backend.input_shape[-1] == 3 else "NCHW")
+        d = {"schema": 1, "input": {"shape": list(backend.input_shape), "layout": layout,
+                                    "dtype": str(backend.input_dtype), "mean": given["mean"], "std": given["std"]},
+             "output": {"kind": given.get("output_kind", "probabilities")}, "labels": list(given.get("labels", []))}
+        return Contract.from_dict(d, source=str(path))
+    if not given:
+        return contract
+    raw = dict(contract.raw)
+    raw["input"] = {**raw["input"], **{k: given[k] for k in ("mean", "std", "layout") if k in given}}
+    if "output_kind" in given:
+        raw["output"] = {**raw.get("output", {}), "kind": given["output_kind"]}
+    if "labels" in given:
+        raw["labels"] = list(given["labels"])
+    return Contract.from_dict(raw, source=str(path))

@@ -1,0 +1,37 @@
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from edgetl.cli.main import cli
+
+
+def test_unknown_command_did_you_mean() -> None:
+    r = CliRunner().invoke(cli, ["trian"])
+    assert r.exit_code == 2 and "Did you mean 'train'" in r.output
+
+
+def test_train_refuses_high_lr_before_any_work(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["train", "--data", str(tmp_path), "--fine-tune-lr", "0.01", "--out", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "catastrophic forgetting" in str(r.exception)
+    assert not (tmp_path / "o").exists()
+
+
+def test_config_file_unknown_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("train:\n  data: x\n  epoch: 3\n")
+    r = CliRunner().invoke(cli, ["train", "--config", str(cfg)])
+    assert "Did you mean 'epochs'" in str(r.exception)
+
+
+def test_backbones_json() -> None:
+    import json
+
+    r = CliRunner().invoke(cli, ["backbones", "--json"])
+    assert r.exit_code == 0
+    names = [row["name"] for row in json.loads(r.output)]
+    assert "mobilenet_v2" in names and "efficientnet_b0" in names
+
+
+def test_export_needs_a_run_folder(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["export", str(tmp_path)])
+    assert "not an edgetl run folder" in str(r.exception)

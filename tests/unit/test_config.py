@@ -1,0 +1,73 @@
+import pytest
+
+from edgetl.config import ExportConfig, Strategy, TrainConfig, apply_overrides, load_yaml
+from edgetl.errors import ConfigError
+
+
+def test_roundtrip_and_enum() -> None:
+    c = TrainConfig.from_dict({"data": "x", "strategy": "fine_tune", "augment": "flip,crop", "epochs": "3"})
+    assert c.strategy is Strategy.FINE_TUNE and c.augment == ("flip", "crop") and c.epochs == 3
+    assert TrainConfig.from_dict(c.to_dict()) == c
+
+
+def test_unknown_key_suggests_nearest() -> None:
+    with pytest.raises(ConfigError, match="Did you mean 'fine_tune_lr'"):
+        TrainConfig.from_dict({"data": "x", "fine_tune_rl": 1e-5})
+
+
+def test_unknown_strategy_suggests() -> None:
+    with pytest.raises(ConfigError, match="Did you mean 'fine_tune'"):
+        TrainConfig.from_dict({"data": "x", "strategy": "fine_tun"})
+
+
+def test_high_fine_tune_lr_refused_with_reason_unless_forced() -> None:
+    with pytest.raises(ConfigError, match="catastrophic forgetting"):
+        TrainConfig(data="x", fine_tune_lr=1e-2)
+    assert TrainConfig(data="x", fine_tune_lr=1e-2, force_lr=True).fine_tune_lr == 1e-2
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"val_split": 0.95}, "val_split"), ({"dropout": 1.0}, "dropout"), ({"epochs": 0}, "epochs"),
+    ({"augment": ("flipp",)}, "Did you mean 'flip'"), ({"fine_tune_layers": 0}, "fine_tune_layers"),
+    ({"image_size": 16}, "at least 32"), ({"learning_rate": 0}, "positive"), ({"patience": -1}, "negative"),
+])
+def test_train_config_errors(kw: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        TrainConfig(data="x", **kw)
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"targets": ("tflite:int9",)}, "Did you mean 'tflite:int8'"), ({"targets": ()}, "empty"),
+    ({"opset": 19}, "up to 18"), ({"calibration_images": 0}, "calibration_images"),
+    ({"onnx_int8_mode": "weird"}, "static"), ({"accuracy_budget": -1}, "negative"),
+])
+def test_export_config_errors(kw: dict, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        ExportConfig(**kw)
+
+
+def test_type_errors_name_the_key() -> None:
+    with pytest.raises(ConfigError, match="train.epochs: expected int"):
+        TrainConfig.from_dict({"data": "x", "epochs": "many"})
+    with pytest.raises(ConfigError, match="expected true or false"):
+        TrainConfig.from_dict({"data": "x", "strict": "maybe"})
+
+
+def test_overrides_nested_and_bad() -> None:
+    d = apply_overrides({"train": {"epochs": 3}}, ["train.epochs=5", "run_dir=x"])
+    assert d == {"train": {"epochs": "5"}, "run_dir": "x"}
+    with pytest.raises(ConfigError, match="key=value"):
+        apply_overrides({}, ["oops"])
+
+
+def test_load_yaml_errors(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_yaml(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("a: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_yaml(bad)
+    lst = tmp_path / "list.yaml"
+    lst.write_text("- 1\n")
+    with pytest.raises(ConfigError, match="mapping"):
+        load_yaml(lst)
