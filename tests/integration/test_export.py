@@ -1,0 +1,105 @@
+"""Every export target on a tiny model, contracts, golden self-test, and a deliberately broken quantization."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgetl.config import EXPORT_TARGETS, ExportConfig
+
+pytestmark = [pytest.mark.tf, pytest.mark.onnx, pytest.mark.litert]
+pytest.importorskip("tf2onnx")
+pytest.importorskip("ai_edge_litert")
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_run: Path) -> list[dict]:
+    from edgetl.api import export
+
+    return export(tiny_run, ExportConfig(calibration_images=8, golden_images=2, accuracy_budget=100.0))
+
+
+def test_all_seven_targets_exist_verified_and_described(exported: list[dict], tiny_run: Path) -> None:
+    assert [r["target"] for r in exported] == list(EXPORT_TARGETS)
+    for r in exported:
+        p = Path(r["path"])
+        assert p.is_file() and p.stat().st_size == r["size_bytes"]
+        assert r["status"] in ("ok", "flagged"), r
+        assert r["images"] >= 3 and 0 <= r["top1_agreement"] <= 1 and r["ops"]
+    by = {r["target"]: r for r in exported}
+    for t in ("tflite:fp32", "onnx:fp32"):
+        assert by[t]["status"] == "ok" and by[t]["top1_agreement"] == 1.0 and by[t]["max_abs_diff"] < 1e-4
+    assert by["tflite:uint8"]["input"]["dtype"] == "uint8" and by["tflite:int8"]["input"]["dtype"] == "int8"
+    assert by["tflite:uint8"]["input"]["quantization"]["scale"] == pytest.approx(1.0, rel=0.02)
+    assert by["tflite:fp16"]["size_bytes"] < 0.6 * by["tflite:fp32"]["size_bytes"]
+    assert not any("Flex" in op for r in exported for op in r["ops"])
+    report = json.loads((tiny_run / "export_report.json").read_text())
+    assert len(report["artifacts"]) == 7 and (tiny_run / "export_report.md").is_file()
+
+
+def test_contract_is_embedded_and_in_the_sidecar(exported: list[dict]) -> None:
+    from edgetl.runtime.contract import embedded_contract, sidecar_path
+
+    for r in exported:
+        p = Path(r["path"])
+        side = json.loads(sidecar_path(p).read_text())
+        emb = embedded_contract(p, p.read_bytes())
+        assert emb is not None and emb["labels"] == side["labels"] == ["cyan", "magenta", "yellow"]
+        assert emb["input"] == side["input"] and emb["source"]["keras_model_sha256"] == side["source"]["keras_model_sha256"]
+        assert len(side["golden"]) == 2 and "png_base64" in side["golden"][0]
+
+
+def test_runtime_selftest_passes_and_catches_corruption(exported: list[dict], tmp_path: Path) -> None:
+    from edgetl.errors import RuntimeBackendError
+    from edgetl.runtime import Classifier
+    from edgetl.runtime.contract import sidecar_path
+
+    for r in exported:
+        assert Classifier.load(r["path"]).selftest()["ok"]
+    src = Path(next(r["path"] for r in exported if r["target"] == "tflite:fp32"))
+    dst = tmp_path / src.name
+    dst.write_bytes(src.read_bytes())
+    side = json.loads(sidecar_path(src).read_text())
+    for g in side["golden"]:  # expectations that the model cannot meet: a wrong-preprocessing stand-in
+        g["top1"] = (g["top1"] + 1) % 3
+    sidecar_path(dst).write_text(json.dumps(side))
+    with pytest.raises(RuntimeBackendError, match="selftest failed on 2 of 2"):
+        Classifier.load(dst).selftest()
+
+
+def test_rerun_reuses_every_stage(exported: list[dict], tiny_run: Path) -> None:
+    from edgetl.api import export
+
+    again = export(tiny_run, ExportConfig(calibration_images=8, golden_images=2, accuracy_budget=100.0))
+    assert all(r["cached"] for r in again)
+    changed = export(tiny_run, ExportConfig(targets=("tflite:int8", "tflite:fp32"), calibration_images=9,
+                                            golden_images=2, accuracy_budget=100.0))
+    assert [r["cached"] for r in changed] == [False, True]  # only what depends on the changed option reruns
+
+
+def test_broken_calibration_is_flagged(real_run: Path) -> None:
+    """Calibrating on [0, 1] inputs while the model sees 0..255 pixels saturates the input: accuracy collapses."""
+    from edgetl.api import find_stage
+    from edgetl.convert.keras_to_tflite import saved_model_to_tflite
+    from edgetl.export.stages import ExportInputs
+    from edgetl.export.verify import compare, run_artifact
+    from edgetl.quantize.calibration import representative
+    from edgetl.runtime import Classifier
+
+    shared = ExportInputs(find_stage(real_run, "train"), ExportConfig(calibration_images=32))
+    names, pixels, labels = shared.validation
+    from edgetl.train.loops import predict_images
+
+    ref = predict_images(shared.model, pixels)
+    good = saved_model_to_tflite(shared.saved_model, "uint8", representative=representative(shared.calibration))
+    bad = saved_model_to_tflite(shared.saved_model, "uint8",
+                                representative=representative(shared.calibration, lambda x: x / 255.0))
+    results = {}
+    for name, data in (("good", good), ("bad", bad)):
+        p = real_run / f"{name}.tflite"
+        p.write_bytes(data)
+        clf = Classifier.load(p, mean=0.0, std=1.0, labels=shared.labels)
+        results[name] = compare("tflite:uint8", run_artifact(clf, pixels), ref, labels, budget_points=2.0)
+    assert results["bad"]["status"] == "flagged" and "points below the float model" in results["bad"]["reason"]
+    assert results["bad"]["accuracy"] < results["good"]["accuracy"] - 0.2
+    assert results["good"]["top1_agreement"] >= 0.9
