@@ -18,6 +18,8 @@ SUBCOMMANDS = {
     "pipeline": ("edgetl.cli.commands.pipeline:pipeline", "Train, export and check from one YAML file."),
     "predict": ("edgetl.cli.commands.predict:predict", "Classify images with an exported model (runtime only)."),
     "backbones": ("edgetl.cli.commands.backbones:backbones", "List the backbones and their options."),
+    "bench": ("edgetl.cli.commands.bench:bench", "Latency and accuracy of artifacts on device profiles."),
+    "devices": ("edgetl.cli.commands.devices:devices", "List and show device profiles."),
 }
 
 

@@ -46,6 +46,7 @@ class Classifier:
             self._pool.put(b)
         first = backends[0]
         self.backend_name, self.backend_version = first.name, first.version
+        self.providers = getattr(first, "providers", None)
         self.input_shape, self.input_dtype = first.input_shape, first.input_dtype
         self.input_quant, self.output_quant = first.input_quant, first.output_quant
         self._write = InputWriter(contract, first.input_dtype, first.input_quant)

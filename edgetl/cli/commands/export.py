@@ -58,11 +58,9 @@ def export(run_dir: str, config_file: str | None, sets: tuple[str, ...], as_json
     config = ExportConfig.from_dict(resolve_config(config_file, sets, opts, section="export"))
     if not as_json:
         click.echo(f"config: {config.to_dict()}", err=True)
-    from ...api import find_stage
-    from ...export.runner import export_run
+    from ...api import export as run_export
 
-    train_dir = find_stage(run_dir, "train")
-    rows = export_run(train_dir, Path(run_dir), config,
+    rows = run_export(run_dir, config,
                       on_start=None if as_json else lambda s, k: click.echo(f"running {s} ({k})", err=True))
     if not as_json:
         click.echo(f"report: {Path(run_dir) / 'export_report.md'}", err=True)

@@ -27,12 +27,14 @@ class OnnxBackend:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
         available = ort.get_available_providers()
-        wanted = providers or ["CPUExecutionProvider"]
+        wanted = list(providers or ["CPUExecutionProvider"])
         missing = [p for p in wanted if p not in available]
         if missing:
             raise RuntimeBackendError(f"ONNX Runtime {self.version} here has no {', '.join(missing)} (available: "
                                       f"{', '.join(available)}). Install onnxruntime-gpu with a matching CUDA, or "
                                       "use a CPU profile.")
+        if "CPUExecutionProvider" not in wanted:
+            wanted.append("CPUExecutionProvider")  # for the ops an accelerator provider does not take
         try:
             self._s = ort.InferenceSession(model_bytes, so, providers=wanted)
         except Exception as exc:

@@ -1,0 +1,78 @@
+"""The benchmark worker: runs on the device (locally or over SSH) with only the runtime installed.
+
+    python -m edgetl.bench.worker MODEL --threads 2 [--eval eval.npz] [--settings JSON]
+
+Prints one JSON object: load and init time, first inference, the timing summary, peak memory, accuracy
+on the eval images and their predicted classes, and the machine fingerprint. Exit code 0 even for a
+model that fails to load (the JSON says why); a crash of the native runtime kills only this process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _rss_mb() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return r / 1024.0 if sys.platform != "darwin" else r / (1024.0 * 1024.0)
+
+
+def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, Any]) -> dict[str, Any]:
+    from ..errors import EdgetlError
+    from ..runtime import Classifier
+    from .fingerprint import machine_info
+    from .timing import measure
+
+    out: dict[str, Any] = {"fingerprint": machine_info()}
+    rss0 = _rss_mb()
+    try:
+        t0 = time.perf_counter()
+        size = len(model.read_bytes())
+        t1 = time.perf_counter()
+        clf = Classifier.load(model, threads=threads, providers=settings.get("providers") or None,
+                              **settings.get("load_options", {}))
+        t2 = time.perf_counter()
+    except EdgetlError as exc:
+        return {**out, "status": "failed", "reason": str(exc)}
+    x = np.zeros(clf.input_shape, clf.input_dtype)
+    t3 = time.perf_counter()
+    clf.scores_from_input(x)
+    first_ms = 1000 * (time.perf_counter() - t3)
+    timing, lat = measure(lambda: clf.scores_from_input(x), **settings.get("timing", {}))
+    out.update({"status": "ok", "reason": "", "size_bytes": size, "load_ms": round(1000 * (t1 - t0), 3),
+                "init_ms": round(1000 * (t2 - t1), 3), "first_ms": round(first_ms, 3), "timing": timing.to_dict(),
+                "latencies_ms": [round(float(v), 4) for v in lat[:2000]],
+                "backend": f"{clf.backend_name} {clf.backend_version}",
+                "providers": clf.providers})
+    if eval_path is not None:
+        data = np.load(eval_path)
+        preds = [int(np.argmax(clf.scores(p))) for p in data["pixels"]]
+        out["preds"] = preds
+        if "labels" in data:
+            out["accuracy"] = float(np.mean(np.asarray(preds) == data["labels"]))
+    out["rss_peak_mb"] = round(_rss_mb(), 1)
+    out["rss_delta_mb"] = round(_rss_mb() - rss0, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m edgetl.bench.worker")
+    ap.add_argument("model", type=Path)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--eval", type=Path)
+    ap.add_argument("--settings", default="{}")
+    a = ap.parse_args(argv)
+    result = run(a.model, a.threads, a.eval, json.loads(a.settings))
+    sys.stdout.write("EDGETL-RESULT " + json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""``edgetl bench``: latency and accuracy of artifacts on device profiles, with reports."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..options import emit
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("--device", "devices", multiple=True, default=("host-cpu",), show_default=True,
+              help="Profile name or .yaml path (repeatable).")
+@click.option("--data", type=click.Path(), help="Labeled images (class folders) for accuracy; default: the run's validation split.")
+@click.option("--threads", help="Comma list overriding the profiles' threads, e.g. 1,2.")
+@click.option("--max-images", type=int, default=0, help="Cap the accuracy images (0: all).")
+@click.option("--out", type=click.Path(), default="runs/bench", show_default=True, help="Report folder.")
+@click.option("--json", "as_json", is_flag=True, help="Print {rows: [...]} as JSON.")
+def bench(inputs: tuple[str, ...], devices: tuple[str, ...], data: str | None, threads: str | None, max_images: int,
+          out: str, as_json: bool) -> None:
+    """Benchmark MODEL_OR_RUN_DIR... on each --device; a failure is a row, never a crash of the run."""
+    import dataclasses
+
+    from ...bench.report import write_reports
+    from ...bench.runner import ROW_FIELDS, collect, run_bench
+    from ...devices import load_profile
+
+    profs = [load_profile(d) for d in devices]
+    arts = collect(list(inputs))
+    th = [int(x) for x in threads.split(",")] if threads else None
+    rows = run_bench(arts, profs, data_dir=data, out_dir=Path(out), threads=th, max_images=max_images,
+                     progress=None if as_json else lambda m: click.echo(f"bench {m}", err=True))
+    paths = write_reports(rows, Path(out), {p.name: dataclasses.asdict(p) for p in profs})
+    slim = [{k: r.get(k) for k in ROW_FIELDS} for r in rows]
+    if as_json:
+        emit({"rows": slim, "reports": {k: str(v) for k, v in paths.items()}}, True)
+    else:
+        table(slim)
+        click.echo(f"reports: {', '.join(str(p) for p in paths.values())}", err=True)
+    if any(r["status"] == "failed" for r in rows):
+        sys.exit(1)
+
+
+def table(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="edgetl bench")
+    for c in ("device", "artifact", "thr", "status", "p50 ms", "p90 ms", "p99 ms", "±95%", "top-1", "agree", "MB",
+              "RSS MB", "note"):
+        t.add_column(c)
+    for r in rows:
+        f = lambda v, d=2: "" if v is None else f"{v:.{d}f}"  # noqa: E731
+        style = {"ok": "green", "failed": "red"}.get(r["status"], "dim")
+        note = r["reason"][:70] if r["status"] != "ok" else ""
+        if r.get("estimate"):
+            e = r["estimate"]
+            note = f"estimate {e['p50_ms_low']:.1f}-{e['p50_ms_high']:.1f} ms; " + note
+        t.add_row(r["device"], f"{r['run']}/{r['target']}", str(r["threads"]), f"[{style}]{r['status']}[/]",
+                  f(r["p50_ms"]), f(r["p90_ms"]), f(r["p99_ms"]), f(r["ci95_ms"], 3), f(r["accuracy"], 4),
+                  f(r["top1_agreement"], 4), f(r["size_bytes"] / 1e6, 1), f(r["rss_peak_mb"], 0), note)
+    Console(width=None if sys.stdout.isatty() else 200).print(t)

@@ -1,0 +1,48 @@
+"""``edgetl devices list|show``: the device profiles."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import click
+
+
+@click.group()
+def devices() -> None:
+    """List and show device profiles (built-in, or your own .yaml)."""
+
+
+@devices.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def list_(as_json: bool) -> None:
+    """The built-in profiles."""
+    from ...devices import builtin_profiles, load_profile
+
+    profs = [load_profile(n) for n in builtin_profiles()]
+    if as_json:
+        click.echo(json.dumps([{"name": p.name, "runtime": p.runtime, "delegate": p.delegate,
+                                "threads": list(p.threads), "access": p.access.kind, "description": p.description}
+                               for p in profs], indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="device profiles")
+    for c in ("name", "runtime", "delegate/providers", "threads", "full int8", "access", "description"):
+        t.add_column(c)
+    for p in profs:
+        t.add_row(p.name, p.runtime, p.delegate or ",".join(p.providers) or "-", ",".join(map(str, p.threads)),
+                  "yes" if p.needs_full_int8 else "", p.access.kind, p.description)
+    import sys
+
+    Console(width=None if sys.stdout.isatty() else 180).print(t)
+
+
+@devices.command("show")
+@click.argument("name")
+def show(name: str) -> None:
+    """One profile, validated (a name or a path to a .yaml)."""
+    from ...devices import load_profile
+
+    p = load_profile(name)
+    click.echo(json.dumps(dataclasses.asdict(p), indent=2, default=str))

@@ -1,0 +1,174 @@
+"""DeviceProfile: what a target device is, how edgetl reaches it, and loading/validating ``*.yaml`` profiles.
+
+A profile describes a target; it does not detect hardware. Built-in profiles ship as package data in
+``edgetl/profiles/`` (the repository's top-level ``devices/`` links there); ``--device ./my.yaml`` loads
+a user's own file with the same validation.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PROFILE_DIR = Path(__file__).with_name("profiles")
+RUNTIMES = ("litert", "onnxruntime")
+DELEGATES = (None, "edgetpu", "gpu")
+ACCESS_KINDS = ("local", "ssh", "none")
+_HOST = re.compile(r"^(?!-)[A-Za-z0-9._:\-\[\]]{1,253}$")
+_USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
+_PATH = re.compile(r"^[A-Za-z0-9_./~+\-]{1,4096}$")
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach the device: ``local``, ``ssh`` (key authentication, known_hosts checked) or ``none``."""
+
+    kind: str = "local"
+    host: str | None = None
+    user: str | None = None
+    port: int = 22
+    key: str | None = None
+    known_hosts: str | None = None
+    python: str = "python3"
+    workdir: str = "/tmp/edgetl-bench"
+    connect_timeout_s: int = 10
+
+
+@dataclass(frozen=True)
+class DeviceProfile:
+    """A target device. See ``edgetl devices show NAME`` for a filled-in example."""
+
+    name: str
+    description: str
+    runtime: str
+    delegate: str | None = None
+    providers: tuple[str, ...] = ()
+    threads: tuple[int, ...] = (1,)
+    needs_full_int8: bool = False
+    formats: tuple[str, ...] = ()
+    ram_mb: int | None = None
+    storage_mb: int | None = None
+    hardware: dict[str, Any] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    access: Access = field(default_factory=Access)
+    warmup_runs: int = 10
+    min_runs: int = 30
+    max_runs: int = 1000
+    min_time_s: float = 2.0
+    max_time_s: float = 20.0
+    path: str | None = None
+
+    def accepts(self, target: str) -> tuple[bool, str]:
+        """Whether an artifact of ``target`` (``tflite:int8``) can run here, and why not."""
+        fmt = target.split(":")[0]
+        if self.runtime == "litert" and fmt != "tflite":
+            return False, f"{self.name} runs TFLite models; this is {fmt}"
+        if self.runtime == "onnxruntime" and fmt != "onnx":
+            return False, f"{self.name} runs ONNX models; this is {fmt}"
+        if self.formats and target not in self.formats:
+            return False, f"{self.name} accepts {', '.join(self.formats)}; this is {target}"
+        return True, ""
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str) -> "DeviceProfile":
+        known = {f for f in cls.__dataclass_fields__ if f != "path"}
+        for k in d:
+            if k not in known:
+                close = difflib.get_close_matches(k, sorted(known), n=1)
+                raise ConfigError(f"{source}: unknown profile field {k!r}." +
+                                  (f" Did you mean {close[0]!r}?" if close else "") + f" Known: {', '.join(sorted(known))}.")
+        for req in ("name", "description", "runtime"):
+            if not d.get(req):
+                raise ConfigError(f"{source}: profile field {req!r} is required.")
+        if d["runtime"] not in RUNTIMES:
+            raise ConfigError(f"{source}: runtime must be one of {', '.join(RUNTIMES)}; got {d['runtime']!r}.")
+        if d.get("delegate") not in DELEGATES:
+            raise ConfigError(f"{source}: delegate must be null, edgetpu or gpu; got {d.get('delegate')!r}.")
+        threads = d.get("threads", [1])
+        threads = tuple(threads if isinstance(threads, list) else [threads])
+        if not threads or not all(isinstance(t, int) and not isinstance(t, bool) and 1 <= t <= 256 for t in threads):
+            raise ConfigError(f"{source}: threads must be a positive integer or a list of them; got {d.get('threads')!r}.")
+        access = _access(d.get("access") or {"kind": "local"}, source)
+        nums = {}
+        for k in ("warmup_runs", "min_runs", "max_runs", "min_time_s", "max_time_s", "ram_mb", "storage_mb"):
+            if d.get(k) is not None:
+                v = d[k]
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                    raise ConfigError(f"{source}: {k} must be a non-negative number; got {v!r}.")
+                nums[k] = v
+        prof = cls(name=str(d["name"]), description=str(d["description"]), runtime=d["runtime"],
+                   delegate=d.get("delegate"), providers=tuple(d.get("providers") or ()), threads=threads,
+                   needs_full_int8=bool(d.get("needs_full_int8", False)), formats=tuple(d.get("formats") or ()),
+                   hardware=dict(d.get("hardware") or {}), sources=tuple(d.get("sources") or ()), access=access,
+                   path=source, **nums)
+        if prof.min_runs > prof.max_runs or prof.min_time_s > prof.max_time_s:
+            raise ConfigError(f"{source}: min_runs/min_time_s must not exceed max_runs/max_time_s.")
+        return prof
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> "DeviceProfile":
+        import yaml
+
+        p = Path(path)
+        try:
+            d = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"Cannot read device profile {str(p)!r}: {exc}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"Device profile {str(p)!r} is not valid YAML: {exc}") from exc
+        if not isinstance(d, dict):
+            raise ConfigError(f"Device profile {str(p)!r} must be a mapping of fields.")
+        prof = cls.from_dict(d, source=str(p))
+        if prof.name != p.stem:
+            raise ConfigError(f"{p}: the file name must match the profile name ({prof.name!r}): rename it to "
+                              f"{prof.name}.yaml or change the name.")
+        return prof
+
+
+def _access(a: Any, source: str) -> Access:
+    if not isinstance(a, dict):
+        raise ConfigError(f"{source}: access must be a mapping; got {a!r}.")
+    unknown = set(a) - set(Access.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"{source}: unknown access field(s) {sorted(unknown)}.")
+    kind = a.get("kind", "local")
+    if kind not in ACCESS_KINDS:
+        raise ConfigError(f"{source}: access.kind must be local, ssh or none; got {kind!r}.")
+    if kind == "ssh":
+        host, user = a.get("host"), a.get("user")
+        if not isinstance(host, str) or not _HOST.match(host):
+            raise ConfigError(f"{source}: access.host {host!r} is not a host name or address (letters, digits, '.', "
+                              "'-', ':'; not starting with '-').")
+        if user is not None and (not isinstance(user, str) or not _USER.match(user)):
+            raise ConfigError(f"{source}: access.user {user!r} is not a valid user name.")
+        port = a.get("port", 22)
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ConfigError(f"{source}: access.port must be 1..65535; got {port!r}.")
+        for k in ("key", "known_hosts", "python", "workdir"):
+            v = a.get(k)
+            if v is not None and (not isinstance(v, str) or not _PATH.match(v)):
+                raise ConfigError(f"{source}: access.{k} {v!r} may hold only letters, digits and _ . / ~ + -.")
+    return Access(**a)
+
+
+def builtin_profiles() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(PROFILE_DIR.glob("*.yaml"))}
+
+
+def load_profile(name_or_path: str) -> DeviceProfile:
+    """``host-cpu`` (built-in) or ``./my.yaml`` (a file)."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise ConfigError(f"Device profile file {name_or_path!r} does not exist.")
+        return DeviceProfile.from_yaml(p)
+    known = builtin_profiles()
+    if name_or_path not in known:
+        close = difflib.get_close_matches(name_or_path, list(known), n=1)
+        raise ConfigError(f"Unknown device {name_or_path!r}." + (f" Did you mean {close[0]!r}?" if close else "") +
+                          f" Known: {', '.join(known)}; or pass the path of your own profile .yaml.")
+    return DeviceProfile.from_yaml(known[name_or_path])
