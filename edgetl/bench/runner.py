@@ -167,7 +167,7 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
                 status = r.get("status", "failed")
                 if status == "failed" and "has no" in r.get("reason", "") and "ExecutionProvider" in r.get("reason", ""):
                     status = "skipped"  # e.g. CUDA provider not available here
-                row = _row(art, dev, n, status, r.get("reason", ""), r)
+                row = _row(art, dev, n, status, r.get("reason", "") or r.get("note", ""), r)
                 row["wall_s"] = round(time.perf_counter() - t0, 2)
                 rows.append(row)
     _agreement(rows)

@@ -1,0 +1,181 @@
+"""edgetl bench for real: host CPU, a real sshd on 127.0.0.1, failures as rows, the HTML report in Chromium."""
+import getpass
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.litert
+pytest.importorskip("ai_edge_litert")
+FOREIGN = "models/tf2_mobilenet_v2_1.0_224_ptq.tflite"
+SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    if not Path(SSHD).exists() or shutil.which("ssh-keygen") is None:
+        pytest.skip("openssh-server is not installed (.ci/run installs it)")
+    d = tmp_path_factory.mktemp("sshd")
+    for name in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)], check=True)
+    (d / "authorized_keys").write_text((d / "client.pub").read_text())
+    port = _free_port()
+    cfg = d / "sshd_config"
+    cfg.write_text(f"Port {port}\nListenAddress 127.0.0.1\nHostKey {d / 'host'}\nPidFile {d / 'sshd.pid'}\n"
+                   f"AuthorizedKeysFile {d / 'authorized_keys'}\nPasswordAuthentication no\n"
+                   "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
+                   "StrictModes no\nUsePAM no\n")
+    Path("/run/sshd").mkdir(exist_ok=True)
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(cfg)], stderr=subprocess.PIPE)
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail(f"sshd did not start: {proc.stderr.read().decode()[-500:] if proc.stderr else ''}")
+    host_pub = (d / "host.pub").read_text().split()
+    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n")
+    yield {"port": port, "key": str(d / "client"), "known_hosts": str(d / "known_hosts"), "dir": d}
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _profile(tmp_path: Path, sshd: dict, name: str = "loopback", **over) -> Path:
+    access = {"kind": "ssh", "host": "127.0.0.1", "port": sshd["port"], "user": getpass.getuser(), "key": sshd["key"],
+              "known_hosts": sshd["known_hosts"], "python": sys.executable, "workdir": str(tmp_path / "remote"),
+              **over}
+    body = {"name": name, "description": "this machine over SSH on loopback", "runtime": "litert", "threads": [1],
+            "access": access, "warmup_runs": 3, "min_runs": 10, "max_runs": 40, "min_time_s": 0.2, "max_time_s": 2}
+    p = tmp_path / f"{name}.yaml"
+    p.write_text(json.dumps(body))
+    return p
+
+
+def _bench(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, "-m", "edgetl.cli.main", "bench", *args, "--json"], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode in (0, 1), out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+def test_host_and_loopback_ssh_rows_are_complete(shared: Path, sshd: dict, tmp_path: Path) -> None:
+    model = tmp_path / "coral.tflite"
+    model.write_bytes((shared / FOREIGN).read_bytes())
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"\x1c\x00\x00\x00TFL3" + b"\xff" * 200)
+    fast = tmp_path / "fast-cpu.yaml"
+    fast.write_text(json.dumps({"name": "fast-cpu", "description": "host, short timing", "runtime": "litert",
+                                "threads": [1, 2], "warmup_runs": 3, "min_runs": 10, "max_runs": 40,
+                                "min_time_s": 0.2, "max_time_s": 2}))
+    doc = _bench([str(model), str(broken), "--device", str(fast), "--device", str(_profile(tmp_path, sshd)),
+                  "--device", "rpi4", "--out", str(tmp_path / "report")])
+    rows = doc["rows"]
+    ok = [r for r in rows if r["artifact"].endswith("coral.tflite") and r["device"] in ("fast-cpu", "loopback")]
+    assert {(r["device"], r["threads"]) for r in ok} == {("fast-cpu", 1), ("fast-cpu", 2), ("loopback", 1)}
+    for r in ok:
+        assert r["status"] == "ok", r
+        assert 0 < r["p50_ms"] <= r["p90_ms"] <= r["p99_ms"] and r["runs"] >= 10 and r["rss_peak_mb"] > 0
+        assert r["backend"].startswith("litert")
+    bad = [r for r in rows if r["artifact"].endswith("broken.tflite") and r["device"] != "rpi4"]
+    assert bad and all(r["status"] == "failed" and "not a valid TFLite model" in r["reason"] for r in bad)
+    rpi = [r for r in rows if r["device"] == "rpi4"]
+    assert rpi and all(r["status"] == "unreachable" and "access.kind: none" in r["reason"] for r in rpi)
+    assert not (tmp_path / "remote" / "x").exists()
+    assert (tmp_path / "remote" / "coral.tflite").is_file()  # really copied over SSH
+    # JSON, CSV and Markdown carry the same numbers
+    report = tmp_path / "report"
+    j = json.loads((report / "bench.json").read_text())
+    assert j["schema"] == 1 and [r["p50_ms"] for r in j["rows"]] == [r["p50_ms"] for r in rows]
+    import csv
+
+    csv_rows = list(csv.DictReader((report / "bench.csv").open()))
+    assert [float(r["p50_ms"]) if r["p50_ms"] else None for r in csv_rows] == [r["p50_ms"] for r in rows]
+    md = (report / "bench.md").read_text()
+    assert f"{ok[0]['p50_ms']:.3f}" in md
+
+
+def test_unreachable_ssh_host_is_a_row(shared: Path, sshd: dict, tmp_path: Path) -> None:
+    prof = _profile(tmp_path, sshd, name="nobody", port=_free_port())  # nothing listens there
+    doc = _bench([str(shared / FOREIGN), "--device", str(prof), "--out", str(tmp_path / "r")])
+    assert [r["status"] for r in doc["rows"]] == ["unreachable"] and "cannot reach" in doc["rows"][0]["reason"]
+
+
+def test_wrong_host_key_is_refused(shared: Path, sshd: dict, tmp_path: Path) -> None:
+    kh = tmp_path / "known_hosts"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    kh.write_text(f"[127.0.0.1]:{sshd['port']} " + " ".join((tmp_path / "other.pub").read_text().split()[:2]) + "\n")
+    doc = _bench([str(shared / FOREIGN), "--device", str(_profile(tmp_path, sshd, name="mitm", known_hosts=str(kh))),
+                  "--out", str(tmp_path / "r")])
+    assert doc["rows"][0]["status"] == "unreachable"
+
+
+def test_cuda_profile_without_provider_is_a_clear_row(tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this machine has CUDA: the GPU check measures it instead")
+    import onnx
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("image", TensorProto.FLOAT, [1, 8, 8, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])
+    g = helper.make_graph([helper.make_node("ReduceMean", ["image"], ["y"], axes=[1, 2], keepdims=0)], "g", [x], [y])
+    m = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), m)
+    (tmp_path / "m.onnx.json").write_text(json.dumps({"schema": 1, "format": "onnx", "precision": "fp32",
+                                                       "input": {"shape": [1, 8, 8, 3]}, "labels": ["a", "b", "c"]}))
+    doc = _bench([str(m), "--device", "cuda-gpu", "--out", str(tmp_path / "r")])
+    row = doc["rows"][0]
+    assert row["status"] == "skipped" and "no CUDAExecutionProvider" in row["reason"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (.ci/run installs it)")
+def test_html_report_renders_with_plots_in_chromium(shared: Path, tmp_path: Path) -> None:
+    from edgetl.bench.report import write_reports
+    from edgetl.bench.runner import collect, run_bench
+    from edgetl.devices import DeviceProfile
+
+    prof = DeviceProfile.from_dict({"name": "t", "description": "d", "runtime": "litert", "threads": [1, 2],
+                                    "warmup_runs": 2, "min_runs": 5, "max_runs": 20, "min_time_s": 0.1,
+                                    "max_time_s": 1}, source="test")
+    model = tmp_path / "coral.tflite"
+    model.write_bytes((shared / FOREIGN).read_bytes())
+    rows = run_bench(collect([str(model)]), [prof], data_dir=None, out_dir=tmp_path / "r")
+    for r, acc in zip(rows, (0.7, 0.7)):
+        r["accuracy"] = acc  # the foreign model has no labeled eval set here; the plot needs a y value
+    paths = write_reports(rows, tmp_path / "r", {})
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chrome'}"]
+    url = paths["html"].resolve().as_uri()
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
+    for plot in ("latency_accuracy", "size_latency", "latency_distribution"):
+        section = dom.split(f"id=\"{plot}\"", 1)[1].split("</section>", 1)[0]
+        assert "<svg" in section and "<path" in section, plot
+    page = paths["html"].read_text()
+    import re
+
+    assert not re.search(r"""(src|href)=["']https?:""", page) and "<script" not in page  # no CDN: opens offline
+    shot = tmp_path / "shot.png"
+    subprocess.run([CHROMIUM, *flags, "--window-size=1200,1600", f"--screenshot={shot}", url], capture_output=True,
+                   timeout=120)
+    from PIL import Image
+
+    px = np.asarray(Image.open(shot).convert("L"), dtype=np.float32)
+    assert px.std() > 10  # not a blank page
