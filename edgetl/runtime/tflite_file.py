@@ -123,3 +123,113 @@ def read_opcodes(buf: bytes, name: str = "model") -> list[OpCode]:
         code = r.i32(p_code) if p_code is not None else 0
         out.append(OpCode(max(dep, code), r.string(t, 1), ver))
     return out
+
+
+TENSOR_TYPES = {0: "float32", 1: "float16", 2: "int32", 3: "uint8", 4: "int64", 5: "string", 6: "bool", 7: "int16",
+                8: "complex64", 9: "int8", 10: "float64", 11: "complex128", 12: "uint64", 13: "resource",
+                14: "variant", 15: "uint32", 16: "uint16", 17: "int4"}
+TYPE_BYTES = {"float32": 4, "float16": 2, "int32": 4, "uint8": 1, "int64": 8, "string": 1, "bool": 1, "int16": 2,
+              "complex64": 8, "int8": 1, "float64": 8, "complex128": 16, "uint64": 8, "uint32": 4, "uint16": 2,
+              "int4": 0.5}
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    shape_signature: tuple[int, ...]
+    dtype: str
+    buffer: int
+    constant: bool  # backed by data in the file (weights, biases)
+    data_bytes: int
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+
+    @property
+    def elements(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= max(d, 1)
+        return n
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.elements * TYPE_BYTES.get(self.dtype, 4))
+
+
+@dataclass(frozen=True)
+class OperatorInfo:
+    index: int
+    opcode: OpCode
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Graph:
+    tensors: list[TensorInfo]
+    operators: list[OperatorInfo]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    subgraphs: int
+
+
+def _ints(r: _Reader, table: int, index: int, fmt: str = "<i", size: int = 4) -> tuple[int, ...]:
+    start, n = r.vector(table, index)
+    if not start:
+        return ()
+    r._check(start, n * size)
+    return tuple(struct.unpack_from(f"<{n}{fmt[-1]}", r.buf, start))
+
+
+def read_graph(buf: bytes, name: str = "model") -> Graph:
+    """Tensors and operators of the main subgraph, with constant-buffer sizes."""
+    check_header(buf, name)
+    r = _Reader(buf, name)
+    root = r.deref(0)
+    opcodes = read_opcodes(buf, name)
+    b_start, b_len = r.vector(root, 4)
+    buf_sizes = []
+    for i in range(b_len):
+        b = r.deref(b_start + 4 * i)
+        d_start, d_len = r.vector(b, 0)
+        size_pos = r.field(b, 2)
+        big = struct.unpack_from("<Q", buf, r._check(size_pos, 8))[0] if size_pos is not None else 0
+        buf_sizes.append(d_len or big)
+    s_start, s_len = r.vector(root, 2)
+    if s_len < 1:
+        raise r._bad("no subgraph")
+    sg = r.deref(s_start)
+    t_start, t_len = r.vector(sg, 0)
+    tensors = []
+    for i in range(t_len):
+        t = r.deref(t_start + 4 * i)
+        tp = r.field(t, 1)
+        dtype = TENSOR_TYPES.get(buf[r._check(tp, 1)] if tp is not None else 0, "unknown")
+        bp = r.field(t, 2)
+        bidx = r.u32(bp) if bp is not None else 0
+        q = r.field(t, 4)
+        scale: tuple[float, ...] = ()
+        zps: tuple[int, ...] = ()
+        if q is not None:
+            qt = r.deref(q)
+            scale = tuple(float(x) for x in _ints(r, qt, 2, "<f"))
+            zps = _ints(r, qt, 3, "<q", 8)
+        nbytes = buf_sizes[bidx] if 0 < bidx < len(buf_sizes) else 0
+        shape = _ints(r, t, 0)
+        tensors.append(TensorInfo(i, r.string(t, 3) or f"t{i}", shape, _ints(r, t, 7) or shape, dtype, bidx,
+                                  nbytes > 0, nbytes, scale, zps))
+    o_start, o_len = r.vector(sg, 3)
+    ops = []
+    for i in range(o_len):
+        o = r.deref(o_start + 4 * i)
+        p = r.field(o, 0)
+        idx = r.u32(p) if p is not None else 0
+        if idx >= len(opcodes):
+            raise r._bad(f"operator {i} uses opcode {idx} of {len(opcodes)}")
+        ins, outs = _ints(r, o, 1), _ints(r, o, 2)
+        if any(x >= t_len for x in ins + outs):
+            raise r._bad(f"operator {i} refers to a tensor beyond {t_len}")
+        ops.append(OperatorInfo(i, opcodes[idx], ins, outs))
+    return Graph(tensors, ops, _ints(r, sg, 1), _ints(r, sg, 2), s_len)

@@ -97,3 +97,15 @@ def test_timing_loop_bounds_and_statistics() -> None:
 def test_pareto_front() -> None:
     pts = [(1.0, 0.90, 0), (2.0, 0.95, 1), (3.0, 0.93, 2), (0.5, 0.80, 3), (2.5, 0.95, 4)]
     assert sorted(pareto(pts)) == [0, 1, 3]
+
+
+def test_a_crashed_worker_becomes_a_failed_row() -> None:
+    import subprocess
+
+    from edgetl.bench.remote import _parse
+
+    crashed = subprocess.CompletedProcess(["x"], -11, "", "Fatal Python error: Segmentation fault")
+    r = _parse(crashed, "this machine")
+    assert r["status"] == "failed" and "crashed" in r["reason"] and "signal 11" in r["reason"]
+    silent = subprocess.CompletedProcess(["x"], 1, "", "ImportError: no module named edgetl")
+    assert "without a result" in _parse(silent, "pi")["reason"]

@@ -9,7 +9,8 @@ import click
 from ...config import ConfigError, ExportConfig, TrainConfig, apply_overrides, load_yaml
 from ..options import emit
 
-SECTIONS = ("run_dir", "train", "export")
+SECTIONS = ("run_dir", "train", "export", "bench")
+BENCH_KEYS = ("devices", "threads", "max_images")
 _PATH_KEYS = ("data", "val_data", "weights_dir", "cache_dir")
 
 
@@ -63,6 +64,9 @@ def pipeline(config_file: str, sets: tuple[str, ...], as_json: bool) -> None:
     say(f"train: {'reused ' if res.cached else ''}{res.out_dir.name}: {m['strategy']['strategy']}, validation "
         f"top-1 {m['validation']['top1']:.4f} on {m['validation']['images']} images")
     rows = export(run_dir, export_cfg, on_start=lambda s, k: say(f"running {s} ({k})"))
+    bench_cfg = data.get("bench")
+    if bench_cfg:
+        _bench(run_dir, bench_cfg, say)
     from .export import finish
 
     summary = {"run_dir": str(run_dir), "train": {"stage_dir": str(res.out_dir), "cached": res.cached,
@@ -72,3 +76,27 @@ def pipeline(config_file: str, sets: tuple[str, ...], as_json: bool) -> None:
     atomic_write_json(run_dir / "pipeline_report.json", {**summary, "artifacts": rows})
     say(f"reports: {run_dir / 'export_report.md'}, {run_dir / 'pipeline_report.json'}")
     finish(rows, as_json, summary)
+
+
+def _bench(run_dir: Path, cfg: dict[str, Any], say: Any) -> None:
+    """The benchmark step: measured every time (a measurement is not a cached artifact)."""
+    import dataclasses
+
+    from ...bench.report import write_reports
+    from ...bench.runner import collect, run_bench
+    from ...devices import load_profile
+
+    unknown = [k for k in cfg if k not in BENCH_KEYS]
+    if unknown:
+        raise ConfigError(f"Unknown bench option {unknown[0]!r}; known: {', '.join(BENCH_KEYS)}.")
+    profs = [load_profile(d) for d in cfg.get("devices", ["host-cpu"])]
+    threads = cfg.get("threads")
+    rows = run_bench(collect([str(run_dir)]), profs, data_dir=None, out_dir=run_dir / "bench",
+                     threads=[int(t) for t in threads] if threads else None, max_images=int(cfg.get("max_images", 0)),
+                     progress=lambda m: say(f"bench {m}"))
+    paths = write_reports(rows, run_dir / "bench", {p.name: dataclasses.asdict(p) for p in profs})
+    from .bench import table
+
+    table([{k: r.get(k) for k in r if k not in ("latencies_ms", "preds", "fingerprint")} for r in rows])
+    say(f"bench reports: {paths['html']}")
+

@@ -26,6 +26,13 @@ class OnnxBackend:
         if threads:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
+        if any(p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") for p in providers or ()):
+            preload = getattr(ort, "preload_dlls", None)  # onnxruntime-gpu >= 1.21 finds pip's nvidia-* libraries
+            if preload is not None:
+                try:
+                    preload()
+                except Exception:  # the provider check below reports what is missing
+                    pass
         available = ort.get_available_providers()
         wanted = list(providers or ["CPUExecutionProvider"])
         missing = [p for p in wanted if p not in available]

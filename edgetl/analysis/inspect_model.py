@@ -1,0 +1,54 @@
+"""``inspect``: analyze a model file and check it against device profiles."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..devices import DeviceProfile
+from ..errors import ConfigError
+from .report import ModelReport
+
+
+def analyze(path: str | Path) -> ModelReport:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"Model file {str(p)!r} does not exist.")
+    suffix = p.suffix.lower()
+    if suffix == ".tflite":
+        from .tflite_stats import analyze_tflite
+
+        return analyze_tflite(p)
+    if suffix == ".onnx":
+        from ..deps import require
+
+        require("onnx", extra="runtime")
+        from .graph_stats import analyze_onnx
+
+        return analyze_onnx(p)
+    if suffix == ".keras":
+        from ..deps import require
+
+        require("keras", extra="train")
+        from .graph_stats import analyze_keras
+
+        return analyze_keras(p)
+    raise ConfigError(f"{p}: edgetl inspects .tflite, .onnx and .keras files; got {suffix!r}.")
+
+
+def check(report: ModelReport, prof: DeviceProfile) -> dict[str, Any]:
+    from .compat import budgets, estimate, gpu_delegate, runtime_compat
+
+    ok, why = prof.accepts(report.format + ":" + ("uint8" if report.input_dtype == "uint8" else "int8"
+                                                   if report.input_dtype == "int8" else "fp32"))
+    out: dict[str, Any] = {"device": prof.name, "runs_here": ok or report.format == "keras", "why_not": why}
+    if report.format == "tflite":
+        out["runtimes"] = runtime_compat(report)
+        if prof.delegate == "gpu":
+            out["gpu_delegate"] = gpu_delegate(report)
+        if prof.delegate == "edgetpu" or prof.needs_full_int8:
+            from .edgetpu import lint_edgetpu
+
+            out["edgetpu"] = lint_edgetpu(report.path).to_dict()
+    out["budgets"] = budgets(report, prof)
+    out["estimate"] = estimate(report, prof)
+    return out
