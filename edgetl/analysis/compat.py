@@ -51,8 +51,8 @@ def gpu_delegate(r: ModelReport) -> dict[str, Any]:
 
 def precision_of(r: ModelReport) -> str:
     weights = r.weight_bytes_by_dtype
-    if r.input_dtype in ("int8", "uint8"):
-        return "int8"
+    if r.input_dtype in ("int8", "uint8") or any(k.startswith("QuantizeLinear") for k in r.ops):
+        return "int8"  # full-integer TFLite, or ONNX QDQ (activations quantized too)
     if weights.get("int8", 0) > weights.get("float32", 0):
         return "dynamic"
     return "fp16" if weights.get("float16", 0) > weights.get("float32", 0) else "fp32"
@@ -85,6 +85,8 @@ def estimate(r: ModelReport, prof: DeviceProfile) -> dict[str, Any] | None:
     fit = Fit(cal["e_dense"], cal["p_int8"], cal["alpha"], cal["s_ms_per_mb"], cal["groups"], cal["efficiency"])
     kind = "edgetpu" if prof.delegate == "edgetpu" else ("gpu" if prof.runtime == "onnxruntime" else "cpu")
     prec = precision_of(r)
+    if prof.needs_full_int8 and prec != "int8":
+        return None  # it would not run on the accelerator at all: see the Edge TPU lint
     group = PROFILE_GROUPS[prof.name]
     threads = max(prof.threads)
     est = predict_ms(fit, macs_m=r.macs / 1e6, params_m=r.weight_bytes / 1e6, family=r.family,

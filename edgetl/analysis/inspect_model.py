@@ -50,5 +50,5 @@ def check(report: ModelReport, prof: DeviceProfile) -> dict[str, Any]:
 
             out["edgetpu"] = lint_edgetpu(report.path).to_dict()
     out["budgets"] = budgets(report, prof)
-    out["estimate"] = estimate(report, prof)
+    out["estimate"] = estimate(report, prof) if out["runs_here"] else None
     return out

@@ -152,7 +152,9 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
                     rows.append(_row(art, dev, n, "skipped", why))
                     continue
                 if unreachable:
-                    rows.append(_row(art, dev, n, "unreachable", unreachable))
+                    row = _row(art, dev, n, "unreachable", unreachable)
+                    row["estimate"] = _estimate(art, dev, n)
+                    rows.append(row)
                     continue
                 if i == 0 and eval_path is None:
                     eval_path = eval_set(art, data_dir, max_images, cache)
@@ -172,6 +174,19 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
                 rows.append(row)
     _agreement(rows)
     return rows
+
+
+def _estimate(art: BenchArtifact, dev: DeviceProfile, threads: int) -> dict[str, Any] | None:
+    """The inspect estimate for a device bench cannot reach, clearly labeled as an estimate."""
+    try:
+        from ..analysis.compat import estimate
+        from ..analysis.inspect_model import analyze
+
+        import dataclasses
+
+        return estimate(analyze(art.path), dataclasses.replace(dev, threads=(threads,)))
+    except EdgetlError:
+        return None
 
 
 def _agreement(rows: list[dict[str, Any]]) -> None:

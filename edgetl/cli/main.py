@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "backbones": ("edgetl.cli.commands.backbones:backbones", "List the backbones and their options."),
     "bench": ("edgetl.cli.commands.bench:bench", "Latency and accuracy of artifacts on device profiles."),
     "devices": ("edgetl.cli.commands.devices:devices", "List and show device profiles."),
+    "inspect": ("edgetl.cli.commands.inspect:inspect", "Size, compute, memory, op and Edge TPU checks, latency estimates."),
 }
 
 

@@ -95,6 +95,8 @@ def test_host_and_loopback_ssh_rows_are_complete(shared: Path, sshd: dict, tmp_p
     assert bad and all(r["status"] == "failed" and "not a valid TFLite model" in r["reason"] for r in bad)
     rpi = [r for r in rows if r["device"] == "rpi4"]
     assert rpi and all(r["status"] == "unreachable" and "access.kind: none" in r["reason"] for r in rpi)
+    est = next(r["estimate"] for r in rpi if r["artifact"].endswith("coral.tflite"))
+    assert est["p50_ms_low"] < est["p50_ms"] < est["p50_ms_high"] and "not a measurement" in est["note"]
     assert not (tmp_path / "remote" / "x").exists()
     assert (tmp_path / "remote" / "coral.tflite").is_file()  # really copied over SSH
     # JSON, CSV and Markdown carry the same numbers
