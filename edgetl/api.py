@@ -43,6 +43,10 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     from .backbones.specs import get_spec
     from .backbones.weights import resolve_weights
     from .data.scan import scan
+    from .deps import require
+
+    for module in ("tensorflow", "keras", "matplotlib"):
+        require(module, extra="train")
     from .train.fit import TrainStage
 
     from .data.cache import default_cache_dir
@@ -77,6 +81,13 @@ def export(run_dir: str | Path, config: "ExportConfig", *, on_start: Any = None)
         >>> rows[0]["status"]  # doctest: +SKIP
         'ok'
     """
+    from .deps import require
+
+    for module in ("tensorflow", "keras"):
+        require(module, extra="train")
+    for t in config.targets:
+        for module in (("tf2onnx", "onnx", "onnxruntime") if t.startswith("onnx") else ("ai_edge_litert",)):
+            require(module, extra="train")
     from .export.runner import export_run
 
     rd = Path(run_dir)
