@@ -101,11 +101,13 @@ def keras_layer_macs(layer: Any) -> int:
     return 0
 
 
-def analyze_keras(path: str | Path | None = None, model: Any = None) -> ModelReport:
+def analyze_keras(path: str | Path | None = None, model: Any = None, *, unsafe: bool = False) -> ModelReport:
     import keras
 
     if model is None:
-        model = keras.models.load_model(str(path), compile=False, safe_mode=True)
+        from ..model_io import load_keras
+
+        model = load_keras(path, unsafe=unsafe)
 
     def walk(m: Any) -> list[Any]:
         out = []

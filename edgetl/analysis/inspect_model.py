@@ -9,7 +9,7 @@ from ..errors import ConfigError
 from .report import ModelReport
 
 
-def analyze(path: str | Path) -> ModelReport:
+def analyze(path: str | Path, *, unsafe_keras: bool = False) -> ModelReport:
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"Model file {str(p)!r} does not exist.")
@@ -31,7 +31,7 @@ def analyze(path: str | Path) -> ModelReport:
         require("keras", extra="train")
         from .graph_stats import analyze_keras
 
-        return analyze_keras(p)
+        return analyze_keras(p, unsafe=unsafe_keras)
     raise ConfigError(f"{p}: edgetl inspects .tflite, .onnx and .keras files; got {suffix!r}.")
 
 

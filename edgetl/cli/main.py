@@ -20,6 +20,8 @@ SUBCOMMANDS = {
     "backbones": ("edgetl.cli.commands.backbones:backbones", "List the backbones and their options."),
     "bench": ("edgetl.cli.commands.bench:bench", "Latency and accuracy of artifacts on device profiles."),
     "devices": ("edgetl.cli.commands.devices:devices", "List and show device profiles."),
+    "import-weights": ("edgetl.cli.commands.import_weights:import_weights",
+                       "Import EfficientNet-Lite ImageNet weights from their PyTorch checkpoint."),
     "inspect": ("edgetl.cli.commands.inspect:inspect", "Size, compute, memory, op and Edge TPU checks, latency estimates."),
 }
 

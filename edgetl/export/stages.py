@@ -5,7 +5,6 @@ import io
 import json
 import tempfile
 import time
-import warnings
 from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
@@ -23,11 +22,9 @@ _TOOLS = ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxrunti
 
 
 def load_keras(path: Path) -> Any:
-    import keras
+    from ..model_io import load_keras as load
 
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        return keras.models.load_model(path, compile=False, safe_mode=True)
+    return load(path)
 
 
 class ExportInputs:

@@ -66,11 +66,21 @@ class Contract:
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "contract") -> "Contract":
         try:
+            if not isinstance(d, dict):
+                raise TypeError(f"a contract is a JSON object, not {type(d).__name__}")
+            for part in ("input", "output"):
+                if not isinstance(d.get(part, {}), dict):
+                    raise TypeError(f"{part!r} must be an object")
             if int(d.get("schema", SCHEMA)) > SCHEMA:
                 raise RuntimeBackendError(f"{source}: contract schema {d['schema']} is newer than this runtime "
                                           f"understands ({SCHEMA}). Upgrade edgetl on the device.")
             inp, out = d["input"], d.get("output", {})
             iq, oq = inp.get("quantization") or {}, out.get("quantization") or {}
+            if not isinstance(iq, dict) or not isinstance(oq, dict):
+                raise TypeError("quantization must be an object")
+            labels = d.get("labels", [])
+            if not isinstance(labels, list):
+                raise TypeError("labels must be a list")
             layout = str(inp.get("layout", "NHWC")).upper()
             if layout not in ("NHWC", "NCHW"):
                 raise ValueError(f"layout {layout!r}")
@@ -87,7 +97,7 @@ class Contract:
                 output_kind=str(out.get("kind", "probabilities")),
                 labels=tuple(str(x) for x in d.get("labels", [])),
                 resize=str(inp.get("resize", "bilinear")), raw=d)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise RuntimeBackendError(f"{source}: malformed contract ({type(exc).__name__}: {exc}). Re-export the "
                                       "model with 'edgetl export', or pass the input options explicitly.") from exc
 

@@ -118,7 +118,8 @@ class TrainStage:
         head = B.build_head(int(feats[(head_key, "orig")].shape[-1]), len(classes), units=cfg.head_units,
                             dropout=cfg.dropout, seed=cfg.seed)
         model = B.build_classifier(spec, features, head, size)
-        kw = dict(batch_size=cfg.batch_size, patience=cfg.patience, seed=cfg.seed)
+        kw = dict(batch_size=cfg.batch_size, patience=cfg.patience, seed=cfg.seed,
+                  verbose=loops.verbosity() if self.progress else 0)
         history: list[dict[str, Any]] = []
         t = time.perf_counter()
         bb.trainable = False

@@ -27,15 +27,15 @@ def _compile(model: Any, lr: float) -> None:
 
 
 def fit_arrays(model: Any, phase: str, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, *,
-               lr: float, epochs: int, batch_size: int, patience: int, seed: int, start_epoch: int = 0
-               ) -> list[dict[str, Any]]:
+               lr: float, epochs: int, batch_size: int, patience: int, seed: int, start_epoch: int = 0,
+               verbose: int = 2) -> list[dict[str, Any]]:
     """Fit ``model`` on in-memory arrays (cached features), early-stopping on validation accuracy."""
     import tensorflow as tf
 
     _compile(model, lr)
     train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size).prefetch(2)
     val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(batch_size)
-    h = model.fit(train, validation_data=val, epochs=epochs, callbacks=_callbacks(patience), verbose=verbosity(), shuffle=False)
+    h = model.fit(train, validation_data=val, epochs=epochs, callbacks=_callbacks(patience), verbose=verbose, shuffle=False)
     return history_rows(phase, h.history, start_epoch)
 
 
@@ -68,12 +68,12 @@ def image_dataset(pixels: np.ndarray, labels: np.ndarray, *, batch_size: int, au
 
 def fit_images(model: Any, phase: str, pixels: np.ndarray, labels: np.ndarray, val_pixels: np.ndarray,
                val_labels: np.ndarray, *, lr: float, epochs: int, batch_size: int, patience: int, seed: int,
-               augment: tuple[str, ...], start_epoch: int = 0) -> list[dict[str, Any]]:
+               augment: tuple[str, ...], start_epoch: int = 0, verbose: int = 2) -> list[dict[str, Any]]:
     """Fit the whole image model with a tf.data pipeline (the slow path: augmentation or unfrozen bottom)."""
     _compile(model, lr)
     train = image_dataset(pixels, labels, batch_size=batch_size, augment=augment, shuffle=True, seed=seed)
     val = image_dataset(val_pixels, val_labels, batch_size=batch_size)
-    h = model.fit(train, validation_data=val, epochs=epochs, callbacks=_callbacks(patience), verbose=verbosity(), shuffle=False)
+    h = model.fit(train, validation_data=val, epochs=epochs, callbacks=_callbacks(patience), verbose=verbose, shuffle=False)
     return history_rows(phase, h.history, start_epoch)
 
 

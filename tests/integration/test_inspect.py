@@ -128,3 +128,21 @@ def test_inspect_cli_json(shared: Path) -> None:
     assert d["devices"][0]["edgetpu"]["maps_fully"]
     est = d["devices"][1]["estimate"]
     assert est["p50_ms_low"] < est["p50_ms"] < est["p50_ms_high"] and "estimate" in est["note"]
+
+
+def test_keras_lambda_is_refused_unless_asked(tmp_path: Path) -> None:
+    keras = pytest.importorskip("keras")
+    from edgetl.errors import ConfigError, EdgetlError
+    from edgetl.model_io import load_keras
+
+    inp = keras.Input((4,))
+    m = keras.Model(inp, keras.layers.Lambda(lambda x: x * 2.0)(inp))
+    p = tmp_path / "lambda.keras"
+    m.save(p)
+    with pytest.raises(EdgetlError, match="Lambda layer.*refuses"):
+        load_keras(p)
+    assert load_keras(p, unsafe=True).output_shape == (None, 4)
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(p.read_bytes()[:200])
+    with pytest.raises(ConfigError, match="not a Keras .keras file"):
+        load_keras(bad)

@@ -114,3 +114,17 @@ def test_offline_imagenet_download_error_says_how_to_supply_weights(color_datase
     cfg = TrainConfig(data=str(color_dataset), **{**TINY_TRAIN, "weights": "imagenet", "alpha": 1.0, "image_size": 96})
     with pytest.raises(WeightsError, match="--weights-dir FOLDER.*mobilenet_v2_1.0_96_no_top.weights.h5|mobilenet_v2_1.0_96_no_top.weights.h5.*--weights-dir"):
         train(cfg, tmp_path / "run", progress=False)
+
+
+def test_cli_train_json_prints_only_json(color_dataset: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from edgetl.cli.main import cli
+
+    args = ["train", "--data", str(color_dataset), "--backbone", "mobilenet_v2", "--alpha", "0.35",
+            "--image-size", "32", "--weights", "none", "--strategy", "feature_extraction", "--epochs", "2",
+            "--out", str(tmp_path), "--json"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)  # Keras progress must not leak into stdout
+    assert d["strategy"]["strategy"] == "feature_extraction" and 0 <= d["validation"]["top1"] <= 1

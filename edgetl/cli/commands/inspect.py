@@ -16,13 +16,14 @@ def _mb(n: float | None) -> str:
 @click.argument("model", type=click.Path())
 @click.option("--device", "devices", multiple=True, help="Profile name or .yaml path (repeatable).")
 @click.option("--layers", "show_layers", is_flag=True, help="Print the per-layer table.")
+@click.option("--unsafe-keras", is_flag=True, help="Allow .keras files with Lambda layers (runs their code).")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
-def inspect(model: str, devices: tuple[str, ...], show_layers: bool, as_json: bool) -> None:
+def inspect(model: str, devices: tuple[str, ...], show_layers: bool, unsafe_keras: bool, as_json: bool) -> None:
     """What MODEL (.tflite, .onnx, .keras) will do on each --device, without running it there."""
     from ...analysis.inspect_model import analyze, check
     from ...devices import load_profile
 
-    report = analyze(model)
+    report = analyze(model, unsafe_keras=unsafe_keras)
     checks = [check(report, load_profile(d)) for d in devices]
     if as_json:
         emit({"model": report.to_dict(layers=show_layers), "devices": checks}, True)
