@@ -87,6 +87,20 @@ def main() -> None:
         if exc.details:
             click.echo(exc.details, err=True)
         sys.exit(1)
+    except OSError as exc:
+        import errno
+
+        hints = {errno.ENOSPC: "the disk is full: free space or choose another --out/--cache folder",
+                 errno.EDQUOT: "the disk quota is exceeded: free space or choose another folder",
+                 errno.EFBIG: "a file grew past the size this system allows: free space or choose another folder",
+                 errno.EROFS: "the folder is on a read-only file system: choose a writable --out",
+                 errno.EACCES: "permission denied: choose a folder you can write to",
+                 errno.EPERM: "operation not permitted: choose a folder you can write to"}
+        if exc.errno not in hints:
+            raise
+        click.echo(f"Error: cannot write {exc.filename or ''}: {exc.strerror}. {hints[exc.errno]}. Finished stages are "
+                   "kept and nothing half-written was left; rerun the same command to resume.", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted: finished stages are kept; rerun the same command to resume.", err=True)
         sys.exit(130)

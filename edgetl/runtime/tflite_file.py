@@ -194,6 +194,8 @@ def read_graph(buf: bytes, name: str = "model") -> Graph:
     for i in range(b_len):
         b = r.deref(b_start + 4 * i)
         d_start, d_len = r.vector(b, 0)
+        if d_start:
+            r._check(d_start, d_len)
         size_pos = r.field(b, 2)
         big = struct.unpack_from("<Q", buf, r._check(size_pos, 8))[0] if size_pos is not None else 0
         buf_sizes.append(d_len or big)

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ...errors import MissingDependencyError, RuntimeBackendError
-from ..tflite_file import read_opcodes
+from ..tflite_file import read_graph
 
 EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
 _LIBEDGETPU = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
@@ -61,9 +61,11 @@ class LiteRTBackend:
     def __init__(self, path: str | Path, model_bytes: bytes, *, threads: int | None = None,
                  prefer: str = "auto") -> None:
         mod, self.name, self.version = _interpreter_module(prefer)
-        ops = read_opcodes(model_bytes, str(path))
+        # Check the flatbuffer's structure (offsets, vector and buffer bounds, tensor and opcode indices) before
+        # the native interpreter reads it: a malformed file gets an error here, not a crash there.
+        graph = read_graph(model_bytes, str(path))
         delegates = []
-        if any(o.custom_code == EDGETPU_CUSTOM_OP for o in ops):
+        if any(op.opcode.custom_code == EDGETPU_CUSTOM_OP for op in graph.operators):
             delegates.append(_edgetpu_delegate(mod, str(path)))
             self.name += "+edgetpu"
         try:
