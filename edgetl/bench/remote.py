@@ -24,8 +24,12 @@ def _parse(proc: subprocess.CompletedProcess, where: str) -> dict[str, Any]:
         if line.startswith(MARK):
             return json.loads(line[len(MARK):])
     tail = (proc.stderr or proc.stdout or "").strip()[-800:]
-    if proc.returncode < 0:
-        return {"status": "failed", "reason": f"the runtime crashed on {where} (signal {-proc.returncode}): {tail}"}
+    if proc.returncode == 255:  # OpenSSH: its own failure, or the remote command died of a signal
+        return {"status": "failed", "reason": f"the worker on {where} crashed (killed by a signal) or the SSH "
+                                              f"connection broke: {tail or 'no output'}"}
+    if proc.returncode < 0 or proc.returncode > 128:  # local: -signal; through a shell: 128 + signal
+        sig = -proc.returncode if proc.returncode < 0 else proc.returncode - 128
+        return {"status": "failed", "reason": f"the runtime crashed on {where} (signal {sig}): {tail}"}
     return {"status": "failed", "reason": f"worker on {where} exited {proc.returncode} without a result: {tail}"}
 
 

@@ -181,3 +181,19 @@ def test_html_report_renders_with_plots_in_chromium(shared: Path, tmp_path: Path
 
     px = np.asarray(Image.open(shot).convert("L"), dtype=np.float32)
     assert px.std() > 10  # not a blank page
+
+
+def test_a_worker_killed_by_a_signal_is_a_row_and_the_bench_goes_on(shared: Path, sshd: dict, tmp_path: Path) -> None:
+    """The device's python is a wrapper that dies of SIGSEGV on one model: a stand-in for a native crash."""
+    wrapper = tmp_path / "python-that-crashes"
+    wrapper.write_text(f"#!/bin/sh\ncase \"$*\" in *crash.tflite*) kill -SEGV $$;; esac\nexec {sys.executable} \"$@\"\n")
+    wrapper.chmod(0o755)
+    good, bad = tmp_path / "good.tflite", tmp_path / "crash.tflite"
+    good.write_bytes((shared / FOREIGN).read_bytes())
+    bad.write_bytes((shared / FOREIGN).read_bytes())
+    prof = _profile(tmp_path, sshd, name="crashy", python=str(wrapper))
+    doc = _bench([str(bad), str(good), "--device", str(prof), "--out", str(tmp_path / "r")])
+    by = {Path(r["artifact"]).name: r for r in doc["rows"]}
+    assert by["crash.tflite"]["status"] == "failed" and "crashed" in by["crash.tflite"]["reason"]
+    assert "killed by a signal" in by["crash.tflite"]["reason"]
+    assert by["good.tflite"]["status"] == "ok" and by["good.tflite"]["p50_ms"] > 0
