@@ -85,8 +85,8 @@ def predict_images(model: Any, pixels: np.ndarray, batch_size: int = 32) -> np.n
 def bn_statistics(model: Any) -> list[np.ndarray]:
     import keras
 
-    return [np.array(w) for l in model.layers if isinstance(l, keras.layers.BatchNormalization)
-            for w in (l.moving_mean, l.moving_variance)]
+    return [np.array(keras.ops.convert_to_numpy(w)) for l in model.layers
+            if isinstance(l, keras.layers.BatchNormalization) for w in (l.moving_mean, l.moving_variance)]
 
 
 def strip_optimizers(model: Any) -> None:

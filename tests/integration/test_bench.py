@@ -197,3 +197,13 @@ def test_a_worker_killed_by_a_signal_is_a_row_and_the_bench_goes_on(shared: Path
     assert by["crash.tflite"]["status"] == "failed" and "crashed" in by["crash.tflite"]["reason"]
     assert "killed by a signal" in by["crash.tflite"]["reason"]
     assert by["good.tflite"]["status"] == "ok" and by["good.tflite"]["p50_ms"] > 0
+
+
+def test_hostile_file_names_do_not_run_on_the_device(shared: Path, sshd: dict, tmp_path: Path) -> None:
+    model = tmp_path / "m;touch edgetl_pwned;$(touch edgetl_pwned2)`touch edgetl_pwned3`.tflite"
+    model.write_bytes((shared / FOREIGN).read_bytes())
+    doc = _bench([str(model), "--device", str(_profile(tmp_path, sshd, name="hostile")), "--out", str(tmp_path / "r")])
+    assert doc["rows"][0]["status"] == "ok"
+    for where in (Path.home(), tmp_path, tmp_path / "remote", Path.cwd()):
+        assert not list(where.glob("edgetl_pwned*")), where
+    assert (tmp_path / "remote" / model.name).is_file()  # copied under its literal name
