@@ -74,8 +74,10 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected a number, received {value!r}.")
         try:
             out = tp(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"{key}: expected {tp.__name__}, received {value!r}.") from None
+        if out != out or out in (float("inf"), float("-inf")):
+            raise ConfigError(f"{key}: expected a finite number, received {value!r}.")
         if tp is int and isinstance(value, float) and not value.is_integer():
             raise ConfigError(f"{key}: expected an integer, received {value!r}.")
         return out
@@ -97,7 +99,7 @@ class ConfigBase:
         data = dict(data or {})
         hints = typing.get_type_hints(cls)
         names = [f.name for f in dataclasses.fields(cls)]
-        unknown = [k for k in data if k not in names]
+        unknown = [str(k) for k in data if not isinstance(k, str) or k not in names]
         if unknown:
             k = unknown[0]
             raise ConfigError(f"Unknown {cls.section or cls.__name__} option {k!r}.{_suggest(k, names)} "

@@ -77,7 +77,8 @@ class DeviceProfile:
     def from_dict(cls, d: dict[str, Any], *, source: str) -> "DeviceProfile":
         known = {f for f in cls.__dataclass_fields__ if f != "path"}
         for k in d:
-            if k not in known:
+            if not isinstance(k, str) or k not in known:
+                k = str(k)
                 close = difflib.get_close_matches(k, sorted(known), n=1)
                 raise ConfigError(f"{source}: unknown profile field {k!r}." +
                                   (f" Did you mean {close[0]!r}?" if close else "") + f" Known: {', '.join(sorted(known))}.")
@@ -97,7 +98,7 @@ class DeviceProfile:
         for k in ("warmup_runs", "min_runs", "max_runs", "min_time_s", "max_time_s", "ram_mb", "storage_mb"):
             if d.get(k) is not None:
                 v = d[k]
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or v == float("inf"):
                     raise ConfigError(f"{source}: {k} must be a non-negative number; got {v!r}.")
                 nums[k] = v
         prof = cls(name=str(d["name"]), description=str(d["description"]), runtime=d["runtime"],
@@ -132,7 +133,7 @@ class DeviceProfile:
 def _access(a: Any, source: str) -> Access:
     if not isinstance(a, dict):
         raise ConfigError(f"{source}: access must be a mapping; got {a!r}.")
-    unknown = set(a) - set(Access.__dataclass_fields__)
+    unknown = {str(k) for k in a} - set(Access.__dataclass_fields__)
     if unknown:
         raise ConfigError(f"{source}: unknown access field(s) {sorted(unknown)}.")
     kind = a.get("kind", "local")

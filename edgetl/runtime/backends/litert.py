@@ -81,6 +81,9 @@ class LiteRTBackend:
                                       f"one has {len(inp)} inputs and {len(out)} outputs.")
         self._in, self._out = inp[0]["index"], out[0]["index"]
         self.input_shape = tuple(int(x) for x in inp[0]["shape"])
+        if len(self.input_shape) != 4:
+            raise RuntimeBackendError(f"{path}: the model input has shape {list(self.input_shape)}; edgetl classifies "
+                                      "images with a 4-D input (NHWC or NCHW).")
         self.input_dtype = np.dtype(inp[0]["dtype"])
         self.output_dtype = np.dtype(out[0]["dtype"])
         self.input_quant = _quant(inp[0])
@@ -91,18 +94,22 @@ class LiteRTBackend:
             raise RuntimeBackendError(f"input must be {self.input_dtype} of shape {list(self.input_shape)}; "
                                       f"received {x.dtype} of shape {list(x.shape)}.")
         self._it.set_tensor(self._in, x)
-        self._it.invoke()
+        self._invoke()
         return self._it.get_tensor(self._out)
+
+    def _invoke(self) -> None:
+        try:
+            self._it.invoke()
+        except (RuntimeError, ValueError) as exc:
+            raise RuntimeBackendError(f"{self.name} {self.version} failed to run the model: {str(exc).strip()[:300]}. "
+                                      "The file may be corrupted: export or copy it again.") from exc
 
     def run_into(self, fill: Callable[[np.ndarray], None]) -> np.ndarray:
         view = self._it.tensor(self._in)()  # a view into the interpreter's input buffer: no extra copy
         fill(view)
         del view  # no reference may live across invoke()
-        self._it.invoke()
+        self._invoke()
         return self._it.get_tensor(self._out)
-
-    def invoke(self) -> None:
-        self._it.invoke()
 
 
 def _quant(detail: dict) -> tuple[float, int] | None:

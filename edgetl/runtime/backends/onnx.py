@@ -53,7 +53,10 @@ class OnnxBackend:
             raise RuntimeBackendError(f"{path}: edgetl classifies with models of one input and one output; this "
                                       f"one has {len(ins)} inputs and {len(outs)} outputs.")
         self._in_name, self._out_name = ins[0].name, outs[0].name
-        shape = [d if isinstance(d, int) else 1 for d in ins[0].shape]
+        shape = [d if isinstance(d, int) and d > 0 else 1 for d in (ins[0].shape or [])]
+        if len(shape) != 4:
+            raise RuntimeBackendError(f"{path}: the model input has shape {ins[0].shape}; edgetl classifies images "
+                                      "with a 4-D input (NHWC or NCHW).")
         self.input_shape = tuple(shape)
         self.input_dtype = np.dtype(_DTYPES.get(ins[0].type, np.float32))
         self.input_quant = None  # QDQ models keep float I/O
@@ -64,8 +67,14 @@ class OnnxBackend:
         if x.shape != self.input_shape or x.dtype != self.input_dtype:
             raise RuntimeBackendError(f"input must be {self.input_dtype} of shape {list(self.input_shape)}; "
                                       f"received {x.dtype} of shape {list(x.shape)}.")
-        return self._s.run([self._out_name], {self._in_name: x})[0]
+        return self._run(x)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        try:
+            return self._s.run([self._out_name], {self._in_name: x})[0]
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidArgument/RuntimeException types
+            raise RuntimeBackendError(f"ONNX Runtime failed to run the model: {str(exc).strip()[:300]}") from exc
 
     def run_into(self, fill: Callable[[np.ndarray], None]) -> np.ndarray:
         fill(self._buf)
-        return self._s.run([self._out_name], {self._in_name: self._buf})[0]
+        return self._run(self._buf)
