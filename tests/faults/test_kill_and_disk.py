@@ -67,33 +67,39 @@ def _result(run_dir: Path) -> dict:
 
 
 def test_sigkill_at_random_points_then_resume(color_dataset: Path, tmp_path: Path) -> None:
+    """Each trial: a fresh run killed at a random moment, checked, then resumed to the end and compared."""
     cfg = _config(tmp_path, color_dataset)
+    cache = tmp_path / "cache"  # shared by all runs: the caches get killed mid-write too
     t0 = time.perf_counter()
-    clean = subprocess.run(_cmd(cfg, tmp_path / "clean"), env=_env(tmp_path / "cache_clean"), capture_output=True,
-                           text=True, timeout=900)
+    clean = subprocess.run(_cmd(cfg, tmp_path / "clean"), env=_env(cache), capture_output=True, text=True,
+                           timeout=900)
     assert clean.returncode == 0, clean.stderr[-2000:]
     full_s = time.perf_counter() - t0
     expected = _result(tmp_path / "clean")
-    run_dir, cache = tmp_path / "killed", tmp_path / "cache_killed"
     rng = random.Random(1234)
-    survived = []
-    for _ in range(KILLS):
-        p = subprocess.Popen(_cmd(cfg, run_dir), env=_env(cache), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    trials = []
+    for k in range(KILLS):
+        run_dir = tmp_path / f"killed{k}"
+        p = subprocess.Popen(_cmd(cfg, run_dir), env=_env(cache), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
         delay = rng.uniform(1.0, full_s)
         try:
             p.wait(timeout=delay)
+            killed = False
         except subprocess.TimeoutExpired:
             p.send_signal(signal.SIGKILL)
             p.wait()
-        if run_dir.exists():
-            survived.append((round(delay, 1), check_consistent(run_dir)))
-    final = subprocess.run(_cmd(cfg, run_dir), env=_env(cache), capture_output=True, text=True, timeout=900)
-    assert final.returncode == 0, final.stderr[-2000:]
-    assert check_consistent(run_dir) == 5  # train, reference and three exports
-    got = _result(run_dir)
-    assert got["rows"] == expected["rows"]
-    assert np.allclose(got["ref"], expected["ref"], atol=1e-6)  # training is deterministic: same model values
-    print(f"kill points (s, finished stages): {survived}")
+            killed = True
+        finished = check_consistent(run_dir) if run_dir.exists() else 0
+        final = subprocess.run(_cmd(cfg, run_dir), env=_env(cache), capture_output=True, text=True, timeout=900)
+        assert final.returncode == 0, final.stderr[-2000:]
+        assert check_consistent(run_dir) == 5  # train, reference and three exports
+        got = _result(run_dir)
+        assert got["rows"] == expected["rows"]
+        assert np.allclose(got["ref"], expected["ref"], atol=1e-6)  # deterministic training: same model values
+        trials.append((round(delay, 1), killed, finished))
+    print(f"kill trials (delay s, killed, stages finished at the kill): {trials}")
+    assert any(t[1] and t[2] < 5 for t in trials) or KILLS < 3  # some kills really landed mid-run
 
 
 def _mount(*args: str) -> bool:
