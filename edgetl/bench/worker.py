@@ -20,6 +20,14 @@ import numpy as np
 
 
 def _rss_mb() -> float:
+    """Peak resident memory of this process. On Linux VmHWM, because ru_maxrss survives fork+exec and would
+    count the parent's memory (the bench process) as the worker's."""
+    try:
+        for line in open("/proc/self/status", encoding="ascii"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return r / 1024.0 if sys.platform != "darwin" else r / (1024.0 * 1024.0)
 
