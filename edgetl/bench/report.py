@@ -76,6 +76,20 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg"):]
 
 
+def _scatter(ax: Any, rows: list[dict[str, Any]], xy: list[tuple[float, float]], label: str) -> None:
+    ax.scatter([p[0] for p in xy], [p[1] for p in xy], label=label)
+    for r, p in zip(rows, xy):
+        ax.annotate(f"{r['target']} t{r['threads']}", p, fontsize=7, xytext=(3, 3), textcoords="offset points")
+
+
+def _finish(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+
+
 def plots(rows: list[dict[str, Any]]) -> dict[str, str]:
     import matplotlib
 
@@ -89,35 +103,21 @@ def plots(rows: list[dict[str, Any]]) -> dict[str, str]:
         pts = [(r["p50_ms"], r["accuracy"], i) for i, r in enumerate(ok) if r["device"] == dev and r["accuracy"] is not None]
         if not pts:
             continue
-        ax.scatter([p[0] for p in pts], [p[1] for p in pts], label=dev)
-        for lat, acc, i in pts:
-            ax.annotate(f"{ok[i]['target']} t{ok[i]['threads']}", (lat, acc), fontsize=7, xytext=(3, 3),
-                        textcoords="offset points")
+        _scatter(ax, [ok[i] for _, _, i in pts], [(lat, acc) for lat, acc, _ in pts], dev)
         front = sorted((ok[i]["p50_ms"], ok[i]["accuracy"]) for i in pareto(pts))
         ax.plot([f[0] for f in front], [f[1] for f in front], "--", linewidth=1, label=f"{dev} Pareto front")
-    ax.set_xlabel("p50 latency (ms)")
-    ax.set_ylabel("top-1 accuracy")
-    ax.set_title("Latency vs accuracy")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    _finish(ax, "p50 latency (ms)", "top-1 accuracy", "Latency vs accuracy")
     out["latency_accuracy"] = _svg(fig)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for dev in sorted({r["device"] for r in ok}):
         sel = [r for r in ok if r["device"] == dev]
-        ax.scatter([r["size_bytes"] / 1e6 for r in sel], [r["p50_ms"] for r in sel], label=dev)
-        for r in sel:
-            ax.annotate(f"{r['target']} t{r['threads']}", (r["size_bytes"] / 1e6, r["p50_ms"]), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("file size (MB)")
-    ax.set_ylabel("p50 latency (ms)")
-    ax.set_title("Size vs latency")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+        _scatter(ax, sel, [(r["size_bytes"] / 1e6, r["p50_ms"]) for r in sel], dev)
+    _finish(ax, "file size (MB)", "p50 latency (ms)", "Size vs latency")
     out["size_latency"] = _svg(fig)
     dist = [r for r in ok if r.get("latencies_ms")]
     fig, ax = plt.subplots(figsize=(7, max(3, 0.35 * len(dist) + 1)))
     if dist:
-        ax.boxplot([r["latencies_ms"] for r in dist], vert=False, showfliers=True)
+        ax.boxplot([r["latencies_ms"] for r in dist], orientation="horizontal", showfliers=True)
         ax.set_yticks(range(1, len(dist) + 1), [f"{r['device']} {r['target']} t{r['threads']}" for r in dist],
                       fontsize=7)
     ax.set_xlabel("latency per inference (ms)")
@@ -128,7 +128,10 @@ def plots(rows: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def html_page(rows: list[dict[str, Any]], doc: dict[str, Any]) -> str:
-    figs = plots(rows)
+    try:
+        figs = plots(rows)
+    except ImportError:  # a runtime-only install: the page still has every number
+        figs = {"no_plots": "<p>Plots need matplotlib: pip install 'edgetl[train]' or pip install matplotlib.</p>"}
     head = "".join(f"<th>{html.escape(c)}</th>" for c in MD_COLS)
     body = []
     for r in rows:
