@@ -109,3 +109,14 @@ def test_a_crashed_worker_becomes_a_failed_row() -> None:
     assert r["status"] == "failed" and "crashed" in r["reason"] and "signal 11" in r["reason"]
     silent = subprocess.CompletedProcess(["x"], 1, "", "ImportError: no module named edgetl")
     assert "without a result" in _parse(silent, "pi")["reason"]
+
+
+def test_package_data_globs_match_files() -> None:
+    """Built-in profiles and the estimator calibration must ship in wheels, not only in a checkout."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["edgetl"]
+    assert "profiles/*.yaml" in globs and "analysis/calibration.json" in globs
+    for g in globs:
+        assert list((root / "edgetl").glob(g)), g
