@@ -89,8 +89,11 @@ def _bench(run_dir: Path, cfg: dict[str, Any], say: Any) -> None:
     unknown = [k for k in cfg if k not in BENCH_KEYS]
     if unknown:
         raise ConfigError(f"Unknown bench option {unknown[0]!r}; known: {', '.join(BENCH_KEYS)}.")
-    profs = [load_profile(d) for d in cfg.get("devices", ["host-cpu"])]
-    threads = cfg.get("threads")
+    def as_list(v: Any) -> list[str]:  # YAML list, or "a,b" from --set bench.devices=a,b
+        return [x.strip() for x in v.split(",") if x.strip()] if isinstance(v, str) else [str(x) for x in v]
+
+    profs = [load_profile(d) for d in as_list(cfg.get("devices", ["host-cpu"]))]
+    threads = as_list(cfg["threads"]) if cfg.get("threads") else None
     rows = run_bench(collect([str(run_dir)]), profs, data_dir=None, out_dir=run_dir / "bench",
                      threads=[int(t) for t in threads] if threads else None, max_images=int(cfg.get("max_images", 0)),
                      progress=lambda m: say(f"bench {m}"))
