@@ -67,14 +67,15 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
                 "latencies_ms": [round(float(v), 4) for v in lat[:2000]],
                 "backend": f"{clf.backend_name} {clf.backend_version}",
                 "providers": clf.providers})
+    # memory of loading and running the model, before the accuracy images are loaded
+    out["rss_peak_mb"] = round(_rss_mb(), 1)
+    out["rss_delta_mb"] = round(_rss_mb() - rss0, 1)
     if eval_path is not None:
         data = np.load(eval_path)
         preds = [int(np.argmax(clf.scores(p))) for p in data["pixels"]]
         out["preds"] = preds
         if "labels" in data:
             out["accuracy"] = float(np.mean(np.asarray(preds) == data["labels"]))
-    out["rss_peak_mb"] = round(_rss_mb(), 1)
-    out["rss_delta_mb"] = round(_rss_mb() - rss0, 1)
     return out
 
 
