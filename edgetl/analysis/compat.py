@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +101,3 @@ def estimate(r: ModelReport, prof: DeviceProfile) -> dict[str, Any] | None:
             "note": "an estimate, not a measurement" + ("" if prec in ("int8", "fp32") else
                                                       f"; {prec} is estimated as fp32")}
 
-
-def is_finite(x: float) -> bool:
-    return not (math.isnan(x) or math.isinf(x))

@@ -12,6 +12,11 @@ def op_name(code: int, custom: str | None) -> str:
     return custom if custom else BUILTIN_OPS.get(code, f"OP_{code}")
 
 
+def _is_param(t: TensorInfo) -> bool:
+    """Weights and biases; not the small int32 shape/axis constants that ops like RESHAPE carry."""
+    return t.constant and not (t.dtype == "int32" and t.elements <= 8)
+
+
 def _macs(op: str, g: Graph, ins: list[TensorInfo | None], outs: list[TensorInfo]) -> int:
     out = outs[0] if outs else None
     if out is None:
@@ -46,8 +51,7 @@ def analyze_tflite(path: str | Path) -> ModelReport:
         ops[key] = ops.get(key, 0) + 1
         ins = [tensors[i] if i >= 0 else None for i in op.inputs]
         outs = [tensors[i] for i in op.outputs]
-        params = sum(t.elements for t in ins if t is not None and t.constant and t.dtype != "int32" or
-                     (t is not None and t.constant and t.dtype == "int32" and len(t.shape) == 1 and t.shape[0] > 8))
+        params = sum(t.elements for t in ins if t is not None and _is_param(t))
         layers.append(LayerStat(op.index, name, outs[0].name if outs else "", _macs(name, g, ins, outs), params,
                                 outs[0].shape if outs else (), op.opcode.version))
         for i in op.inputs:
@@ -80,7 +84,7 @@ def analyze_tflite(path: str | Path) -> ModelReport:
     family = "depthwise" if any(layer.op == "DEPTHWISE_CONV_2D" for layer in layers) else "dense"
     return ModelReport(
         path=str(p), format="tflite", input_shape=inp.shape, input_dtype=inp.dtype, output_shape=out.shape,
-        layers=layers, params=sum(t.elements for t in consts if not (t.dtype == "int32" and t.elements <= 8)),
+        layers=layers, params=sum(t.elements for t in consts if _is_param(t)),
         weight_bytes_by_dtype=by_dtype, peak_activation_bytes=peak, peak_at=peak_at,
         largest_activations=[{"name": t.name, "shape": list(t.shape), "bytes": t.nbytes}
                              for t in sorted((r[2] for r in live_ranges), key=lambda t: -t.nbytes)[:3]],

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import ConfigError
 
@@ -37,7 +37,6 @@ class BackboneSpec:
     fine_tune_from: str | None = None
     early_layer: str | None = None
     family: str = ""
-    extra_kwargs: dict = field(default_factory=dict)
 
     def resolve_size(self, size: int | None) -> int:
         s = size or self.default_size

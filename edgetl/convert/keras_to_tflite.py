@@ -78,12 +78,6 @@ def saved_model_to_tflite(saved_model: str | Path, precision: str, *,
                               details=msg[-2000:]) from exc
 
 
-def builtin_op_names() -> dict[int, str]:
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    return {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_") and isinstance(v, int)}
-
-
 def embed_metadata(tflite: bytes, name: str, payload: bytes) -> bytes:
     """Add (or replace) a metadata entry ``name`` holding ``payload`` in a TFLite flatbuffer."""
     from tensorflow.lite.python import schema_py_generated as schema

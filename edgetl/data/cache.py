@@ -14,7 +14,7 @@ import numpy as np
 from ..artifacts import atomic_write_bytes
 from ..errors import DataError
 from .images import RESIZE_METHOD, ImageDecodeError, load_array
-from .scan import Dataset, Sample
+from .scan import Dataset
 
 log = logging.getLogger(__name__)
 

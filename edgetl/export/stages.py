@@ -15,7 +15,7 @@ from ..artifacts import Artifact, atomic_write_bytes, atomic_write_json, library
 from ..config import ExportConfig
 from ..pipeline import RunContext
 from ..quantize.calibration import calibration_pixels, decode_many, representative
-from .contract import FLOAT_TARGETS, golden_entries, make_contract
+from .contract import golden_entries, make_contract
 from .verify import compare, run_artifact
 
 _TOOLS = ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "ai-edge-litert")
@@ -101,7 +101,7 @@ class ExportStage:
         fmt, prec = self.target.split(":")
         d: dict[str, Any] = {"target": self.target, "verify_images": cfg.verify_images,
                              "accuracy_budget": cfg.accuracy_budget, "golden_images": cfg.golden_images}
-        if prec in ("int8", "uint8") or (fmt == "onnx" and prec == "int8"):
+        if prec in ("int8", "uint8"):
             d["calibration_images"] = cfg.calibration_images
         if fmt == "onnx":
             d["opset"] = cfg.opset
@@ -155,14 +155,14 @@ class ExportStage:
 
     def _convert(self, fmt: str, prec: str, cfg: ExportConfig) -> tuple[bytes, list[str]]:
         if fmt == "tflite":
-            from ..convert.keras_to_tflite import builtin_op_names, saved_model_to_tflite
+            from ..analysis.tflite_stats import op_name
+            from ..convert.keras_to_tflite import saved_model_to_tflite
             from ..runtime.tflite_file import read_opcodes
 
             rep = representative(self.shared.calibration) if prec in ("int8", "uint8") else None
             data = saved_model_to_tflite(self.shared.saved_model, prec, representative=rep,
                                          allow_flex_ops=cfg.allow_flex_ops)
-            names = builtin_op_names()
-            ops = sorted({f"{o.custom_code or names.get(o.builtin_code, o.builtin_code)} v{o.version}"
+            ops = sorted({f"{op_name(o.builtin_code, o.custom_code)} v{o.version}"
                           for o in read_opcodes(data)})
             return data, ops
         from ..convert.keras_to_onnx import keras_to_onnx

@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 import io
 import queue
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path

@@ -172,11 +172,11 @@ class TrainStage:
         timings["total_s"] = time.perf_counter() - t_start
         ctx.log(f"validation top-1 {metrics['top1']:.4f} ({strategy.value})")
         return self._write(ctx, cfg, model, classes, history, metrics, choice, fine_tune, timings, spec, alpha,
-                           size, built, files, tr, va)
+                           size, built, files, tr, va, labels)
 
     def _write(self, ctx: RunContext, cfg: TrainConfig, model: Any, classes: list[str], history: list, metrics: dict,
                choice: dict, fine_tune: dict, timings: dict, spec: Any, alpha: float | None, size: int, built: Any,
-               files: list[Path], tr: np.ndarray, va: np.ndarray) -> dict[str, Artifact]:
+               files: list[Path], tr: np.ndarray, va: np.ndarray, labels: np.ndarray) -> dict[str, Artifact]:
         out = ctx.out_dir
         loops.strip_optimizers(model)
         tmp_model = out / ".model.part.keras"
@@ -205,14 +205,8 @@ class TrainStage:
         atomic_write_json(out / "metrics.json", report)
         atomic_write_json(out / "split.json", {"root": str(self.dataset.root),
                                                "train": [str(files[i]) for i in tr], "val": [str(files[i]) for i in va],
-                                               "val_labels": [int(x) for x in self._labels_of(va)]})
+                                               "val_labels": [int(x) for x in labels[va]]})
         ctx.info = {"top1": metrics["top1"], "strategy": choice.get("strategy")}  # type: ignore[attr-defined]
         return {n: Artifact.from_file(out / f, k) for n, f, k in [
             ("model", "model.keras", "keras"), ("labels", "labels.txt", "labels"), ("metrics", "metrics.json", "json"),
             ("split", "split.json", "json"), ("history", "history.json", "json")]}
-
-    def _labels_of(self, idx: np.ndarray) -> np.ndarray:
-        labels = self.dataset.labels
-        if self.val_dataset is not None:
-            labels = np.concatenate([labels, self.val_dataset.labels])
-        return labels[idx]

@@ -7,7 +7,6 @@ from typing import Any
 import click
 
 from ...config import ConfigError, ExportConfig, TrainConfig, apply_overrides, load_yaml
-from ..options import emit
 
 SECTIONS = ("run_dir", "train", "export", "bench")
 BENCH_KEYS = ("devices", "threads", "max_images")

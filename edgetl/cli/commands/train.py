@@ -5,7 +5,7 @@ from typing import Any
 
 import click
 
-from ...config import TrainConfig
+from ...config import Strategy, TrainConfig
 from ..options import emit, resolve_config
 
 
@@ -17,7 +17,7 @@ from ..options import emit, resolve_config
 @click.option("--image-size", type=int, help="Square input size in pixels.")
 @click.option("--weights", help="imagenet | none | PATH to a .weights.h5 file or folder.")
 @click.option("--weights-dir", type=click.Path(), help="Folder of offline weights (<backbone>_<alpha>_<size>_no_top.weights.h5).")
-@click.option("--strategy", type=click.Choice([s.value for s in __import__("edgetl.config").config.Strategy]),
+@click.option("--strategy", type=click.Choice([s.value for s in Strategy]),
               help="auto | feature_extraction | feature_extraction_early | fine_tune | fine_tune_all.")
 @click.option("--epochs", type=int, help="Maximum epochs for the head.")
 @click.option("--fine-tune-epochs", type=int, help="Maximum epochs of fine-tuning.")
