@@ -16,19 +16,29 @@ RUN_FILE = "run.json"
 _LOCATION_KEYS = ("data", "val_data", "weights", "weights_dir", "cache_dir")
 
 
-def _record(run_dir: Path, stage: str, result: StageResult) -> None:
+def _update_run(run_dir: Path, change: Any) -> dict[str, Any]:
+    """Read-modify-write ``run.json`` under the run's lock, so concurrent commands never lose each other's entries."""
+    from .pipeline import locked
+
     path = run_dir / RUN_FILE
-    state: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            state = read_json(path)
-        except ValueError:
-            state = {}
-    state.setdefault("schema", 1)
-    state.setdefault("stages", {})[stage] = {"key": result.key, "dir": result.out_dir.name,
-                                            "cached": result.cached, "seconds": round(result.seconds, 2),
-                                            "info": result.info}
-    atomic_write_json(path, state)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with locked(run_dir, "run"):
+        state: dict[str, Any] = {}
+        if path.is_file():
+            try:
+                state = read_json(path)
+            except ValueError:
+                state = {}
+        state.setdefault("schema", 1)
+        change(state)
+        atomic_write_json(path, state)
+    return state
+
+
+def _record(run_dir: Path, stage: str, result: StageResult) -> None:
+    entry = {"key": result.key, "dir": result.out_dir.name, "cached": result.cached,
+             "seconds": round(result.seconds, 2), "info": result.info}
+    _update_run(run_dir, lambda state: state.setdefault("stages", {}).__setitem__(stage, entry))
 
 
 def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> StageResult:
@@ -91,11 +101,18 @@ def export(run_dir: str | Path, config: "ExportConfig", *, on_start: Any = None)
     from .export.runner import export_run
 
     rd = Path(run_dir)
-    rows = export_run(find_stage(rd, "train"), rd, config, on_start=on_start)
-    state = read_json(rd / RUN_FILE)
-    state["exports"] = {r["target"]: {"path": str(Path(r["path"]).relative_to(rd)), "status": r["status"]}
-                        for r in rows}
-    atomic_write_json(rd / RUN_FILE, state)
+    train_dir = find_stage(rd, "train")
+    rows = export_run(train_dir, rd, config, on_start=on_start)
+    new = {r["target"]: {"path": str(Path(r["path"]).relative_to(rd)), "status": r["status"],
+                         "train_stage": train_dir.name} for r in rows}
+
+    def merge(state: dict[str, Any]) -> None:
+        # Keep earlier exports of the same trained model (other targets); drop those of a model trained before.
+        old = {t: e for t, e in (state.get("exports") or {}).items()
+               if e.get("train_stage") == train_dir.name and (rd / e.get("path", "")).is_file()}
+        state["exports"] = {**old, **new}
+
+    _update_run(rd, merge)
     return rows
 
 

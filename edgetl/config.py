@@ -266,24 +266,13 @@ class ExportConfig(ConfigBase):
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML (or JSON) config file into a dict, with errors that name the file."""
+    """Read a YAML (or JSON) config file into a dict, with errors that name the file (see ``safe_yaml``)."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"Config file {str(p)!r} does not exist. Check the path.")
-    text = p.read_text(encoding="utf-8", errors="replace")
-    try:
-        import yaml
+    from .safe_yaml import load_mapping
 
-        data = yaml.safe_load(text)
-    except ImportError:
-        data = json.loads(text)
-    except Exception as exc:  # yaml.YAMLError and friends
-        raise ConfigError(f"Config file {str(p)!r} is not valid YAML: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"Config file {str(p)!r} must hold a mapping of options; found {type(data).__name__}.")
-    return data
+    return load_mapping(p, "Config file") or {}
 
 
 def apply_overrides(data: dict[str, Any], overrides: typing.Iterable[str]) -> dict[str, Any]:

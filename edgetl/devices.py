@@ -112,17 +112,12 @@ class DeviceProfile:
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> "DeviceProfile":
-        import yaml
+        from .safe_yaml import load_mapping
 
         p = Path(path)
-        try:
-            d = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigError(f"Cannot read device profile {str(p)!r}: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"Device profile {str(p)!r} is not valid YAML: {exc}") from exc
-        if not isinstance(d, dict):
-            raise ConfigError(f"Device profile {str(p)!r} must be a mapping of fields.")
+        d = load_mapping(p, "Device profile")
+        if d is None:
+            raise ConfigError(f"Device profile {str(p)!r} is empty; it must be a mapping of fields.")
         prof = cls.from_dict(d, source=str(p))
         if prof.name != p.stem:
             raise ConfigError(f"{p}: the file name must match the profile name ({prof.name!r}): rename it to "
@@ -139,6 +134,9 @@ def _access(a: Any, source: str) -> Access:
     kind = a.get("kind", "local")
     if kind not in ACCESS_KINDS:
         raise ConfigError(f"{source}: access.kind must be local, ssh or none; got {kind!r}.")
+    t = a.get("connect_timeout_s", 10)
+    if isinstance(t, bool) or not isinstance(t, int) or not 1 <= t <= 300:
+        raise ConfigError(f"{source}: access.connect_timeout_s must be a whole number of seconds, 1..300; got {t!r}.")
     if kind == "ssh":
         host, user = a.get("host"), a.get("user")
         if not isinstance(host, str) or not _HOST.match(host):

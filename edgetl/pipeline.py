@@ -10,9 +10,10 @@ import logging
 import os
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping, Protocol
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol
 
 from .artifacts import Artifact, atomic_write_json, cache_key, read_json
 
@@ -70,6 +71,35 @@ def _load_cached(out_dir: Path) -> StageResult | None:
                        meta.get("info", {}))
 
 
+LOCK_DIR = ".locks"
+
+
+@contextmanager
+def locked(run_dir: Path, name: str) -> Iterator[None]:
+    """An exclusive lock on ``name`` within ``run_dir`` (flock, released when the process dies).
+
+    Two edgetl processes on one run folder take turns on a stage instead of deleting each other's
+    temporary folders; the second then finds the first one's finished stage and reuses it.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; one process per run folder
+        yield
+        return
+    lock_dir = run_dir / LOCK_DIR
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f"{name}.lock", "a+b") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("waiting for another edgetl process that is running %s in %s", name, run_dir)
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 def run_stage(stage: Stage, inputs: Mapping[str, Artifact], config: Any, run_dir: str | Path, *,
               config_dict: Mapping[str, Any] | None = None,
               on_start: Callable[[str, str], None] | None = None) -> StageResult:
@@ -87,9 +117,20 @@ def run_stage(stage: Stage, inputs: Mapping[str, Artifact], config: Any, run_dir
     if cached is not None:
         log.info("%s: reusing %s", stage.name, out_dir)
         return cached
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with locked(run_dir, f"{stage.name}-{key}"):
+        cached = _load_cached(out_dir)  # another process may have finished it while we waited
+        if cached is not None:
+            log.info("%s: reusing %s (finished by another process)", stage.name, out_dir)
+            return cached
+        return _run_locked(stage, inputs, config, run_dir, out_dir, key, cfg, on_start)
+
+
+def _run_locked(stage: Stage, inputs: Mapping[str, Artifact], config: Any, run_dir: Path, out_dir: Path, key: str,
+                cfg: dict[str, Any], on_start: Callable[[str, str], None] | None) -> StageResult:
     if out_dir.exists():  # an unfinished or corrupted folder: never trust it
         shutil.rmtree(out_dir)
-    for stale in run_dir.glob(f"{stage.name}-{key}.tmp-*"):
+    for stale in run_dir.glob(f"{stage.name}-{key}.tmp-*"):  # we hold the lock: these are from dead processes
         shutil.rmtree(stale, ignore_errors=True)
     tmp_dir = run_dir / f"{stage.name}-{key}.tmp-{os.getpid()}"
     tmp_dir.mkdir(parents=True)

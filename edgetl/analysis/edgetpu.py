@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..runtime.limits import MAX_MODEL_BYTES, read_bounded
 from ..runtime.tflite_file import TensorInfo, read_graph
 from .tflite_stats import op_name
 
@@ -57,7 +58,7 @@ def _too_many_dims(t: TensorInfo) -> bool:
 
 
 def lint_edgetpu(path: str | Path) -> EdgeTPULint:
-    g = read_graph(Path(path).read_bytes(), str(path))
+    g = read_graph(read_bounded(path, MAX_MODEL_BYTES), str(path))
     reasons: list[str] = []
     fixes: list[str] = []
     tensors = g.tensors

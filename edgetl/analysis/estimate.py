@@ -173,14 +173,3 @@ def leave_one_out(anchors: list[Anchor]) -> list[dict[str, Any]]:
                      "ape": abs(pred - a.latency_ms) / a.latency_ms, "group_had_other_anchors":
                      any(b.group == a.group for j, b in enumerate(anchors) if j != i)})
     return rows
-
-
-def default_anchors_path() -> Path | None:
-    import os
-
-    for cand in (os.environ.get("EDGETL_ANCHORS"), Path(os.environ.get("EDGETL_SHARED", "../shared")) /
-                 "anchors" / "published_latency.csv"):
-        if cand and Path(cand).is_file():
-            return Path(cand)
-    here = Path(__file__).with_name("published_latency.csv")
-    return here if here.is_file() else None

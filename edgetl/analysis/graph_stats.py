@@ -17,8 +17,18 @@ def analyze_onnx(path: str | Path) -> ModelReport:
     import onnx
     from onnx import numpy_helper, shape_inference
 
+    from ..errors import ModelFileError
+    from ..runtime.limits import MAX_MODEL_BYTES, read_bounded
+    from ..runtime.onnx_file import check_external_data, read_onnx
+
     p = Path(path)
-    model = shape_inference.infer_shapes(onnx.load(str(p)))
+    data = read_bounded(p, MAX_MODEL_BYTES)
+    check_external_data(read_onnx(data, str(p)), p)  # shapes come from dims: the external bytes are never read
+    try:
+        model = shape_inference.infer_shapes(onnx.load_from_string(data))
+    except Exception as exc:  # google.protobuf DecodeError, onnx's own errors: all mean "not a usable ONNX file"
+        raise ModelFileError(f"{p}: not a valid ONNX model ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})."
+                             " Export or copy the file again.") from None
     g = model.graph
     inits = {i.name: i for i in g.initializer}
     shapes: dict[str, tuple[int, ...]] = {}

@@ -1,18 +1,31 @@
 """``inspect``: analyze a model file and check it against device profiles."""
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 from typing import Any
 
 from ..devices import DeviceProfile
-from ..errors import ConfigError
+from ..errors import ConfigError, EdgetlError, ModelFileError
 from .report import ModelReport
 
 
 def analyze(path: str | Path, *, unsafe_keras: bool = False) -> ModelReport:
+    """Analyze a model file; any failure on a malformed file is one ModelFileError that names it."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"Model file {str(p)!r} does not exist.")
+    try:
+        return _analyze(p, unsafe_keras)
+    except EdgetlError:
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, struct.error, OverflowError, RecursionError, ArithmeticError,
+            AttributeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{p}: cannot analyze this file ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+                             ". It may be malformed or truncated: export or copy it again.") from None
+
+
+def _analyze(p: Path, unsafe_keras: bool) -> ModelReport:
     suffix = p.suffix.lower()
     if suffix == ".tflite":
         from .tflite_stats import analyze_tflite

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..runtime.limits import MAX_MODEL_BYTES, read_bounded
 from ..runtime.tflite_file import Graph, TensorInfo, read_graph, read_metadata
 from .report import LayerStat, ModelReport
 from .tflite_ops import BUILTIN_OPS
@@ -38,7 +39,7 @@ def _macs(op: str, g: Graph, ins: list[TensorInfo | None], outs: list[TensorInfo
 
 def analyze_tflite(path: str | Path) -> ModelReport:
     p = Path(path)
-    data = p.read_bytes()
+    data = read_bounded(p, MAX_MODEL_BYTES)
     g = read_graph(data, str(p))
     tensors = g.tensors
     layers: list[LayerStat] = []

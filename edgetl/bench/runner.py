@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,9 @@ import numpy as np
 
 from ..artifacts import atomic_write_bytes, read_json
 from ..devices import DeviceProfile
-from ..errors import ConfigError, DeviceUnavailableError, EdgetlError
+from ..errors import ConfigError, DeviceUnavailableError, EdgetlError, ProviderUnavailableError
+
+log = logging.getLogger(__name__)
 
 ROW_FIELDS = ("artifact", "target", "run", "device", "threads", "status", "reason", "size_bytes", "load_ms", "init_ms",
               "first_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "ci95_ms", "throughput_ips", "runs",
@@ -153,7 +156,9 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
                     continue
                 if unreachable:
                     row = _row(art, dev, n, "unreachable", unreachable)
-                    row["estimate"] = _estimate(art, dev, n)
+                    row["estimate"], why_not = _estimate(art, dev, n)
+                    if why_not:
+                        row["reason"] += f"; no estimate: {why_not}"
                     rows.append(row)
                     continue
                 if i == 0 and eval_path is None:
@@ -167,7 +172,7 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
                 else:
                     r = run_local(art.path, n, ev, settings, timeout_s)
                 status = r.get("status", "failed")
-                if status == "failed" and "has no" in r.get("reason", "") and "ExecutionProvider" in r.get("reason", ""):
+                if status == "failed" and r.get("error_kind") == ProviderUnavailableError.kind:
                     status = "skipped"  # e.g. CUDA provider not available here
                 row = _row(art, dev, n, status, r.get("reason", "") or r.get("note", ""), r)
                 row["wall_s"] = round(time.perf_counter() - t0, 2)
@@ -176,17 +181,21 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
     return rows
 
 
-def _estimate(art: BenchArtifact, dev: DeviceProfile, threads: int) -> dict[str, Any] | None:
-    """The inspect estimate for a device bench cannot reach, clearly labeled as an estimate."""
+def _estimate(art: BenchArtifact, dev: DeviceProfile, threads: int) -> tuple[dict[str, Any] | None, str]:
+    """The inspect estimate for a device bench cannot reach, clearly labeled as an estimate; or why there is none.
+
+    A failure here is a note on the row: one artifact the estimator cannot read never ends the benchmark.
+    """
+    import dataclasses
+
+    from ..analysis.compat import estimate
+    from ..analysis.inspect_model import analyze
+
     try:
-        from ..analysis.compat import estimate
-        from ..analysis.inspect_model import analyze
-
-        import dataclasses
-
-        return estimate(analyze(art.path), dataclasses.replace(dev, threads=(threads,)))
-    except EdgetlError:
-        return None
+        return estimate(analyze(art.path), dataclasses.replace(dev, threads=(threads,))), ""
+    except Exception as exc:  # noqa: BLE001 - reported on the row, never raised
+        log.warning("no estimate for %s on %s: %s", art.path, dev.name, exc)
+        return None, " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
 
 
 def _agreement(rows: list[dict[str, Any]]) -> None:

@@ -33,7 +33,7 @@ def _rss_mb() -> float:
 
 
 def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, Any]) -> dict[str, Any]:
-    from ..errors import EdgetlError
+    from ..errors import EdgetlError, NoContractError
     from ..runtime import Classifier
     from .fingerprint import machine_info
     from .timing import measure
@@ -42,13 +42,13 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
     rss0 = _rss_mb()
     try:
         t0 = time.perf_counter()
-        size = len(model.read_bytes())
+        size = model.stat().st_size
         t1 = time.perf_counter()
         opts = dict(settings.get("load_options", {}))
         try:
             clf = Classifier.load(model, threads=threads, providers=settings.get("providers") or None, **opts)
-        except EdgetlError as exc:
-            if "has no edgetl contract" not in str(exc) or "mean" in opts:
+        except NoContractError:
+            if "mean" in opts:
                 raise
             # Latency does not depend on normalization: time it, and say that accuracy needs the options.
             clf = Classifier.load(model, threads=threads, providers=settings.get("providers") or None,
@@ -56,7 +56,7 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
             out["note"] = "no edgetl contract: latency only; pass --mean/--std (and --labels) for accuracy"
         t2 = time.perf_counter()
     except EdgetlError as exc:
-        return {**out, "status": "failed", "reason": str(exc)}
+        return {**out, "status": "failed", "reason": str(exc), "error_kind": exc.kind}
     x = np.zeros(clf.input_shape, clf.input_dtype)
     t3 = time.perf_counter()
     clf.scores_from_input(x)

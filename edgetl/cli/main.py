@@ -70,6 +70,13 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 
+def _literal(text: object) -> str:
+    """An error message printed literally: control characters from file names shown as escapes."""
+    from .console import plain
+
+    return "\n".join(plain(line) for line in str(text).split("\n"))
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
@@ -80,12 +87,12 @@ def main() -> None:
         exc.show()
         sys.exit(exc.exit_code)
     except ConfigError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {_literal(exc)}", err=True)
         sys.exit(2)
     except EdgetlError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {_literal(exc)}", err=True)
         if exc.details:
-            click.echo(exc.details, err=True)
+            click.echo(_literal(exc.details), err=True)
         sys.exit(1)
     except OSError as exc:
         import errno

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ import numpy as np
 
 from ..artifacts import atomic_write_bytes
 from ..errors import DataError
-from .images import RESIZE_METHOD, ImageDecodeError, load_array
+from .images import DECODE_VERSION, RESIZE_METHOD, ImageDecodeError, load_array
 from .scan import Dataset
 
 log = logging.getLogger(__name__)
@@ -53,15 +54,15 @@ def decode_dataset(ds: Dataset, size: int, *, cache_dir: Path | None, strict: bo
                    progress: bool = True, content_hash: str | None = None) -> DecodedImages:
     """Decode every sample to (size, size, 3); bad files are recorded in ``ds.skipped`` (or raise with strict)."""
     chash = content_hash or ds.content_hash()
-    key = hashlib.sha256(f"{chash}|{size}|{RESIZE_METHOD}|v1".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{chash}|{size}|{RESIZE_METHOD}|v{DECODE_VERSION}".encode()).hexdigest()[:16]
     cache_file = skip_file = None
     if cache_dir is not None:
         cache_file = Path(cache_dir) / "decoded" / f"{key}.npy"
-        skip_file = cache_file.with_suffix(".skipped.txt")
+        skip_file = cache_file.with_suffix(".skipped.json")
         if cache_file.is_file() and skip_file.is_file():
             arr = load_npy(cache_file)
-            skipped = [tuple(line.split("\t", 1)) for line in skip_file.read_text().splitlines() if line]
-            if arr is not None:
+            skipped = _read_skips(skip_file)
+            if arr is not None and skipped is not None:
                 _apply_skips(ds, skipped, strict)
                 if len(ds.samples) == arr.shape[0]:
                     return DecodedImages(ds, np.asarray(arr), key)
@@ -88,8 +89,18 @@ def decode_dataset(ds: Dataset, size: int, *, cache_dir: Path | None, strict: bo
     _apply_skips(ds, errors, strict)
     if cache_file is not None and skip_file is not None:
         save_npy(cache_file, pixels)
-        atomic_write_bytes(skip_file, "".join(f"{p}\t{r}\n" for p, r in errors).encode())
+        atomic_write_bytes(skip_file, json.dumps([[p, r] for p, r in errors]).encode())
     return DecodedImages(ds, pixels, key)
+
+
+def _read_skips(path: Path) -> list[tuple[str, str]] | None:
+    """The skip list as JSON (file names may hold any character, line breaks included); None if unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [(str(p), str(r)) for p, r in data]
+    except (OSError, ValueError, TypeError):
+        path.unlink(missing_ok=True)
+        return None
 
 
 def _apply_skips(ds: Dataset, skipped: list, strict: bool) -> None:

@@ -65,6 +65,12 @@ def scan(root: str | Path, *, classes: list[str] | None = None) -> Dataset:
         extra = f" It holds images directly ({', '.join(loose)}...): move them into one folder per class." if loose else ""
         raise DataError(f"Dataset folder {str(r)!r} has no class sub-folders.{extra}")
     names = [p.name for p in folders]
+    for n in names:
+        why = label_problem(n)
+        if why:
+            raise DataError(f"Class folder {str(r / n)!r}: its name {why}, so it cannot be one label per line in "
+                            "labels.txt nor be shown safely. Rename the folder (letters, digits, spaces, - and _ "
+                            "work everywhere).")
     if classes is not None:
         missing = sorted(set(classes) - set(names))
         unexpected = sorted(set(names) - set(classes))
@@ -90,6 +96,25 @@ def scan(root: str | Path, *, classes: list[str] | None = None) -> Dataset:
         raise DataError(f"Dataset {str(r)!r} has only one class ({names[0]!r}, {len(samples)} images); a classifier "
                         "needs at least two class folders.")
     return Dataset(root=r, classes=names, samples=samples)
+
+
+# Bidirectional-text overrides reorder what a terminal shows; they never belong in a class name.
+_BIDI = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
+
+
+def label_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a class label (line breaks, control characters, ...), or None."""
+    import unicodedata
+
+    if not name.strip():
+        return "is blank"
+    if name != name.strip():
+        return "starts or ends with white space"
+    for ch in name:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Zl", "Zp") or ch in _BIDI or cat == "Cs":
+            return f"holds the control or line-separator character U+{ord(ch):04X}"
+    return None
 
 
 def split(ds: Dataset, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -35,13 +35,21 @@ class ExportInputs:
         self.config = config
         self.metrics = read_json(train_dir / "metrics.json")
         self.split = read_json(train_dir / "split.json")
-        self.labels = [line for line in (train_dir / "labels.txt").read_text().splitlines() if line]
+        # metrics.json (JSON) is the source of the labels; labels.txt is for people and other tools
+        self.labels = [str(c) for c in self.metrics["data"]["classes"]]
         self.size = int(self.metrics["model"]["input_size"])
         self._tmp = tempfile.TemporaryDirectory(prefix="edgetl-export-")
 
     @cached_property
     def model(self) -> Any:
-        return load_keras(self.train_dir / "model.keras")
+        from ..errors import ConversionError
+
+        model = load_keras(self.train_dir / "model.keras")
+        outputs = int(model.output_shape[-1])
+        if outputs != len(self.labels):
+            raise ConversionError(f"{self.train_dir}: the model has {outputs} outputs but the run names "
+                                  f"{len(self.labels)} classes; every label would be wrong. Train the run again.")
+        return model
 
     @cached_property
     def validation(self) -> tuple[list[str], np.ndarray, np.ndarray]:

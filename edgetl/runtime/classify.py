@@ -11,8 +11,9 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, RuntimeBackendError
+from ..errors import ConfigError, NoContractError, RuntimeBackendError
 from .contract import Contract, load_contract
+from .limits import MAX_MODEL_BYTES, MAX_TEXT_FILE_BYTES, read_bounded
 from .preprocess import InputWriter, dequantize, softmax, to_pixels
 
 BACKENDS = ("auto", "litert", "tflite-runtime", "onnxruntime")
@@ -54,6 +55,11 @@ class Classifier:
             raise RuntimeBackendError(f"{path}: the contract says input {list(contract.input_shape)} but the model "
                                       f"takes {list(first.input_shape)}. The contract belongs to another model: "
                                       "export again or pass matching options.")
+        outputs = int(np.prod(first.output_shape)) if first.output_shape else 0
+        if contract.labels and len(contract.labels) != outputs:
+            raise RuntimeBackendError(f"{path}: {len(contract.labels)} labels for {outputs} model outputs, so every "
+                                      "prediction would be named wrongly. The labels belong to another model: export "
+                                      "again, or pass a labels file with one name per output.")
 
     @classmethod
     def load(cls, path: str | Path, *, threads: int | None = None, backend: str = "auto", workers: int = 1,
@@ -77,7 +83,7 @@ class Classifier:
             raise ConfigError(f"workers must be at least 1; got {workers}.")
         if not p.is_file():
             raise RuntimeBackendError(f"Model file {str(p)!r} does not exist.")
-        data = p.read_bytes()
+        data = read_bounded(p, MAX_MODEL_BYTES)
         suffix = p.suffix.lower()
         if suffix not in (".tflite", ".onnx"):
             raise ConfigError(f"{p}: edgetl runs .tflite and .onnx models; got {suffix!r}.")
@@ -182,11 +188,13 @@ def _with_options(path: Path, contract: Contract | None, backend: Any, **opts: A
         lp = Path(labels)
         if not lp.is_file():
             raise ConfigError(f"Labels file {str(lp)!r} does not exist.")
-        labels = [line.strip() for line in lp.read_text(encoding="utf-8").splitlines() if line.strip()]
+        text = read_bounded(lp, MAX_TEXT_FILE_BYTES, error=ConfigError).decode("utf-8", errors="replace")
+        # one label per line: only \n (and \r\n) end a line (str.splitlines would also split on U+2028 & co.)
+        labels = [line.strip() for line in text.split("\n") if line.strip()]
     given = {k: v for k, v in {**opts, "labels": labels}.items() if v is not None}
     if contract is None:
         if "mean" not in given or "std" not in given:
-            raise RuntimeBackendError(
+            raise NoContractError(
                 f"{path} has no edgetl contract (no sidecar {path.name}.json and none embedded), so its input "
                 "normalization is unknown. Pass mean and std on 0..255 pixels (e.g. mean=127.5 std=127.5 for a "
                 "[-1, 1] model, mean=0 std=255 for [0, 1]), and labels if you have them.")

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, RuntimeBackendError
+from ..errors import ConfigError, ModelFileError, RuntimeBackendError
+from .limits import MAX_CONTRACT_BYTES, MAX_MODEL_BYTES, read_bounded
 
 SCHEMA = 1
 ONNX_METADATA_KEY = "edgetl_contract"
@@ -79,8 +80,8 @@ class Contract:
             if not isinstance(iq, dict) or not isinstance(oq, dict):
                 raise TypeError("quantization must be an object")
             labels = d.get("labels", [])
-            if not isinstance(labels, list):
-                raise TypeError("labels must be a list")
+            if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+                raise TypeError("labels must be a list of strings")
             layout = str(inp.get("layout", "NHWC")).upper()
             if layout not in ("NHWC", "NCHW"):
                 raise ValueError(f"layout {layout!r}")
@@ -95,7 +96,7 @@ class Contract:
                 output_scale=float(oq["scale"]) if oq.get("scale") else None,
                 output_zero_point=int(oq.get("zero_point", 0)),
                 output_kind=str(out.get("kind", "probabilities")),
-                labels=tuple(str(x) for x in d.get("labels", [])),
+                labels=tuple(labels),
                 resize=str(inp.get("resize", "bilinear")), raw=d)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise RuntimeBackendError(f"{source}: malformed contract ({type(exc).__name__}: {exc}). Re-export the "
@@ -121,14 +122,23 @@ def load_contract(model_path: str | Path, model_bytes: bytes | None = None) -> C
     p = Path(model_path)
     side = sidecar_path(p)
     if side.is_file():
-        try:
-            return Contract.from_dict(json.loads(side.read_text(encoding="utf-8")), source=str(side))
-        except json.JSONDecodeError as exc:
-            raise RuntimeBackendError(f"{side}: contract is not valid JSON ({exc}). Delete it to use the "
-                                      "contract embedded in the model, or export again.") from exc
-    data = model_bytes if model_bytes is not None else p.read_bytes()
+        return Contract.from_dict(parse_json(side, read_bounded(side, MAX_CONTRACT_BYTES).decode("utf-8", "replace"),
+                                             "contract"), source=str(side))
+    data = model_bytes if model_bytes is not None else read_bounded(p, MAX_MODEL_BYTES)
     embedded = embedded_contract(p, data)
     return Contract.from_dict(embedded, source=f"{p} (embedded)") if embedded is not None else None
+
+
+def parse_json(source: str | Path, text: str | bytes, what: str) -> Any:
+    """json.loads with every failure (bad syntax, deep nesting, huge numbers) as one ModelFileError line."""
+    if len(text) > MAX_CONTRACT_BYTES.value:
+        raise ModelFileError(MAX_CONTRACT_BYTES.exceeded(len(text), str(source)) + ".")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{source}: the {what} is not valid JSON ({type(exc).__name__}: {str(exc)[:200]}). "
+                             "Delete the sidecar .json to use the contract embedded in the model, or export "
+                             "again.") from None
 
 
 def embedded_contract(path: Path, data: bytes) -> dict[str, Any] | None:
@@ -137,28 +147,16 @@ def embedded_contract(path: Path, data: bytes) -> dict[str, Any] | None:
 
         raw = read_metadata(data, str(path)).get(CONTRACT_METADATA_NAME)
     elif path.suffix.lower() == ".onnx":
-        raw = _onnx_metadata(path)
+        raw = _onnx_metadata(path, data)
     else:
         raise ConfigError(f"{path}: unknown model format {path.suffix!r}; edgetl runs .tflite and .onnx files.")
     if raw is None:
         return None
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RuntimeBackendError(f"{path}: embedded contract is not valid JSON ({exc}).") from exc
+    return parse_json(f"{path} (embedded)", raw, "embedded contract")
 
 
-def _onnx_metadata(path: Path) -> bytes | None:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    try:
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise RuntimeBackendError(f"{path}: ONNX Runtime cannot read it ({exc}).") from exc
-    meta = sess.get_modelmeta().custom_metadata_map
-    v = meta.get(ONNX_METADATA_KEY)
+def _onnx_metadata(path: Path, data: bytes) -> bytes | None:
+    from .onnx_file import read_onnx
+
+    v = read_onnx(data, str(path)).metadata.get(ONNX_METADATA_KEY)
     return v.encode() if v is not None else None

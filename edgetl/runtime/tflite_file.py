@@ -231,7 +231,15 @@ def read_graph(buf: bytes, name: str = "model") -> Graph:
         if idx >= len(opcodes):
             raise r._bad(f"operator {i} uses opcode {idx} of {len(opcodes)}")
         ins, outs = _ints(r, o, 1), _ints(r, o, 2)
-        if any(x >= t_len for x in ins + outs):
-            raise r._bad(f"operator {i} refers to a tensor beyond {t_len}")
+        if any(x >= t_len or x < -1 for x in ins) or any(x >= t_len or x < 0 for x in outs):
+            raise r._bad(f"operator {i} refers to a tensor outside 0..{t_len - 1}")
         ops.append(OperatorInfo(i, opcodes[idx], ins, outs))
-    return Graph(tensors, ops, _ints(r, sg, 1), _ints(r, sg, 2), s_len)
+    g_in, g_out = _ints(r, sg, 1), _ints(r, sg, 2)
+    for what, idxs in (("input", g_in), ("output", g_out)):
+        if any(not 0 <= x < t_len for x in idxs):
+            raise r._bad(f"the subgraph's {what} list names tensor {[x for x in idxs if not 0 <= x < t_len][0]}, "
+                         f"outside 0..{t_len - 1}")
+    for t in tensors:
+        if any(d < -1 for d in t.shape):
+            raise r._bad(f"tensor {t.index} has a negative dimension {list(t.shape)}")
+    return Graph(tensors, ops, g_in, g_out, s_len)

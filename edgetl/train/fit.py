@@ -156,11 +156,7 @@ class TrainStage:
                 history += loops.fit_images(model, "fine_tune", pixels[tr], labels[tr], pixels[va], labels[va],
                                             lr=cfg.fine_tune_lr, epochs=cfg.fine_tune_epochs, augment=cfg.augment,
                                             start_epoch=len(history), **kw)
-            bn_after = loops.bn_statistics(bb)
-            changed = sum(not np.array_equal(a, b) for a, b in zip(bn_before, bn_after))
-            if changed:
-                raise EdgetlError(f"{changed} BatchNorm statistics changed while fine-tuning; they must stay "
-                                  "frozen. This is a bug in edgetl: please report it.")
+            loops.assert_bn_unchanged(bn_before, loops.bn_statistics(bb))
             fine_tune["batchnorm_statistics_unchanged"] = True
             timings["fine_tune_s"] = time.perf_counter() - t
         model.trainable = False

@@ -89,6 +89,16 @@ def bn_statistics(model: Any) -> list[np.ndarray]:
             if isinstance(l, keras.layers.BatchNormalization) for w in (l.moving_mean, l.moving_variance)]
 
 
+def assert_bn_unchanged(before: list[np.ndarray], after: list[np.ndarray]) -> None:
+    """The BatchNorm guard: fine-tuning must leave every moving mean and variance exactly as it was."""
+    from ..errors import EdgetlError
+
+    changed = sum(not np.array_equal(a, b) for a, b in zip(before, after))
+    if changed or len(before) != len(after):
+        raise EdgetlError(f"{changed} BatchNorm statistics changed while fine-tuning; they must stay frozen "
+                          "(inference mode). This is a bug in edgetl: please report it.")
+
+
 def strip_optimizers(model: Any) -> None:
     """Drop the optimizers of the model and its nested models before saving: the saved model is for
     inference and export, and a nested head's optimizer state only makes loading warn."""

@@ -48,7 +48,7 @@ def test_stage_is_cached_and_rerun_on_change(tmp_path: Path) -> None:
 def test_failed_stage_leaves_nothing_that_looks_complete(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         run_stage(Echo(fail=True), {}, {"text": "a"}, tmp_path, config_dict={"text": "a"})
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [".locks"]  # the lock files only; no stage, no .tmp folder
 
 
 def test_corrupted_stage_folder_is_rebuilt(tmp_path: Path) -> None:
@@ -67,3 +67,45 @@ def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         atomic_write_bytes(target, object())  # type: ignore[arg-type]
     assert not target.exists() and list(tmp_path.iterdir()) == []
+
+
+SLOW_STAGE = '''
+import sys, time
+from pathlib import Path
+from edgetl.artifacts import Artifact, atomic_write_bytes
+from edgetl.pipeline import run_stage
+
+class Slow:
+    name = "slow"
+    version = 1
+    def tool_versions(self):
+        return {}
+    def run(self, inputs, config, ctx):
+        (ctx.out_dir / "part1").write_text(sys.argv[2])
+        time.sleep(1.5)
+        p = ctx.out_dir / "out.txt"
+        atomic_write_bytes(p, b"done")
+        return {"out": Artifact.from_file(p, "text")}
+
+res = run_stage(Slow(), {}, None, Path(sys.argv[1]), config_dict={"x": 1})
+print("CACHED" if res.cached else "RAN", res.out_dir)
+'''
+
+
+def test_two_processes_on_one_stage_take_turns(tmp_path: Path) -> None:
+    """The second process waits for the first one's stage and reuses it; neither deletes the other's folder."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_STAGE)
+    run = tmp_path / "run"
+    procs = [subprocess.Popen([sys.executable, str(script), str(run), str(i)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    words = sorted(o[0].split()[0] for o in outs)
+    assert words == ["CACHED", "RAN"], outs
+    dirs = {o[0].split()[1] for o in outs}
+    assert len(dirs) == 1 and (Path(dirs.pop()) / "stage.json").is_file()
+    assert not list(run.glob("*.tmp-*"))

@@ -52,7 +52,7 @@ def test_sidecar_json_errors_name_the_file(tmp_path: Path) -> None:
     m = tmp_path / "m.tflite"
     m.write_bytes(b"x")
     (tmp_path / "m.tflite.json").write_text("{oops")
-    with pytest.raises(RuntimeBackendError, match="m.tflite.json: contract is not valid JSON"):
+    with pytest.raises(RuntimeBackendError, match="m.tflite.json: the contract is not valid JSON"):
         load_contract(m)
 
 

@@ -19,8 +19,9 @@ def backbones(as_json: bool) -> None:
     if as_json:
         emit(rows, True)
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from ..console import console
 
     t = Table(title="edgetl backbones")
     for col in ("name", "default size", "alphas", "preprocess", "offline weights file"):
@@ -28,4 +29,4 @@ def backbones(as_json: bool) -> None:
     for r in rows:
         t.add_row(r["name"], str(r["default_size"]), ",".join(map(str, r["alphas"])) or "-", r["preprocess"],
                   r["weights_file"])
-    Console().print(t)
+    console(200).print(t)

@@ -44,8 +44,9 @@ def bench(inputs: tuple[str, ...], devices: tuple[str, ...], data: str | None, t
 
 
 def table(rows: list[dict]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from ..console import console, esc
 
     t = Table(title="edgetl bench")
     for c in ("device", "artifact", "thr", "status", "p50 ms", "p90 ms", "p99 ms", "±95%", "top-1", "agree", "MB",
@@ -54,11 +55,12 @@ def table(rows: list[dict]) -> None:
     for r in rows:
         f = lambda v, d=2: "" if v is None else f"{v:.{d}f}"  # noqa: E731
         style = {"ok": "green", "failed": "red"}.get(r["status"], "dim")
-        note = r["reason"][:70] if r["status"] != "ok" else ""
+        note = r["reason"] if r["status"] != "ok" else ""
         if r.get("estimate"):
             e = r["estimate"]
             note = f"estimate {e['p50_ms_low']:.1f}-{e['p50_ms_high']:.1f} ms; " + note
-        t.add_row(r["device"], f"{r['run']}/{r['target']}", str(r["threads"]), f"[{style}]{r['status']}[/]",
+        t.add_row(esc(r["device"]), esc(f"{r['run']}/{r['target']}"), str(r["threads"]),
+                  f"[{style}]{esc(r['status'])}[/]",
                   f(r["p50_ms"]), f(r["p90_ms"]), f(r["p99_ms"]), f(r["ci95_ms"], 3), f(r["accuracy"], 4),
-                  f(r["top1_agreement"], 4), f(r["size_bytes"] / 1e6, 1), f(r["rss_peak_mb"], 0), note)
-    Console(width=None if sys.stdout.isatty() else 200).print(t)
+                  f(r["top1_agreement"], 4), f(r["size_bytes"] / 1e6, 1), f(r["rss_peak_mb"], 0), esc(note))
+    console(200).print(t)

@@ -24,18 +24,17 @@ def list_(as_json: bool) -> None:
                                 "threads": list(p.threads), "access": p.access.kind, "description": p.description}
                                for p in profs], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from ..console import console, esc
 
     t = Table(title="device profiles")
     for c in ("name", "runtime", "delegate/providers", "threads", "full int8", "access", "description"):
         t.add_column(c)
     for p in profs:
-        t.add_row(p.name, p.runtime, p.delegate or ",".join(p.providers) or "-", ",".join(map(str, p.threads)),
-                  "yes" if p.needs_full_int8 else "", p.access.kind, p.description)
-    import sys
-
-    Console(width=None if sys.stdout.isatty() else 180).print(t)
+        t.add_row(esc(p.name), p.runtime, esc(p.delegate or ",".join(p.providers) or "-"),
+                  ",".join(map(str, p.threads)), "yes" if p.needs_full_int8 else "", p.access.kind, esc(p.description))
+    console(180).print(t)
 
 
 @devices.command("show")

@@ -11,22 +11,23 @@ from ..options import emit, resolve_config
 
 
 def export_table(rows: list[dict[str, Any]]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from ..console import console, esc
 
     t = Table(title="exported artifacts (verified on the validation images)")
     for col in ("target", "status", "size KB", "top-1", "drop pts", "agree w/ Keras", "max |diff|", "convert s"):
         t.add_column(col, justify="right" if col not in ("target", "status") else "left")
     for r in rows:
         style = {"ok": "green", "flagged": "bold yellow", "failed": "bold red"}.get(r["status"], "")
-        t.add_row(r["target"], f"[{style}]{r['status']}[/]", f"{r['size_bytes'] / 1024:.0f}", f"{r['accuracy']:.4f}",
+        t.add_row(esc(r["target"]), f"[{style}]{esc(r['status'])}[/]", f"{r['size_bytes'] / 1024:.0f}", f"{r['accuracy']:.4f}",
                   f"{r['accuracy_drop_points']:+.2f}", f"{r['top1_agreement']:.4f}", f"{r['max_abs_diff']:.4f}",
                   f"{r['convert_s']:.1f}")
-    con = Console(width=None if sys.stdout.isatty() else 140)
+    con = console(140)
     con.print(t)
     for r in rows:
         if r["status"] != "ok":
-            con.print(f"[bold red]{r['target']} {r['status'].upper()}[/]: {r['reason']}")
+            con.print(f"[bold red]{esc(r['target'])} {esc(r['status'].upper())}[/]: {esc(r['reason'])}")
 
 
 def finish(rows: list[dict[str, Any]], as_json: bool, extra: dict[str, Any] | None = None) -> None:

@@ -66,18 +66,19 @@ def predict(model: str, inputs: tuple[str, ...], top_k: int, threads: int | None
     if as_json:
         emit(rows, True)
     else:
-        from rich.console import Console
         from rich.table import Table
 
-        t = Table(title=f"{Path(model).name} ({clf.backend_name} {clf.backend_version})")
+        from ..console import console, esc
+
+        t = Table(title=esc(f"{Path(model).name} ({clf.backend_name} {clf.backend_version})"))
         for col in ("image", "label", "score", f"top {top_k}"):
             t.add_column(col)
         for r in rows:
             if "error" in r:
-                t.add_row(r["image"], "[red]error[/]", "", r["error"])
+                t.add_row(esc(r["image"]), "[red]error[/]", "", esc(r["error"]))
             else:
-                t.add_row(r["image"], r["label"], f"{r['score']:.4f}",
-                          ", ".join(f"{p['label']} {p['score']:.3f}" for p in r["top_k"]))
-        Console(width=None if sys.stdout.isatty() else 160).print(t)
+                t.add_row(esc(r["image"]), esc(r["label"]), f"{r['score']:.4f}",
+                          esc(", ".join(f"{p['label']} {p['score']:.3f}" for p in r["top_k"])))
+        console(160).print(t)
     if failed:
         sys.exit(1)

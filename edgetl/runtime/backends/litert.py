@@ -8,8 +8,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...errors import MissingDependencyError, RuntimeBackendError
-from ..tflite_file import read_graph
+from ...errors import MissingDependencyError, ModelFileError, RuntimeBackendError
+from ..limits import MAX_ACTIVATION_BYTES, MAX_INPUT_ELEMENTS
+from ..tflite_file import Graph, read_graph
 
 EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
 _LIBEDGETPU = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
@@ -64,6 +65,7 @@ class LiteRTBackend:
         # Check the flatbuffer's structure (offsets, vector and buffer bounds, tensor and opcode indices) before
         # the native interpreter reads it: a malformed file gets an error here, not a crash there.
         graph = read_graph(model_bytes, str(path))
+        check_sizes(graph, str(path))
         delegates = []
         if any(op.opcode.custom_code == EDGETPU_CUSTOM_OP for op in graph.operators):
             delegates.append(_edgetpu_delegate(mod, str(path)))
@@ -86,6 +88,7 @@ class LiteRTBackend:
                                       "images with a 4-D input (NHWC or NCHW).")
         self.input_dtype = np.dtype(inp[0]["dtype"])
         self.output_dtype = np.dtype(out[0]["dtype"])
+        self.output_shape = tuple(int(x) for x in out[0]["shape"])
         self.input_quant = _quant(inp[0])
         self.output_quant = _quant(out[0])
 
@@ -110,6 +113,17 @@ class LiteRTBackend:
         del view  # no reference may live across invoke()
         self._invoke()
         return self._it.get_tensor(self._out)
+
+
+def check_sizes(graph: Graph, path: str) -> None:
+    """Refuse a model whose declared tensors would take more memory than the limits, before allocating them."""
+    for i in graph.inputs:
+        n = graph.tensors[i].elements
+        if n > MAX_INPUT_ELEMENTS.value:
+            raise ModelFileError(MAX_INPUT_ELEMENTS.exceeded(n, path) + ".")
+    total = sum(t.nbytes for t in graph.tensors if not t.constant)
+    if total > MAX_ACTIVATION_BYTES.value:
+        raise ModelFileError(MAX_ACTIVATION_BYTES.exceeded(total, path) + ".")
 
 
 def _quant(detail: dict) -> tuple[float, int] | None:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
-from ...errors import MissingDependencyError, RuntimeBackendError
+from ...errors import MissingDependencyError, ModelFileError, ProviderUnavailableError, RuntimeBackendError
+from ..limits import MAX_INPUT_ELEMENTS
+from ..onnx_file import check_external_data, read_onnx
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8,
            "tensor(float16)": np.float16}
@@ -21,6 +23,11 @@ class OnnxBackend:
             raise MissingDependencyError("ONNX Runtime is not installed. Install it: pip install onnxruntime "
                                          "(or: pip install 'edgetl[runtime]').") from exc
         self.name, self.version = "onnxruntime", ort.__version__
+        # Before ONNX Runtime sees the file: external data only from plain files in the model's own folder,
+        # and then loaded from the path (bytes would make ONNX Runtime resolve it against the current folder).
+        facts = read_onnx(model_bytes, str(path))
+        external = check_external_data(facts, path)
+        source: Any = str(Path(path).resolve()) if external else model_bytes
         so = ort.SessionOptions()
         so.log_severity_level = 3
         if threads:
@@ -37,13 +44,13 @@ class OnnxBackend:
         wanted = list(providers or ["CPUExecutionProvider"])
         missing = [p for p in wanted if p not in available]
         if missing:
-            raise RuntimeBackendError(f"ONNX Runtime {self.version} here has no {', '.join(missing)} (available: "
+            raise ProviderUnavailableError(f"ONNX Runtime {self.version} here has no {', '.join(missing)} (available: "
                                       f"{', '.join(available)}). Install onnxruntime-gpu with a matching CUDA, or "
                                       "use a CPU profile.")
         if "CPUExecutionProvider" not in wanted:
             wanted.append("CPUExecutionProvider")  # for the ops an accelerator provider does not take
         try:
-            self._s = ort.InferenceSession(model_bytes, so, providers=wanted)
+            self._s = ort.InferenceSession(source, so, providers=wanted)
         except Exception as exc:
             raise RuntimeBackendError(f"{path}: ONNX Runtime {self.version} cannot load the model: "
                                       f"{str(exc).strip()[:500]}") from exc
@@ -58,7 +65,12 @@ class OnnxBackend:
             raise RuntimeBackendError(f"{path}: the model input has shape {ins[0].shape}; edgetl classifies images "
                                       "with a 4-D input (NHWC or NCHW).")
         self.input_shape = tuple(shape)
+        n = int(np.prod(shape, dtype=np.float64))
+        if n > MAX_INPUT_ELEMENTS.value:
+            raise ModelFileError(MAX_INPUT_ELEMENTS.exceeded(n, str(path)) + ".")
         self.input_dtype = np.dtype(_DTYPES.get(ins[0].type, np.float32))
+        self.output_dtype = np.dtype(_DTYPES.get(outs[0].type, np.float32))
+        self.output_shape = tuple(d if isinstance(d, int) and d > 0 else 1 for d in (outs[0].shape or []))
         self.input_quant = None  # QDQ models keep float I/O
         self.output_quant = None
         self._buf = np.zeros(self.input_shape, self.input_dtype)

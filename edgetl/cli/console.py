@@ -1,0 +1,44 @@
+"""Printing untrusted text (file names, labels, op names, error messages) literally.
+
+Rich interprets ``[red]`` as markup and ``:smile:`` as an emoji; a terminal interprets escape sequences.
+Every command prints through :func:`console`, and every piece of text that came from a file, a folder
+name or a model goes through :func:`esc` first, so ``[/x]`` in a file name neither crashes the table nor
+vanishes, and an ESC or U+2028 in a label shows as ``\\x1b`` / ``\\u2028``.
+"""
+from __future__ import annotations
+
+import sys
+import unicodedata
+from typing import Any
+
+_BIDI = {"\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"}
+
+
+def plain(text: Any) -> str:
+    """``text`` with control, line-separator and bidi-override characters written as escapes."""
+    s = str(text)
+    if s.isprintable() and not any(ch in _BIDI for ch in s):
+        return s
+    out = []
+    for ch in s:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Zl", "Zp", "Cs") or ch in _BIDI:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def esc(text: Any) -> str:
+    """Untrusted text, safe to put inside a rich markup string or a table cell."""
+    from rich.markup import escape
+
+    return escape(plain(text))
+
+
+def console(width: int | None = None, *, stderr: bool = False) -> Any:
+    """A rich Console for edgetl's tables: no emoji codes, no automatic highlighting; ``width`` when not a tty."""
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(width=None if stream.isatty() else (width or 160), emoji=False, highlight=False, stderr=stderr)
