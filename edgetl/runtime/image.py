@@ -134,6 +134,9 @@ def load_rgb(path: str | Path, size: int | tuple[int, int] | None = None):  # ty
                     rgb = resize(rgb, wh)
     except ImageDecodeError:
         raise
+    except Image.DecompressionBombError as exc:  # Pillow's own guard (at 2x its default) can fire first
+        raise ImageDecodeError(f"{path}: {exc} (edgetl's limit is EDGETL_MAX_IMAGE_PIXELS={MAX_IMAGE_PIXELS.value:,}; "
+                               "raise it for genuine large images)") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
             EOFError, IndexError, TypeError, ZeroDivisionError, MemoryError, KeyError, struct_error()) as exc:
         raise ImageDecodeError(f"{path}: {type(exc).__name__}: {exc}") from exc
