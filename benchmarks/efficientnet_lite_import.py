@@ -25,7 +25,7 @@ def main() -> None:
     from edgetl.backbones.lite_import import find_checkpoint, import_checkpoint
     from edgetl.backbones.lite_torch import build_torch
     from edgetl.data.scan import scan
-    from edgetl.quantize.calibration import decode_many
+    from edgetl.data.images import decode_many
 
     res = VARIANTS[args.variant][2]
     with tempfile.TemporaryDirectory() as d:

@@ -10,6 +10,7 @@ from typing import Any
 from .artifacts import Artifact, atomic_write_json, read_json, sha256_file
 from .config import ExportConfig, TrainConfig
 from .pipeline import StageResult, run_stage
+from .targets import get as get_target
 
 RUN_FILE = "run.json"
 # Options that locate inputs rather than decide the result: the cache key uses the inputs' content instead.
@@ -96,7 +97,8 @@ def export(run_dir: str | Path, config: "ExportConfig", *, on_start: Any = None)
     for module in ("tensorflow", "keras"):
         require(module, extra="train")
     for t in config.targets:
-        for module in (("tf2onnx", "onnx", "onnxruntime") if t.startswith("onnx") else ("ai_edge_litert",)):
+        fmt = get_target(t).format
+        for module in fmt.export_modules + fmt.runtime_modules:
             require(module, extra="train")
     from .export.runner import export_run
 

@@ -11,11 +11,13 @@ import enum
 import json
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from .errors import ConfigError
+from .targets import AFFECTS, DEFAULT_TARGETS
+from .targets import get as get_target
 
 C = TypeVar("C", bound="ConfigBase")
 
@@ -29,8 +31,7 @@ class Strategy(str, enum.Enum):
 
 
 AUGMENTATIONS = ("flip", "crop", "rotation", "brightness", "contrast")
-EXPORT_TARGETS = ("tflite:fp32", "tflite:fp16", "tflite:dynamic", "tflite:int8", "tflite:uint8",
-                  "onnx:fp32", "onnx:int8")
+EXPORT_TARGETS = DEFAULT_TARGETS  # the default list; every known target is in edgetl.targets.TARGETS
 
 # Fine-tuning rates above this destroy pretrained features (catastrophic forgetting).
 MAX_SAFE_FINE_TUNE_LR = 1e-3
@@ -104,8 +105,22 @@ class ConfigBase:
             k = unknown[0]
             raise ConfigError(f"Unknown {cls.section or cls.__name__} option {k!r}.{_suggest(k, names)} "
                               f"Known: {', '.join(names)}.")
+        missing = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+                   and f.default_factory is dataclasses.MISSING and f.name not in data]
+        if missing:
+            where = f"{cls.section}.{missing[0]}" if cls.section else missing[0]
+            raise ConfigError(f"{where} is required: {cls._describe(missing[0])}. Give it as --{missing[0].replace('_', '-')}"
+                              f" (command line), under '{cls.section}:' in the YAML file, or with --set {where}=...")
         kwargs = {k: _coerce(v, hints[k], f"{cls.section}.{k}" if cls.section else k) for k, v in data.items()}
         return cls(**kwargs)
+
+    @classmethod
+    def _describe(cls, name: str) -> str:
+        """The field's line from the class docstring's Attributes section."""
+        for line in (cls.__doc__ or "").splitlines():
+            if line.strip().startswith(f"{name}:"):
+                return line.strip()[len(name) + 1:].strip().rstrip(".").lower()
+        return "no default"
 
     def _coerce_fields(self) -> None:
         """Let the Python API take the same plain values as YAML ("fine_tune", ["flip"], "3")."""
@@ -237,22 +252,20 @@ class ExportConfig(ConfigBase):
 
     section: ClassVar[str] = "export"
 
-    targets: tuple[str, ...] = EXPORT_TARGETS
-    calibration_images: int = 200
+    # metadata "affects": which targets' cache keys a field enters (edgetl.targets.affects); untagged: all of them
+    targets: tuple[str, ...] = field(default=EXPORT_TARGETS, metadata={AFFECTS: "none"})
+    calibration_images: int = field(default=200, metadata={AFFECTS: "calibrated"})
     verify_images: int = 0
     accuracy_budget: float = 2.0
-    opset: int = 17
-    onnx_per_channel: bool = True
-    onnx_int8_mode: str = "static"
-    allow_flex_ops: bool = False
+    opset: int = field(default=17, metadata={AFFECTS: "format:onnx"})
+    onnx_per_channel: bool = field(default=True, metadata={AFFECTS: "target:onnx:int8"})
+    onnx_int8_mode: str = field(default="static", metadata={AFFECTS: "target:onnx:int8"})
+    allow_flex_ops: bool = field(default=False, metadata={AFFECTS: "format:tflite"})
     golden_images: int = 4
 
     def __post_init__(self) -> None:
         self._coerce_fields()
-        for t in self.targets:
-            if t not in EXPORT_TARGETS:
-                raise ConfigError(f"Unknown export target {t!r}.{_suggest(t, EXPORT_TARGETS)} "
-                                  f"Known: {', '.join(EXPORT_TARGETS)}.")
+        object.__setattr__(self, "targets", tuple(dict.fromkeys(get_target(t).name for t in self.targets)))
         if not self.targets:
             raise ConfigError("export targets is empty: name at least one, e.g. tflite:fp32.")
         if not 7 <= self.opset <= 18:
@@ -290,3 +303,103 @@ def apply_overrides(data: dict[str, Any], overrides: typing.Iterable[str]) -> di
                 raise ConfigError(f"--set {key}: {part!r} is not a section.")
         node[parts[-1]] = value
     return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class BenchConfig(ConfigBase):
+    """The benchmark step of a pipeline (and the options of ``edgetl bench``).
+
+    Attributes:
+        devices: Device profiles: built-in names (``edgetl devices list``) or paths of your own .yaml files.
+        threads: Thread counts for the devices edgetl measures (empty: each profile's own list). Boards that
+            cannot be reached keep their profile's threads for their estimates; Edge TPU boards run one thread.
+        max_images: Cap on the accuracy images (0: the whole validation split).
+        remeasure: Measure again even if a finished benchmark of the same artifacts and devices exists.
+    """
+
+    section: ClassVar[str] = "bench"
+
+    devices: tuple[str, ...] = ("host-cpu",)
+    threads: tuple[int, ...] = ()
+    max_images: int = 0
+    remeasure: bool = field(default=False, metadata={"cache": False})
+
+    def __post_init__(self) -> None:
+        self._coerce_fields()
+        if not self.devices:
+            raise ConfigError("bench.devices is empty: name at least one profile, e.g. host-cpu.")
+        if any(t < 1 or t > 256 for t in self.threads):
+            raise ConfigError(f"bench.threads must be between 1 and 256; got {list(self.threads)}.")
+        if self.max_images < 0:
+            raise ConfigError(f"bench.max_images must not be negative; got {self.max_images}.")
+
+    def profiles(self) -> list[Any]:
+        """Load and validate every device profile (fast: no model, no TensorFlow)."""
+        from .devices import load_profile
+
+        return [load_profile(d) for d in self.devices]
+
+
+PIPELINE_SECTIONS = ("run_dir", "train", "export", "bench")
+_PATH_KEYS = ("data", "val_data", "weights_dir", "cache_dir")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PipelineConfig:
+    """A whole run from one YAML file: train, export and (optionally) bench.
+
+    Attributes:
+        run_dir: The run folder (relative paths in a file are relative to that file).
+        train: The train section.
+        export: The export section (defaults when absent).
+        bench: The bench section (no benchmark step when absent).
+    """
+
+    run_dir: str = "runs/pipeline"
+    train: TrainConfig
+    export: ExportConfig = field(default_factory=ExportConfig)
+    bench: BenchConfig | None = None
+
+    @classmethod
+    def from_dict(cls, raw: typing.Mapping[str, Any] | None, *, base: str | Path | None = None,
+                  overrides: typing.Iterable[str] = (), source: str = "pipeline config") -> "PipelineConfig":
+        """Build from a YAML document: paths in it relative to ``base``; ``--set`` overrides relative to the cwd."""
+        raw = dict(raw or {})
+        unknown = [str(k) for k in raw if k not in PIPELINE_SECTIONS]
+        if unknown:
+            raise ConfigError(f"{source}: unknown section {unknown[0]!r}.{_suggest(unknown[0], PIPELINE_SECTIONS)} "
+                              f"Known: {', '.join(PIPELINE_SECTIONS)}.")
+        for sec in ("train", "export", "bench"):
+            if raw.get(sec) is not None and not isinstance(raw[sec], dict):
+                raise ConfigError(f"{source}: section {sec!r} must be a mapping of options; found "
+                                  f"{type(raw[sec]).__name__}.")
+        if "train" not in raw or raw["train"] is None:
+            raise ConfigError(f"{source}: the 'train' section is missing or empty; it needs at least 'data:' (a "
+                              "folder of class sub-folders).")
+        base_dir = Path(base) if base is not None else Path.cwd()
+        data = json.loads(json.dumps(raw))
+        for key in _PATH_KEYS:
+            if key in data["train"]:
+                data["train"][key] = _relative_to(base_dir, data["train"][key])
+        if "run_dir" in data:
+            data["run_dir"] = _relative_to(base_dir, data["run_dir"])
+        before = json.loads(json.dumps(data))
+        data = apply_overrides(data, overrides)
+        for key in _PATH_KEYS:  # paths given with --set are relative to the current folder
+            v = data["train"].get(key)
+            if isinstance(v, str) and v != before["train"].get(key) and not v.startswith("download:"):
+                data["train"][key] = str(Path(v).expanduser().resolve())
+        bench = data.get("bench")
+        return cls(run_dir=str(data.get("run_dir") or "runs/pipeline"), train=TrainConfig.from_dict(data["train"]),
+                   export=ExportConfig.from_dict(data.get("export") or {}),
+                   bench=BenchConfig.from_dict(bench) if bench is not None else None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_dir": self.run_dir, "train": self.train.to_dict(), "export": self.export.to_dict(),
+                **({"bench": self.bench.to_dict()} if self.bench else {})}
+
+
+def _relative_to(base: Path, value: Any) -> Any:
+    if not isinstance(value, str) or value.startswith("download:") or Path(value).expanduser().is_absolute():
+        return value
+    return str((base / value).resolve())

@@ -34,3 +34,17 @@ def require(module: str, *, extra: str) -> ModuleType:
             f"{module!r} is needed for this step but is not installed ({exc}). "
             f"Install it with: pip install 'edgetl[{extra}]' (or: pip install {pip_name})."
         ) from exc
+
+
+def check_installed(module: str, *, extra: str) -> None:
+    """Like :func:`require`, but only looks the module up (no import): a cheap check before heavy work starts."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        top = module.split(".")[0]
+        raise MissingDependencyError(f"{module!r} is needed for this run but is not installed. Install it with: pip "
+                                     f"install 'edgetl[{extra}]' (or: pip install {_PIP_NAMES.get(top, top)}).")

@@ -64,13 +64,16 @@ class DeviceProfile:
 
     def accepts(self, target: str) -> tuple[bool, str]:
         """Whether an artifact of ``target`` (``tflite:int8``) can run here, and why not."""
-        fmt = target.split(":")[0]
-        if self.runtime == "litert" and fmt != "tflite":
-            return False, f"{self.name} runs TFLite models; this is {fmt}"
-        if self.runtime == "onnxruntime" and fmt != "onnx":
-            return False, f"{self.name} runs ONNX models; this is {fmt}"
-        if self.formats and target not in self.formats:
-            return False, f"{self.name} accepts {', '.join(self.formats)}; this is {target}"
+        from .targets import get
+
+        t = get(target)
+        if t.format.runtime != self.runtime:
+            return False, f"{self.name} runs {self.runtime} models ({', '.join(self.formats) or 'its own format'}); " \
+                          f"this is {t.name}"
+        if self.formats and t.name not in self.formats:
+            return False, f"{self.name} accepts {', '.join(self.formats)}; this is {t.name}"
+        if self.needs_full_int8 and not t.full_integer:
+            return False, f"{self.name} needs a full-integer model (tflite:int8 or tflite:uint8); this is {t.name}"
         return True, ""
 
     @classmethod

@@ -51,9 +51,17 @@ def _analyze(p: Path, unsafe_keras: bool) -> ModelReport:
 def check(report: ModelReport, prof: DeviceProfile) -> dict[str, Any]:
     from .compat import budgets, estimate, gpu_delegate, runtime_compat
 
-    ok, why = prof.accepts(report.format + ":" + ("uint8" if report.input_dtype == "uint8" else "int8"
-                                                   if report.input_dtype == "int8" else "fp32"))
-    out: dict[str, Any] = {"device": prof.name, "runs_here": ok or report.format == "keras", "why_not": why}
+    from .. import targets
+    from .compat import precision_of
+
+    if report.format == "keras":
+        fits = [t for t in targets.TARGETS if prof.accepts(t)[0]]
+        ok, why = False, ("a .keras file is not what a device runs: export it first (edgetl export RUN --to "
+                          f"{','.join(fits) or '...'})" if fits else "no export target runs on it")
+    else:
+        t = targets.for_file(report.path, report.input_dtype, quantized_weights=precision_of(report))
+        ok, why = prof.accepts(t.name) if t else (False, f"unknown model format {report.format}")
+    out: dict[str, Any] = {"device": prof.name, "runs_here": ok, "why_not": why}
     if report.format == "tflite":
         out["runtimes"] = runtime_compat(report)
         if prof.delegate == "gpu":
@@ -63,5 +71,5 @@ def check(report: ModelReport, prof: DeviceProfile) -> dict[str, Any]:
 
             out["edgetpu"] = lint_edgetpu(report.path).to_dict()
     out["budgets"] = budgets(report, prof)
-    out["estimate"] = estimate(report, prof) if out["runs_here"] else None
+    out["estimate"] = estimate(report, prof) if out["runs_here"] or report.format == "keras" else None
     return out

@@ -40,10 +40,13 @@ def build_backbone(spec: BackboneSpec, *, alpha: float | None, size: int, weight
         model = ctor(weights="imagenet" if weights.kind == "download" else None, **kwargs)
     except ValueError as exc:
         raise ConfigError(f"keras.applications.{spec.keras_app} refused {kwargs}: {exc}") from exc
-    except Exception as exc:  # urllib/HTTP/socket errors of the download
-        if weights.kind == "download":
+    except Exception as exc:  # noqa: BLE001
+        if weights.kind == "download" and _network_error(exc):
             raise download_help(spec, alpha, size, exc) from exc
-        raise
+        # Keras' own construction errors: say so, not "offline"
+        raise WeightsError(f"keras.applications.{spec.keras_app}({kwargs}) failed while building"
+                           f"{' and downloading its weights' if weights.kind == 'download' else ''}: "
+                           f"{type(exc).__name__}: {exc}") from exc
     if weights.kind == "file" and weights.path is not None:
         try:
             model.load_weights(str(weights.path))
@@ -54,6 +57,19 @@ def build_backbone(spec: BackboneSpec, *, alpha: float | None, size: int, weight
     if spec.preprocess == "caffe":
         _accept_rgb(model)
     return BuiltBackbone(model, spec, alpha, size, weights)
+
+
+def _network_error(exc: BaseException) -> bool:
+    """Whether a download failed for network reasons: Keras' get_file re-raises urllib's errors as a plain
+    Exception, so the cause is found on the exception chain, by type."""
+    seen = 0
+    e: BaseException | None = exc
+    while e is not None and seen < 10:
+        if isinstance(e, (OSError, TimeoutError)):  # URLError, HTTPError, socket errors are OSErrors
+            return True
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return False
 
 
 def _build_own(spec: BackboneSpec, *, size: int, weights: WeightsSource) -> BuiltBackbone:

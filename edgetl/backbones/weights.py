@@ -56,8 +56,10 @@ def _from_dir(spec: BackboneSpec, alpha: float | None, size: int, dirs: list[Pat
 
 
 def download_help(spec: BackboneSpec, alpha: float | None, size: int, exc: BaseException) -> WeightsError:
+    from ..errors import WeightsOfflineError
+
     name = spec.weights_filename(alpha, size)
-    return WeightsError(
+    return WeightsOfflineError(
         f"Could not download ImageNet weights for {spec.name} (alpha={alpha}, size={size}): "
         f"{type(exc).__name__}: {exc}. This machine seems to be offline. Supply the weights yourself: "
         f"put {name!r} into a folder and pass --weights-dir FOLDER (or set {WEIGHTS_DIR_ENV}=FOLDER), "

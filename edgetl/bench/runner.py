@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .. import targets
 from ..artifacts import atomic_write_bytes, read_json
 from ..devices import DeviceProfile
 from ..errors import ConfigError, DeviceUnavailableError, EdgetlError, ProviderUnavailableError
@@ -62,8 +63,12 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
                 c = load_contract(p)
             except EdgetlError:
                 c = None
-            fmt = "onnx" if p.suffix.lower() == ".onnx" else "tflite"
-            target = f"{fmt}:{c.raw.get('precision', '?')}" if c else f"{fmt}:?"
+            t = targets.get(f"{c.format}:{c.precision}") if c and c.format and c.precision else \
+                targets.for_file(str(p), c.input_dtype if c else None)
+            if t is None:
+                raise ConfigError(f"{p}: edgetl benchmarks {', '.join(f.suffix for f in targets.FORMATS.values())} "
+                                  "model files.")
+            target = t.name
             out.append(BenchArtifact(p, target, p.parent.name, tuple(c.labels) if c else (), c.size if c else (0, 0)))
         else:
             raise ConfigError(f"{item!r} does not exist: pass model files (.tflite, .onnx) or edgetl run folders.")
@@ -72,7 +77,7 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
 
 def eval_set(art: BenchArtifact, data_dir: str | None, max_images: int, cache: Path) -> Path | None:
     """An npz of decoded eval pixels (and labels when the class names match) at the artifact's size."""
-    from ..quantize.calibration import decode_many
+    from ..data.images import decode_many
 
     if art.size == (0, 0):
         return None
@@ -149,7 +154,7 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
             eval_path: Path | None = None
             for i, n in enumerate(threads or list(dev.threads)):
                 ok, why = dev.accepts(art.target)
-                if ok and dev.needs_full_int8 and art.target not in ("tflite:int8", "tflite:uint8"):
+                if ok and dev.needs_full_int8 and not targets.get(art.target).full_integer:
                     ok, why = False, f"{dev.name} needs a full-int8 model; this is {art.target}"
                 if not ok:
                     rows.append(_row(art, dev, n, "skipped", why))
@@ -202,7 +207,7 @@ def _agreement(rows: list[dict[str, Any]]) -> None:
     """Top-1 agreement of each artifact's predictions with its run's float reference on the same device."""
     refs: dict[tuple[str, str], list[int]] = {}
     for r in rows:
-        if r.get("preds") and r["target"] in ("tflite:fp32", "onnx:fp32"):
+        if r.get("preds") and targets.get(r["target"]).is_float_reference:
             refs.setdefault((r["run"], r["device"]), r["preds"])
     for r in rows:
         ref = refs.get((r["run"], r["device"]))

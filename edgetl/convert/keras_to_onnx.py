@@ -26,3 +26,16 @@ def set_metadata(proto: Any, key: str, value: str) -> None:
             proto.metadata_props.remove(p)
     entry = proto.metadata_props.add()
     entry.key, entry.value = key, value
+
+
+def to_float16(proto: Any) -> Any:
+    """Weights and compute in float16, inputs and outputs kept float32 (ONNX Runtime's converter)."""
+    try:
+        from onnxruntime.transformers.float16 import convert_float_to_float16
+    except ImportError as exc:
+        raise ConversionError("onnx:fp16 needs ONNX Runtime's float16 converter (onnxruntime.transformers). "
+                              "Install onnxruntime>=1.17.") from exc
+    try:
+        return convert_float_to_float16(proto, keep_io_types=True)
+    except Exception as exc:
+        raise ConversionError(f"float16 conversion of the ONNX model failed: {exc}", details=str(exc)[-2000:]) from exc

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
 from ..errors import ConversionError
 
-PRECISIONS = ("fp32", "fp16", "dynamic", "int8", "uint8")
 
 
 def keras_to_saved_model(model: Any, path: str | Path, *, input_size: int) -> Path:
@@ -28,36 +27,42 @@ def keras_to_saved_model(model: Any, path: str | Path, *, input_size: int) -> Pa
         raise ConversionError(f"Keras could not export the model as a SavedModel: {exc}") from exc
     return Path(path)
 
+if TYPE_CHECKING:
+    from ..targets import Target
 
-def saved_model_to_tflite(saved_model: str | Path, precision: str, *,
+
+def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
                           representative: Callable[[], Iterable[list[np.ndarray]]] | None = None,
                           allow_flex_ops: bool = False) -> bytes:
     """Convert a SavedModel to TFLite bytes.
 
     Args:
-        precision: fp32, fp16 (float16 weights), dynamic (int8 weights, float activations), int8
-            (full integer with int8 input/output) or uint8 (full integer with uint8 I/O, the Edge TPU form).
+        target: A TFLite target (or its precision): fp32, fp16 (float16 weights), dynamic (int8 weights, float
+            activations), int8 (full integer with int8 input/output) or uint8 (full integer with uint8 I/O).
         representative: Calibration batches for int8/uint8: float32 pixels preprocessed as in training.
         allow_flex_ops: Also allow TensorFlow Select ops (off by default: edge runtimes lack them).
     """
     import tensorflow as tf
 
-    if precision not in PRECISIONS:
-        raise ConversionError(f"Unknown TFLite precision {precision!r}; choose one of {', '.join(PRECISIONS)}.")
+    from ..targets import TFLITE, get
+
+    t = get(target if ":" in target else f"tflite:{target}") if isinstance(target, str) else target
+    if t.format is not TFLITE:
+        raise ConversionError(f"{t.name} is not a TFLite target.")
+    precision = t.precision
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model))
     ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if t.quantized:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
     if precision == "fp16":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.target_spec.supported_types = [tf.float16]
-    elif precision == "dynamic":
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif precision in ("int8", "uint8"):
+    if t.calibrated:
         if representative is None:
             raise ConversionError(f"TFLite {precision} needs calibration images (a representative dataset).")
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
         conv.representative_dataset = representative
+    if t.full_integer:
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        io = tf.int8 if precision == "int8" else tf.uint8
+        io = {"int8": tf.int8, "uint8": tf.uint8}[t.io_dtype]
         conv.inference_input_type = io
         conv.inference_output_type = io
     if allow_flex_ops:

@@ -7,34 +7,26 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.contract import SCHEMA
+from ..runtime.contract import IMAGE_INPUT, Contract
+from ..targets import Target
 
-# fp16 is "float16 quantization" in TFLite terms (weights rounded to half precision): it gets the
-# quantized budget, not the float agreement rule.
-FLOAT_TARGETS = ("tflite:fp32", "onnx:fp32")
 GOLDEN_TOLERANCE = 0.02
 
 
-def make_contract(target: str, backend: Any, *, size: int, labels: list[str], train: dict[str, Any],
-                  source: dict[str, Any], versions: dict[str, str]) -> dict[str, Any]:
-    fmt, precision = target.split(":")
-    iq = backend.input_quant
-    oq = backend.output_quant
+def make_contract(target: Target, backend: Any, *, size: int, labels: list[str], train: dict[str, Any],
+                  source: dict[str, Any], versions: dict[str, str]) -> Contract:
+    """The contract of an exported image model, from the runtime's view of the file (shapes, dtypes, scales)."""
+    iq, oq = backend.input_quant, backend.output_quant
     model = train["model"]
-    return {
-        "schema": SCHEMA, "format": fmt, "precision": precision,
-        "input": {"name": "image", "shape": [int(x) for x in backend.input_shape], "layout": "NHWC",
-                  "dtype": str(backend.input_dtype), "color": "RGB", "range": [0, 255],
-                  "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "resize": "bilinear",
-                  "normalization": "inside the model graph: feed RGB pixels 0..255",
-                  "quantization": {"scale": iq[0], "zero_point": iq[1]} if iq else None},
-        "output": {"shape": [1, len(labels)], "kind": "probabilities",
-                   "dtype": str(getattr(backend, "output_dtype", "float32")),
-                   "quantization": {"scale": oq[0], "zero_point": oq[1]} if oq else None},
-        "labels": labels,
-        "backbone": {"name": model["backbone"], "alpha": model["alpha"], "input_size": size},
-        "source": source, "versions": versions, "golden_tolerance": GOLDEN_TOLERANCE,
-    }
+    return Contract(
+        input_shape=tuple(int(x) for x in backend.input_shape), layout=IMAGE_INPUT["layout"],
+        input_dtype=str(backend.input_dtype), input_scale=iq[0] if iq else None, input_zero_point=iq[1] if iq else 0,
+        output_scale=oq[0] if oq else None, output_zero_point=oq[1] if oq else 0, output_kind="probabilities",
+        labels=tuple(labels), resize=IMAGE_INPUT["resize"], kind="image", format=target.format.name,
+        precision=target.precision, output_shape=(1, len(labels)),
+        output_dtype=str(getattr(backend, "output_dtype", "float32")),
+        meta={"backbone": {"name": model["backbone"], "alpha": model["alpha"], "input_size": size},
+              "source": source, "versions": versions, "golden_tolerance": GOLDEN_TOLERANCE})
 
 
 def png_base64(pixels: np.ndarray) -> str:

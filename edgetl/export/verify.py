@@ -5,7 +5,8 @@ from typing import Any
 
 import numpy as np
 
-from .contract import FLOAT_TARGETS
+from ..targets import Target
+from ..targets import get as get_target
 
 MIN_FLOAT_AGREEMENT = 0.999
 
@@ -14,7 +15,7 @@ def run_artifact(clf: Any, pixels: np.ndarray) -> np.ndarray:
     return np.stack([clf.scores(p) for p in pixels])
 
 
-def compare(target: str, scores: np.ndarray, reference: np.ndarray, labels: np.ndarray, *,
+def compare(target: Target | str, scores: np.ndarray, reference: np.ndarray, labels: np.ndarray, *,
             budget_points: float) -> dict[str, Any]:
     """Top-1 agreement, score differences and accuracy against the Keras reference; sets ``status``."""
     pred, ref_pred = scores.argmax(1), reference.argmax(1)
@@ -26,7 +27,8 @@ def compare(target: str, scores: np.ndarray, reference: np.ndarray, labels: np.n
         "accuracy": acc, "keras_accuracy": ref_acc, "accuracy_drop_points": round(100 * (ref_acc - acc), 3),
         "status": "ok", "reason": "",
     }
-    if target in FLOAT_TARGETS:
+    t = get_target(target) if isinstance(target, str) else target
+    if t.is_float_reference:
         if out["top1_agreement"] < MIN_FLOAT_AGREEMENT:
             out["status"] = "failed"
             out["reason"] = (f"float artifact agrees with Keras on {out['top1_agreement']:.2%} of images; at least "

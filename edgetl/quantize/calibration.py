@@ -1,29 +1,11 @@
 """Calibration images: a seeded sample of training images, decoded exactly as in training."""
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from ..data.images import ImageDecodeError, load_array
-
-
-def decode_many(paths: Sequence[str], size: int) -> tuple[np.ndarray, list[int]]:
-    """Decode ``paths`` to (N, size, size, 3) uint8; returns the pixels and the indices that decoded."""
-    out = np.zeros((len(paths), size, size, 3), np.uint8)
-    ok = np.ones(len(paths), bool)
-
-    def work(i: int) -> None:
-        try:
-            out[i] = load_array(paths[i], size)
-        except ImageDecodeError:
-            ok[i] = False
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(work, range(len(paths))))
-    keep = [i for i in range(len(paths)) if ok[i]]
-    return out[ok], keep
+from ..data.images import decode_many
 
 
 def calibration_pixels(train_paths: Sequence[str], count: int, size: int, seed: int = 0) -> np.ndarray:

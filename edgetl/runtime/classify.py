@@ -149,7 +149,7 @@ class Classifier:
                                       "'edgetl export' (golden_images > 0) to enable selftest.")
         from PIL import Image
 
-        tol = tolerance if tolerance is not None else float(self.contract.raw.get("golden_tolerance", 0.02))
+        tol = tolerance if tolerance is not None else float(self.contract.meta.get("golden_tolerance", 0.02))
         results = []
         for g in golden:
             if "png_base64" not in g:

@@ -9,7 +9,7 @@ otherwise.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +20,18 @@ SCHEMA = 1
 ONNX_METADATA_KEY = "edgetl_contract"
 
 
+# The one statement of how an edgetl image model takes its input: RGB pixels 0..255, normalization inside the
+# graph, bilinear resize. Training records it (metrics.json), export writes it (the contract), the runtime reads it.
+IMAGE_INPUT = {"layout": "NHWC", "color": "RGB", "range": [0, 255], "mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0],
+               "resize": "bilinear", "normalization": "inside the model graph: feed RGB pixels 0..255"}
+_INPUT_KEYS = ("name", "shape", "layout", "dtype", "color", "range", "mean", "std", "resize", "normalization",
+               "quantization", "tokenizer")
+_OUTPUT_KEYS = ("shape", "kind", "dtype", "quantization")
+
+
 @dataclass(frozen=True)
 class Contract:
-    """Input and output contract of one model file.
+    """Input and output contract of one model file, written and read by this class alone.
 
     Attributes:
         input_shape: [1, H, W, 3] (NHWC) or [1, 3, H, W] (NCHW).
@@ -37,7 +46,13 @@ class Contract:
         output_kind: probabilities (softmax inside) or logits.
         labels: Class names, index = output position.
         resize: Resize method (bilinear).
-        raw: The whole contract document.
+        kind: ``image`` (pixels in) or ``text`` (token ids in, with ``tokenizer``).
+        format: ``tflite`` or ``onnx`` (None for a foreign model described by options).
+        precision: The target precision the file was exported at.
+        output_shape: The model's output shape.
+        output_dtype: The model's output dtype.
+        tokenizer: For text models: vocabulary, lower-casing, special tokens, maximum length.
+        meta: Everything else the document carries (backbone, source, versions, golden images).
     """
 
     input_shape: tuple[int, ...]
@@ -52,7 +67,13 @@ class Contract:
     output_kind: str = "probabilities"
     labels: tuple[str, ...] = ()
     resize: str = "bilinear"
-    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    kind: str = "image"
+    format: str | None = None
+    precision: str | None = None
+    output_shape: tuple[int, ...] = ()
+    output_dtype: str = "float32"
+    tokenizer: dict[str, Any] | None = field(default=None, compare=False)
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -62,7 +83,39 @@ class Contract:
 
     @property
     def golden(self) -> list[dict[str, Any]]:
-        return list(self.raw.get("golden", []))
+        return list(self.meta.get("golden", []))
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The contract document (as written to the sidecar and embedded in the file)."""
+        return self.to_dict()
+
+    def with_golden(self, entries: list[dict[str, Any]]) -> "Contract":
+        return replace(self, meta={**self.meta, "golden": entries})
+
+    def to_dict(self) -> dict[str, Any]:
+        def quant(scale: float | None, zp: int) -> dict[str, Any] | None:
+            return {"scale": scale, "zero_point": zp} if scale else None
+
+        inp: dict[str, Any] = {"name": "image" if self.kind == "image" else "tokens", "shape": list(self.input_shape),
+                               "layout": self.layout, "dtype": self.input_dtype}
+        if self.kind == "image":
+            inp.update({k: v for k, v in IMAGE_INPUT.items() if k not in ("layout", "mean", "std", "resize")})
+            inp.update(mean=list(self.mean), std=list(self.std), resize=self.resize)
+            if self.mean != (0.0, 0.0, 0.0) or self.std != (1.0, 1.0, 1.0):
+                inp["normalization"] = "(pixel - mean) / std, then the model"
+        inp["quantization"] = quant(self.input_scale, self.input_zero_point)
+        if self.tokenizer is not None:
+            inp["tokenizer"] = self.tokenizer
+        doc: dict[str, Any] = {"schema": SCHEMA, "kind": self.kind}
+        if self.format:
+            doc.update(format=self.format, precision=self.precision)
+        doc["input"] = inp
+        doc["output"] = {"shape": list(self.output_shape), "kind": self.output_kind, "dtype": self.output_dtype,
+                         "quantization": quant(self.output_scale, self.output_zero_point)}
+        doc["labels"] = list(self.labels)
+        doc.update(self.meta)
+        return doc
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], *, source: str = "contract") -> "Contract":
@@ -82,12 +135,19 @@ class Contract:
             labels = d.get("labels", [])
             if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
                 raise TypeError("labels must be a list of strings")
+            kind = str(d.get("kind", "image"))
+            if kind not in ("image", "text"):
+                raise ValueError(f"kind {kind!r}")
             layout = str(inp.get("layout", "NHWC")).upper()
             if layout not in ("NHWC", "NCHW"):
                 raise ValueError(f"layout {layout!r}")
             shape = tuple(int(x) for x in inp["shape"])
-            if len(shape) != 4 or min(shape) < 1:
+            if (kind == "image" and len(shape) != 4) or not shape or min(shape) < 1:
                 raise ValueError(f"input shape {list(shape)}")
+            tok = inp.get("tokenizer")
+            if tok is not None and not isinstance(tok, dict):
+                raise TypeError("tokenizer must be an object")
+            known = {"schema", "kind", "format", "precision", "input", "output", "labels"}
             return cls(
                 input_shape=shape, layout=layout, input_dtype=str(inp.get("dtype", "float32")),
                 mean=_triple(inp.get("mean", 0.0)), std=_triple(inp.get("std", 1.0)),
@@ -96,11 +156,15 @@ class Contract:
                 output_scale=float(oq["scale"]) if oq.get("scale") else None,
                 output_zero_point=int(oq.get("zero_point", 0)),
                 output_kind=str(out.get("kind", "probabilities")),
-                labels=tuple(labels),
-                resize=str(inp.get("resize", "bilinear")), raw=d)
+                labels=tuple(labels), resize=str(inp.get("resize", "bilinear")), kind=kind,
+                format=str(d["format"]) if d.get("format") else None,
+                precision=str(d["precision"]) if d.get("precision") else None,
+                output_shape=tuple(int(x) for x in out.get("shape") or ()),
+                output_dtype=str(out.get("dtype", "float32")), tokenizer=tok,
+                meta={k: v for k, v in d.items() if k not in known})
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise RuntimeBackendError(f"{source}: malformed contract ({type(exc).__name__}: {exc}). Re-export the "
-                                      "model with 'edgetl export', or pass the input options explicitly.") from exc
+            raise ModelFileError(f"{source}: malformed contract ({type(exc).__name__}: {exc}). Re-export the "
+                                 "model with 'edgetl export', or pass the input options explicitly.") from exc
 
 
 def _triple(v: Any) -> tuple[float, ...]:

@@ -182,7 +182,7 @@ class TrainStage:
         atomic_write_json(out / "config.json", cfg.to_dict())
         atomic_write_json(out / "history.json", history)
         plot_history(history, out / "history.png")
-        mean, std = [0.0] * 3, [1.0] * 3  # normalization is inside the graph
+        from ..runtime.contract import IMAGE_INPUT  # normalization is inside the graph
         report = {
             "schema": 1, "validation": metrics, "strategy": choice, "fine_tune": fine_tune,
             "timings_s": {k: round(v, 2) for k, v in timings.items()},
@@ -193,9 +193,7 @@ class TrainStage:
                      "val_source": cfg.val_data or f"seeded split {cfg.val_split} (seed {cfg.seed})"},
             "model": {"backbone": spec.name, "alpha": alpha, "input_size": size, "weights": built.weights.describe(),
                       "params": int(model.count_params()),
-                      "input": {"shape": [1, size, size, 3], "layout": "NHWC", "dtype": "float32",
-                                "color": "RGB", "range": [0, 255], "mean": mean, "std": std,
-                                "resize": "bilinear"}},
+                      "input": {"shape": [1, size, size, 3], "dtype": "float32", **IMAGE_INPUT}},
             "versions": dict(self.tool_versions()),
         }
         atomic_write_json(out / "metrics.json", report)

@@ -53,7 +53,9 @@ def test_other_strategies_train_and_report(strategy: str, augment: tuple, color_
                       **{**TINY_TRAIN, "fine_tune_epochs": 1, "epochs": 2})
     r = train(cfg, tmp_path, progress=False)
     m = json.loads((r.out_dir / "metrics.json").read_text())
-    assert m["strategy"]["strategy"] == strategy and 0.0 <= m["validation"]["top1"] <= 1.0
+    cm = np.asarray(m["validation"]["confusion_matrix"]["rows_true_cols_pred"])
+    assert m["strategy"]["strategy"] == strategy and cm.sum() == m["data"]["val_images"]
+    assert m["validation"]["top1"] == pytest.approx(np.trace(cm) / cm.sum())
     model = keras.models.load_model(r.outputs["model"].path, compile=False)
     assert model.input_shape == (None, 32, 32, 3) and model.output_shape == (None, 3)
 
@@ -127,4 +129,6 @@ def test_cli_train_json_prints_only_json(color_dataset: Path, tmp_path: Path) ->
     r = CliRunner().invoke(cli, args)
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)  # Keras progress must not leak into stdout
-    assert d["strategy"]["strategy"] == "feature_extraction" and 0 <= d["validation"]["top1"] <= 1
+    assert d["strategy"]["strategy"] == "feature_extraction" and d["validation"]["images"] > 0
+    assert d["validation"]["top1"] == pytest.approx(json.loads((Path(d["stage_dir"]) / "metrics.json").read_text())
+                                                    ["validation"]["top1"])

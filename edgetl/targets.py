@@ -1,0 +1,159 @@
+"""Export targets: one typed description of each format and precision, asked by every module.
+
+A *target* is ``<format>:<precision>`` (``tflite:int8``). Nothing else in edgetl parses those strings or
+branches on a format name: it asks :func:`get` for a :class:`Target` and reads its facts (float or
+quantized, calibrated or not, integer I/O, file suffix, runtime, the extra it needs), and the
+:data:`FORMATS` table maps each format to the module that exports it and the runtime backend that runs
+it. Adding a format is a table entry here plus its exporter module (``edgetl/export/formats/<name>.py``).
+
+Stdlib only (layer L0).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Format:
+    """A model file format and what serves it.
+
+    Attributes:
+        name: ``tflite`` or ``onnx``.
+        suffix: File suffix of its artifacts.
+        runtime: The device-profile runtime that runs it (``litert``, ``onnxruntime``).
+        exporter: ``module`` with ``convert(inputs, target, config)``, ``embed(data, contract)`` and ``probe(path,
+            data)`` (the export side, needs the train extra).
+        backend: ``module:Class`` of the runtime backend (numpy + the runtime only).
+        runtime_modules: Python modules the runtime needs (checked before heavy work starts).
+        export_modules: Python modules the exporter needs.
+        tools: Distributions whose versions change the exported bytes (part of every cache key).
+    """
+
+    name: str
+    suffix: str
+    runtime: str
+    exporter: str
+    backend: str
+    runtime_modules: tuple[str, ...]
+    export_modules: tuple[str, ...]
+    tools: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One artifact kind: a format at a precision.
+
+    Attributes:
+        precision: fp32, fp16, dynamic, int8, uint8.
+        quantized: Weights or activations leave float32 (fp16 counts): judged by the accuracy budget, not by
+            the float agreement rule.
+        calibrated: Needs calibration images (static activation ranges).
+        full_integer: Integer activations and integer I/O (what the Edge TPU and integer NPUs need).
+        io_dtype: The model's input dtype.
+        description: One line for tables and help.
+    """
+
+    format: Format
+    precision: str
+    quantized: bool
+    calibrated: bool
+    full_integer: bool
+    io_dtype: str
+    description: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.format.name}:{self.precision}"
+
+    @property
+    def is_float_reference(self) -> bool:
+        """An fp32 artifact: must agree with the Keras model on >= 99.9% of images."""
+        return not self.quantized
+
+    @property
+    def filename(self) -> str:
+        return f"model_{self.precision}{self.format.suffix}"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# ExportConfig fields say which targets they change, in their dataclass metadata under this key; a field
+# without it changes every target (the fail-safe default: a new field can make a cache miss, never a stale hit).
+AFFECTS = "affects"
+ALL, NONE = "all", "none"
+
+
+def affects(target: Target, tag: str) -> bool:
+    """Whether an option tagged ``tag`` changes the bytes or the verdict of ``target``'s artifact."""
+    if tag == ALL:
+        return True
+    if tag == NONE:
+        return False
+    kind, _, value = tag.partition(":")
+    if kind == "format":
+        return target.format.name == value
+    if kind == "calibrated":
+        return target.calibrated
+    if kind == "target":
+        return target.name == value
+    raise ValueError(f"unknown 'affects' tag {tag!r}")
+
+
+def key_config(target: Target, config: Any) -> dict[str, Any]:
+    """What enters ``target``'s export cache key: the target and every config field that affects it."""
+    out: dict[str, Any] = {"target": target.name}
+    for f in dataclasses.fields(config):
+        if affects(target, f.metadata.get(AFFECTS, ALL)):
+            v = getattr(config, f.name)
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+TFLITE = Format("tflite", ".tflite", "litert", "edgetl.export.formats.tflite",
+                "edgetl.runtime.backends.litert:LiteRTBackend", ("ai_edge_litert",), ("tensorflow", "keras"),
+                ("tensorflow", "tensorflow-cpu", "keras", "ai-edge-litert"))
+ONNX = Format("onnx", ".onnx", "onnxruntime", "edgetl.export.formats.onnx",
+              "edgetl.runtime.backends.onnx:OnnxBackend", ("onnxruntime",), ("tensorflow", "keras", "tf2onnx", "onnx"),
+              ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime"))
+FORMATS: dict[str, Format] = {f.name: f for f in (TFLITE, ONNX)}
+
+TARGETS: dict[str, Target] = {t.name: t for t in (
+    Target(TFLITE, "fp32", False, False, False, "float32", "float32, the reference"),
+    Target(TFLITE, "fp16", True, False, False, "float32", "float16 weights (half the size; GPU delegates)"),
+    Target(TFLITE, "dynamic", True, False, False, "float32", "int8 weights, float activations"),
+    Target(TFLITE, "int8", True, True, True, "int8", "full integer, int8 I/O"),
+    Target(TFLITE, "uint8", True, True, True, "uint8", "full integer, uint8 I/O (Edge TPU, camera pixels)"),
+    Target(ONNX, "fp32", False, False, False, "float32", "float32, the reference"),
+    Target(ONNX, "fp16", True, False, False, "float32", "float16 weights and compute, float32 I/O (GPU providers)"),
+    Target(ONNX, "int8", True, True, False, "float32", "static QDQ int8, per-channel weights"),
+)}
+DEFAULT_TARGETS = ("tflite:fp32", "tflite:fp16", "tflite:dynamic", "tflite:int8", "tflite:uint8", "onnx:fp32",
+                   "onnx:int8")
+
+
+def get(name: str) -> Target:
+    """The target called ``name``; ConfigError with a "did you mean" otherwise."""
+    t = TARGETS.get(str(name).strip().lower())
+    if t is None:
+        close = difflib.get_close_matches(str(name), list(TARGETS), n=1)
+        raise ConfigError(f"Unknown export target {name!r}." + (f" Did you mean {close[0]!r}?" if close else "")
+                          + f" Known: {', '.join(TARGETS)}.")
+    return t
+
+
+def for_file(path: str, input_dtype: str | None = None, *, quantized_weights: str | None = None) -> Target | None:
+    """The target a model file most likely is, from its suffix and input dtype (for files edgetl did not write)."""
+    fmt = next((f for f in FORMATS.values() if str(path).lower().endswith(f.suffix)), None)
+    if fmt is None:
+        return None
+    if input_dtype in ("int8", "uint8"):
+        precision = input_dtype
+    else:
+        precision = quantized_weights or "fp32"
+    return TARGETS.get(f"{fmt.name}:{precision}") or TARGETS.get(f"{fmt.name}:fp32")
