@@ -16,6 +16,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,7 +53,8 @@ def main() -> None:
     devices = [load_profile("host-cpu"), load_profile("host-onnx")]
     reps = []
     for i in range(args.repeat):
-        rows = run_bench(arts, devices, data_dir=None, out_dir=Path(args.out) / ".work", threads=[1, 2],
+        rows = run_bench(arts, devices, data_dir=None, out_dir=Path(tempfile.gettempdir()) / "edgetl-headline",
+                         threads=[1, 2],
                          progress=lambda m: print(f"[{i + 1}/{args.repeat}] {m}", file=sys.stderr))
         reps.append([r for r in rows if r["status"] == "ok"])
     table = []

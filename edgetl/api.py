@@ -1,18 +1,22 @@
-"""The Python API: the same verbs and option names as the CLI (train, export, pipeline).
+"""The Python API: the same verbs and option names as the CLI (train, export, pipeline, publish_artifacts).
 
 Heavy libraries are imported inside each function, so ``import edgetl`` stays light.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .artifacts import Artifact, atomic_write_json, read_json, sha256_file
 from .config import ExportConfig, TrainConfig
 from .pipeline import StageResult, run_stage
 from .targets import get as get_target
 
-RUN_FILE = "run.json"
+if TYPE_CHECKING:
+    from .config import PipelineConfig
+
+from .runs import RUN_FILE  # noqa: E402
 # Options that locate inputs rather than decide the result: the cache key uses the inputs' content instead.
 _LOCATION_KEYS = ("data", "val_data", "weights", "weights_dir", "cache_dir")
 
@@ -54,10 +58,10 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     from .backbones.specs import get_spec
     from .backbones.weights import resolve_weights
     from .data.scan import scan
-    from .deps import require
+    from .deps import import_tensorflow, require
 
-    for module in ("tensorflow", "keras", "matplotlib"):
-        require(module, extra="train")
+    import_tensorflow()
+    require("matplotlib", extra="train")
     from .train.fit import TrainStage
 
     from .data.cache import default_cache_dir
@@ -79,9 +83,22 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     inputs = {"data": Artifact(ds.root, data_hash, "dataset"), "weights": w_art}
     key_cfg = {k: v for k, v in config.to_dict().items() if k not in _LOCATION_KEYS}
     run_dir = Path(out)
-    result = run_stage(TrainStage(ds, val, progress=progress), inputs, config, run_dir, config_dict=key_cfg)
+    existed = run_dir.exists()
+    try:
+        result = run_stage(TrainStage(ds, val, progress=progress), inputs, config, run_dir, config_dict=key_cfg)
+    except BaseException:
+        _remove_if_empty(run_dir, existed)
+        raise
     _record(run_dir, "train", result)
     return result
+
+
+def _remove_if_empty(run_dir: Path, existed: bool) -> None:
+    """A failed first training leaves no run folder behind (only its lock files would be in it)."""
+    import shutil
+
+    if not existed and run_dir.is_dir() and all(p.name == ".locks" for p in run_dir.iterdir()):
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def export(run_dir: str | Path, config: "ExportConfig", *, on_start: Any = None) -> list[dict[str, Any]]:
@@ -92,18 +109,21 @@ def export(run_dir: str | Path, config: "ExportConfig", *, on_start: Any = None)
         >>> rows[0]["status"]  # doctest: +SKIP
         'ok'
     """
-    from .deps import require
+    from .deps import check_installed
 
+    rd = Path(run_dir)
+    train_dir = find_stage(rd, "train")  # "not a run folder" before any heavy import
     for module in ("tensorflow", "keras"):
-        require(module, extra="train")
+        check_installed(module, extra="train")
     for t in config.targets:
         fmt = get_target(t).format
         for module in fmt.export_modules + fmt.runtime_modules:
-            require(module, extra="train")
+            check_installed(module, extra="train")
     from .export.runner import export_run
 
-    rd = Path(run_dir)
-    train_dir = find_stage(rd, "train")
+    from .deps import import_tensorflow
+
+    import_tensorflow()
     rows = export_run(train_dir, rd, config, on_start=on_start)
     new = {r["target"]: {"path": str(Path(r["path"]).relative_to(rd)), "status": r["status"],
                          "train_stage": train_dir.name} for r in rows}
@@ -115,6 +135,7 @@ def export(run_dir: str | Path, config: "ExportConfig", *, on_start: Any = None)
         state["exports"] = {**old, **new}
 
     _update_run(rd, merge)
+    publish_artifacts(rd)
     return rows
 
 
@@ -131,3 +152,166 @@ def find_stage(run_dir: str | Path, stage: str) -> Path:
     if not entry or not (rd / entry["dir"] / "stage.json").is_file():
         raise ConfigError(f"Run folder {str(rd)!r} has no finished {stage!r} stage. Run 'edgetl {stage}' first.")
     return rd / entry["dir"]
+
+
+ARTIFACTS_DIR = "artifacts"
+
+
+def publish_artifacts(run_dir: str | Path) -> Path:
+    """``run_dir/artifacts/``: one stable name per target for the run's current artifacts and their contracts.
+
+    Each file is a hard link to the stage folder's file (a copy where links are impossible), replaced
+    atomically, so ``runs/flowers/artifacts/model_int8.tflite`` is always the newest verified export and
+    never a half-written file. Names whose target is no longer exported are removed.
+    """
+    import os
+    import shutil
+
+    rd = Path(run_dir)
+    out = rd / ARTIFACTS_DIR
+    out.mkdir(parents=True, exist_ok=True)
+    state = read_json(rd / RUN_FILE) if (rd / RUN_FILE).is_file() else {}
+    wanted: dict[str, Path] = {}
+    for entry in (state.get("exports") or {}).values():
+        model = rd / entry["path"]
+        for src in (model, model.with_name(model.name + ".json")):
+            if src.is_file():
+                wanted[src.name] = src
+    for name, src in wanted.items():
+        tmp = out / f".{name}.{os.getpid()}.part"
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copy2(src, tmp)
+        os.replace(tmp, out / name)
+    for old in out.iterdir():
+        if old.is_file() and old.name not in wanted and not old.name.startswith("."):
+            old.unlink()
+    return out
+
+
+@dataclass(frozen=True)
+class PipelineResult:
+    """What ``pipeline`` did: the train stage, one row per exported artifact, the bench stage, the summary."""
+
+    run_dir: Path
+    train: StageResult
+    exports: list[dict[str, Any]]
+    bench: StageResult | None
+    summary: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return all(r["status"] == "ok" for r in self.exports)
+
+
+def preflight(config: "PipelineConfig") -> dict[str, Any]:
+    """Every check that needs no model: options, device profiles, data folders, backbone, weights, packages.
+
+    Runs in well under two seconds, before any stage, so a typo in the last section of a YAML file is
+    reported before minutes of training, not after.
+    """
+    from .backbones.specs import get_spec
+    from .backbones.weights import resolve_weights
+    from .data.download import PREFIX
+    from .data.scan import scan
+    from .deps import check_installed
+
+    t = config.train
+    for module in ("tensorflow", "keras", "matplotlib"):
+        check_installed(module, extra="train")
+    for name in config.export.targets:
+        fmt = get_target(name).format
+        for module in fmt.export_modules + fmt.runtime_modules:
+            check_installed(module, extra="train")
+    profiles = config.bench.profiles() if config.bench else []
+    spec = get_spec(t.backbone)
+    alpha, size = spec.resolve_alpha(t.alpha), spec.resolve_size(t.image_size)
+    weights = resolve_weights(spec, alpha, size, t.weights, t.weights_dir)
+    facts: dict[str, Any] = {"backbone": spec.name, "alpha": alpha, "size": size, "weights": weights.describe(),
+                             "devices": [p.name for p in profiles]}
+    if not t.data.startswith(PREFIX):
+        ds = scan(t.data)
+        facts["data"] = {"classes": len(ds.classes), "images": len(ds.samples)}
+        if t.val_data:
+            scan(t.val_data, classes=ds.classes)
+    unused = [p.name for p in profiles if not any(p.accepts(x)[0] for x in config.export.targets)]
+    if unused:
+        facts["warnings"] = [f"device {n} runs none of the exported targets ({', '.join(config.export.targets)}); "
+                             "it will have no rows" for n in unused]
+    return facts
+
+
+def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None) -> PipelineResult:
+    """Train, export, verify and (optionally) benchmark, reusing every stage whose inputs did not change.
+
+    Example:
+        >>> from edgetl.config import PipelineConfig, load_yaml
+        >>> cfg = PipelineConfig.from_dict(load_yaml("examples/flowers.yaml"), base="examples")  # doctest: +SKIP
+        >>> pipeline(cfg).summary["best"]  # doctest: +SKIP
+    """
+    import time
+
+    note = say or (lambda m: None)
+    run_dir = Path(config.run_dir)
+    t0 = time.perf_counter()
+    facts = preflight(config)
+    for w in facts.get("warnings", []):
+        note(f"warning: {w}")
+    n_stages = 3 + (1 if config.bench else 0)
+    note(f"[1/{n_stages}] train ({facts['backbone']}, {facts.get('data', {}).get('images', '?')} images)")
+    res = train(config.train, run_dir, progress=progress)
+    m = read_json(res.out_dir / "metrics.json")
+    note(f"      {'reused ' if res.cached else ''}{res.out_dir.name}: {m['strategy']['strategy']}, validation top-1 "
+         f"{m['validation']['top1']:.4f} on {m['validation']['images']} images ({_elapsed(t0)})")
+    note(f"[2/{n_stages}] export and verify {len(config.export.targets)} artifacts")
+    rows = export(run_dir, config.export, on_start=lambda s, k: note(f"      {s} ({k}) ({_elapsed(t0)})"))
+    art_dir = publish_artifacts(run_dir)
+    note(f"[3/{n_stages}] artifacts: {art_dir}")
+    bench_res = None
+    if config.bench:
+        from .bench.stage import bench_run
+
+        state = read_json(run_dir / RUN_FILE)
+        arts = {t: Artifact.from_file(run_dir / e["path"], "model") for t, e in sorted(state["exports"].items())
+                if t in config.export.targets}
+        note(f"[4/{n_stages}] bench on {', '.join(config.bench.devices)}")
+        bench_res = bench_run(run_dir, config.bench, arts, accuracy_budget=config.export.accuracy_budget,
+                              progress=lambda m: note(f"      {m} ({_elapsed(t0)})"),
+                              on_start=lambda s, k: None)
+        _link_latest(run_dir / "bench", bench_res.out_dir)
+        _record(run_dir, "bench", bench_res)
+    summary = {"run_dir": str(run_dir), "seconds": round(time.perf_counter() - t0, 1),
+               "train": {"stage_dir": str(res.out_dir), "cached": res.cached, "strategy": m["strategy"],
+                         "validation_top1": m["validation"]["top1"], "validation_images": m["validation"]["images"]},
+               "artifacts_dir": str(art_dir),
+               "artifacts": [{k: r.get(k) for k in ("target", "status", "accuracy", "accuracy_drop_points",
+                                                    "top1_agreement", "size_bytes", "reason")} for r in rows]}
+    if bench_res is not None:
+        doc = read_json(bench_res.out_dir / "bench.json")
+        summary["bench"] = {"dir": str(run_dir / "bench"), "cached": bench_res.cached, "best": doc.get("best", []),
+                            "omitted": len(doc.get("omitted", []))}
+    atomic_write_json(run_dir / "pipeline_report.json", {**summary, "config": config.to_dict(), "exports": rows})
+    return PipelineResult(run_dir, res, rows, bench_res, summary)
+
+
+def _elapsed(t0: float) -> str:
+    import time
+
+    s = int(time.perf_counter() - t0)
+    return f"{s // 60}:{s % 60:02d} elapsed"
+
+
+def _link_latest(link: Path, target: Path) -> None:
+    """``run_dir/bench`` -> the newest bench stage folder, swapped atomically (a real folder from older
+    versions of edgetl is replaced)."""
+    import os
+    import shutil
+
+    if link.exists() and not link.is_symlink():
+        shutil.rmtree(link)
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    os.symlink(target.name, tmp)
+    os.replace(tmp, link)

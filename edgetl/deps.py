@@ -48,3 +48,13 @@ def check_installed(module: str, *, extra: str) -> None:
         top = module.split(".")[0]
         raise MissingDependencyError(f"{module!r} is needed for this run but is not installed. Install it with: pip "
                                      f"install 'edgetl[{extra}]' (or: pip install {_PIP_NAMES.get(top, top)}).")
+
+
+def import_tensorflow() -> ModuleType:
+    """Import TensorFlow and Keras once, with their C++ start-up lines (oneDNN notices) silenced unless -v."""
+    from .runtime.quiet import native_stderr_quiet
+
+    with native_stderr_quiet():
+        tf = require("tensorflow", extra="train")
+        require("keras", extra="train")
+    return tf

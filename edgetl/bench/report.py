@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..artifacts import atomic_write_text
+from .. import targets
 from .runner import ROW_FIELDS
 
 SCHEMA = 1
@@ -25,10 +26,77 @@ def pareto(points: list[tuple[float, float, int]]) -> list[int]:
     return front
 
 
-def write_reports(rows: list[dict[str, Any]], out_dir: Path, devices: dict[str, Any]) -> dict[str, Path]:
+def best_per_device(rows: list[dict[str, Any]], budget_points: float | None) -> list[dict[str, Any]]:
+    """For each device: the fastest artifact whose accuracy is within the budget of the float artifact.
+
+    Measured rows decide where there are any; a device that could not be reached gets the fastest estimate
+    among artifacts whose accuracy (measured elsewhere in the same benchmark) is within the budget.
+    """
+    acc_of: dict[str, float] = {}
+    for r in rows:
+        if r.get("accuracy") is not None:
+            acc_of.setdefault(r["artifact"], r["accuracy"])
+    # the float artifact's accuracy, per run, wherever it was measured: an int8-only board is judged against it
+    float_acc: dict[str, float] = {}
+    for r in rows:
+        if r.get("accuracy") is not None and targets.get(r["target"]).is_float_reference:
+            float_acc[r["run"]] = max(float_acc.get(r["run"], 0.0), r["accuracy"])
+    out = []
+    for dev in dict.fromkeys(r["device"] for r in rows):
+        mine = [r for r in rows if r["device"] == dev]
+        measured = [r for r in mine if r["status"] == "ok" and r.get("p50_ms")]
+        basis = "measured"
+        cands = [(r, r["p50_ms"], r.get("accuracy")) for r in measured]
+        if not cands:
+            basis = "estimate"
+            cands = [(r, r["estimate"]["p50_ms"], acc_of.get(r["artifact"])) for r in mine if r.get("estimate")]
+        if not cands:
+            out.append({"device": dev, "artifact": None, "why": "nothing was measured or estimated"})
+            continue
+
+        def drop(r: dict[str, Any], a: float | None) -> float | None:
+            ref = float_acc.get(r["run"])
+            return None if ref is None or a is None else 100 * (ref - a)
+
+        within = [(r, p, a) for r, p, a in cands
+                  if budget_points is None or (d := drop(r, a)) is None or d <= budget_points]
+        r, p, a = min(within or cands, key=lambda c: c[1])
+        d = drop(r, a)
+        if not within:
+            why = (f"no artifact is within {budget_points:g} points of the float artifact; the fastest loses "
+                   f"{d:.2f} points")
+        elif d is None:
+            why = "accuracy unknown (no labeled images or no float artifact measured)"
+        elif budget_points is None:
+            why = "fastest"
+        else:
+            why = f"{-d + 0.0:+.2f} points vs the float artifact, budget {budget_points:g}"
+        out.append({"device": dev, "artifact": r["artifact"], "target": r["target"], "threads": r["threads"],
+                    "p50_ms": round(p, 3), "accuracy": a, "basis": basis, "budget_points": budget_points,
+                    "within_budget": bool(within), "why": why})
+    return out
+
+
+def summary_lines(best: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for b in best:
+        if not b.get("artifact"):
+            lines.append(f"{b['device']}: {b['why']}")
+            continue
+        acc = f", top-1 {b['accuracy']:.4f}" if b.get("accuracy") is not None else ""
+        lines.append(f"{b['device']}: {b['target']} at {b['threads']} thread(s), p50 {b['p50_ms']:.2f} ms "
+                     f"({b['basis']}{acc}; {b['why']})")
+    return lines
+
+
+def write_reports(rows: list[dict[str, Any]], out_dir: Path, devices: dict[str, Any], *,
+                  omitted: list[dict[str, Any]] | None = None,
+                  accuracy_budget: float | None = None) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     slim = [{k: r.get(k) for k in ROW_FIELDS} for r in rows]
+    best = best_per_device(rows, accuracy_budget)
     doc = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "devices": devices, "rows": slim,
+           "best": best, "omitted": omitted or [],
            "fingerprints": {r["device"]: r["fingerprint"] for r in rows if r.get("fingerprint")},
            "latencies_ms": {f"{i}": r["latencies_ms"] for i, r in enumerate(rows) if r.get("latencies_ms")}}
     paths = {"json": out_dir / "bench.json", "csv": out_dir / "bench.csv", "md": out_dir / "bench.md",
@@ -40,7 +108,7 @@ def write_reports(rows: list[dict[str, Any]], out_dir: Path, devices: dict[str, 
     for r in slim:
         w.writerow({k: ("" if v is None else json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items()})
     atomic_write_text(paths["csv"], buf.getvalue())
-    atomic_write_text(paths["md"], markdown(slim))
+    atomic_write_text(paths["md"], markdown(slim, best, omitted or []))
     atomic_write_text(paths["html"], html_page(rows, doc))
     return paths
 
@@ -59,11 +127,24 @@ MD_COLS = ("device", "target", "threads", "status", "p50_ms", "p90_ms", "p99_ms"
            "top1_agreement", "size_bytes", "rss_peak_mb", "estimate", "reason")
 
 
-def markdown(rows: list[dict[str, Any]]) -> str:
+def markdown(rows: list[dict[str, Any]], best: list[dict[str, Any]] | None = None,
+             omitted: list[dict[str, Any]] | None = None) -> str:
     lines = ["| " + " | ".join(MD_COLS) + " |", "|" + "---|" * len(MD_COLS)]
     for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(c)).replace("|", "/") for c in MD_COLS) + " |")
-    return "# Benchmark\n\n" + "\n".join(lines) + "\n"
+        lines.append("| " + " | ".join(_fmt(r.get(c)).replace("|", "/").replace("\n", " ") for c in MD_COLS) + " |")
+    tail = ""
+    if omitted:
+        tail += f"\n{omitted_sentence(omitted)}\n"
+    if best:
+        tail += "\n## Fastest artifact within the accuracy budget, per device\n\n" + "".join(
+            f"- {x}\n" for x in summary_lines(best))
+    return "# Benchmark\n\n" + "\n".join(lines) + "\n" + tail
+
+
+def omitted_sentence(omitted: list[dict[str, Any]]) -> str:
+    pairs = sorted({f"{o['target']} on {o['device']}" for o in omitted})
+    return (f"Left out {len(pairs)} artifact/device pair(s) that cannot run (the device's runtime or format does "
+            f"not take the artifact): {', '.join(pairs)}.")
 
 
 def _svg(fig: Any) -> str:
@@ -76,10 +157,30 @@ def _svg(fig: Any) -> str:
     return text[text.index("<svg"):]
 
 
+def label_groups(xy: list[tuple[float, float]], names: list[str], near: float = 0.04) -> list[tuple[tuple[float, float], str]]:
+    """One label per cluster of points closer than ``near`` (a fraction of the axis ranges): nearby points
+    such as int8 and uint8 share one label ("int8, uint8") instead of printing over each other."""
+    if not xy:
+        return []
+    xs, ys = [p[0] for p in xy], [p[1] for p in xy]
+    sx, sy = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
+    groups: list[list[int]] = []
+    for i, (x, y) in enumerate(xy):
+        for g in groups:
+            gx, gy = xy[g[0]]
+            if abs(x - gx) / sx < near and abs(y - gy) / sy < near:
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    return [(xy[g[0]], ", ".join(dict.fromkeys(names[i] for i in g))) for g in groups]
+
+
 def _scatter(ax: Any, rows: list[dict[str, Any]], xy: list[tuple[float, float]], label: str) -> None:
     ax.scatter([p[0] for p in xy], [p[1] for p in xy], label=label)
-    for r, p in zip(rows, xy):
-        ax.annotate(f"{r['target']} t{r['threads']}", p, fontsize=7, xytext=(3, 3), textcoords="offset points")
+    names = [f"{r['target']} t{r['threads']}" for r in rows]
+    for k, (p, text) in enumerate(label_groups(xy, names)):
+        ax.annotate(text, p, fontsize=7, xytext=(4, 4 + 8 * (k % 2)), textcoords="offset points")
 
 
 def _finish(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
@@ -87,7 +188,8 @@ def _finish(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # no legend (and no matplotlib warning) for an empty plot
+        ax.legend(fontsize=8)
 
 
 def plots(rows: list[dict[str, Any]]) -> dict[str, str]:
@@ -137,8 +239,12 @@ def html_page(rows: list[dict[str, Any]], doc: dict[str, Any]) -> str:
     for r in rows:
         cls = html.escape(r["status"])
         body.append(f"<tr class='{cls}'>" + "".join(f"<td>{html.escape(_fmt(r.get(c)))}</td>" for c in MD_COLS) + "</tr>")
-    fps = "".join(f"<li><b>{html.escape(d)}</b>: {html.escape(json.dumps(fp))}</li>"
-                  for d, fp in doc["fingerprints"].items())
+    fps = "".join(f"<h3>{html.escape(d)}</h3><table class='kv'>" + "".join(
+        f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_fmt(v) if not isinstance(v, dict) else json.dumps(v))}</td></tr>"
+        for k, v in (fp.items() if isinstance(fp, dict) else [("fingerprint", fp)])) + "</table>"
+        for d, fp in doc["fingerprints"].items())
+    best = "".join(f"<li>{html.escape(x)}</li>" for x in summary_lines(doc.get("best") or []))
+    omitted = f"<p>{html.escape(omitted_sentence(doc['omitted']))}</p>" if doc.get("omitted") else ""
     sections = "".join(f"<section class='plot' id='{k}'>{v}</section>" for k, v in figs.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>edgetl benchmark</title>
@@ -146,12 +252,16 @@ def html_page(rows: list[dict[str, Any]], doc: dict[str, Any]) -> str:
 body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
 table {{ border-collapse: collapse; font-size: 13px; }} td, th {{ border: 1px solid #ccc; padding: 3px 6px; }}
 tr.failed td {{ background: #fdd; }} tr.unreachable td, tr.skipped td {{ color: #777; }}
-.plots {{ display: flex; flex-wrap: wrap; gap: 1em; }} .plot svg {{ max-width: 700px; height: auto; }}
+.plots {{ display: flex; flex-wrap: wrap; gap: 1em; }} .plot svg {{ max-width: 100%; width: 640px; height: auto; }}
+.scroll {{ overflow-x: auto; max-width: 100%; }} td {{ max-width: 28em; overflow-wrap: anywhere; }}
+table.kv th {{ text-align: left; background: #f4f4f4; }} body {{ max-width: 1200px; }}
 </style></head><body>
 <h1>edgetl benchmark</h1>
 <p>Created {html.escape(doc['created'])}; schema {doc['schema']}. The same rows are in bench.json, bench.csv and bench.md.</p>
+<h2>Fastest artifact within the accuracy budget, per device</h2><ul id="best">{best}</ul>
 <div class="plots">{sections}</div>
-<h2>Rows</h2><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
-<h2>Machines</h2><ul>{fps}</ul>
+<h2>Rows</h2><div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>
+{omitted}
+<h2>Machines</h2>{fps}
 </body></html>
 """

@@ -129,7 +129,14 @@ def _row(art: BenchArtifact, dev: DeviceProfile, threads: int, status: str, reas
 
 def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, data_dir: str | None, out_dir: Path,
               threads: list[int] | None = None, max_images: int = 0, timeout_s: float = 600.0,
-              progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+              progress: Callable[[str], None] | None = None,
+              omitted: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One row per (artifact, device, thread count) that can run; a failure is a row, never an exception.
+
+    Pairs that can never run (an ONNX model on a TFLite-only board) are not rows: they go to ``omitted``.
+    ``threads`` overrides the thread counts of the devices edgetl measures; a board it cannot reach keeps its
+    profile's threads for its estimates, and an Edge TPU board always runs one thread.
+    """
     from .remote import SSHTarget, run_local
 
     cache = out_dir / ".eval"
@@ -150,15 +157,20 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
         settings = {"providers": list(dev.providers),
                     "timing": {k: getattr(dev, k) for k in ("warmup_runs", "min_runs", "max_runs", "min_time_s",
                                                             "max_time_s")}}
+        if dev.delegate == "edgetpu":
+            thread_list = [1]  # the Edge TPU does the work: thread counts would repeat the same row
+        elif unreachable or not threads:
+            thread_list = list(dev.threads)
+        else:
+            thread_list = list(threads)
         for art in artifacts:
             eval_path: Path | None = None
-            for i, n in enumerate(threads or list(dev.threads)):
-                ok, why = dev.accepts(art.target)
-                if ok and dev.needs_full_int8 and not targets.get(art.target).full_integer:
-                    ok, why = False, f"{dev.name} needs a full-int8 model; this is {art.target}"
-                if not ok:
-                    rows.append(_row(art, dev, n, "skipped", why))
-                    continue
+            ok, why = dev.accepts(art.target)
+            if not ok:
+                if omitted is not None:
+                    omitted.append({"artifact": str(art.path), "target": art.target, "device": dev.name, "why": why})
+                continue
+            for i, n in enumerate(thread_list):
                 if unreachable:
                     row = _row(art, dev, n, "unreachable", unreachable)
                     row["estimate"], why_not = _estimate(art, dev, n)

@@ -22,6 +22,8 @@ SUBCOMMANDS = {
     "devices": ("edgetl.cli.commands.devices:devices", "List and show device profiles."),
     "import-weights": ("edgetl.cli.commands.import_weights:import_weights",
                        "Import EfficientNet-Lite ImageNet weights from their PyTorch checkpoint."),
+    "artifacts": ("edgetl.cli.commands.runs:artifacts", "List a run's current artifacts and their stable paths."),
+    "clean": ("edgetl.cli.commands.runs:clean", "Remove a run's stale stages (and, with --cache, the cache)."),
     "inspect": ("edgetl.cli.commands.inspect:inspect", "Size, compute, memory, op and Edge TPU checks, latency estimates."),
 }
 
@@ -57,16 +59,17 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="edgetl")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug and tracebacks).")
+@click.option("-v", "--verbose", count=True, help="Stage logs and TensorFlow's own output (-vv: debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """edgetl: from a folder of photos to a small, fast, verified classifier on an edge device."""
-    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    level = logging.WARNING if quiet or not verbose else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("edgetl").setLevel(level)  # other libraries (ONNX Runtime's quantizer) stay at WARNING
-    if verbose < 2:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if verbose < 1:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("EDGETL_QUIET_NATIVE", "1")  # converters' C++ chatter on stderr (see convert/quiet.py)
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 

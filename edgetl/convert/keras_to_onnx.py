@@ -12,8 +12,11 @@ def keras_to_onnx(model: Any, *, input_size: int, opset: int) -> Any:
     import tf2onnx
 
     spec = (tf.TensorSpec((1, input_size, input_size, 3), tf.float32, name="image"),)
+    from ..runtime.quiet import native_stderr_quiet
+
     try:
-        proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
+        with native_stderr_quiet():
+            proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
     except Exception as exc:
         raise ConversionError(f"tf2onnx could not convert the model (opset {opset}): {exc}. tf2onnx 1.17 supports "
                               "opsets up to 18.", details=str(exc)[-2000:]) from exc

@@ -68,8 +68,11 @@ def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
     if allow_flex_ops:
         ops = ops + [tf.lite.OpsSet.SELECT_TF_OPS]
     conv.target_spec.supported_ops = ops
+    from ..runtime.quiet import native_stderr_quiet
+
     try:
-        return bytes(conv.convert())
+        with native_stderr_quiet():
+            return bytes(conv.convert())
     except Exception as exc:
         msg = str(exc)
         flex = sorted(set(re.findall(r"\btf\.([A-Z]\w+)", msg)))

@@ -33,9 +33,35 @@ def compare(target: Target | str, scores: np.ndarray, reference: np.ndarray, lab
             out["status"] = "failed"
             out["reason"] = (f"float artifact agrees with Keras on {out['top1_agreement']:.2%} of images; at least "
                              f"{MIN_FLOAT_AGREEMENT:.1%} is required")
-    elif out["accuracy_drop_points"] > budget_points:
-        out["status"] = "flagged"
-        out["reason"] = (f"accuracy {acc:.4f} is {out['accuracy_drop_points']:.2f} points below the float model "
-                         f"({ref_acc:.4f}); the budget is {budget_points:g} points. Try more calibration images, "
-                         "per-channel quantization, or a float16 / dynamic-range artifact.")
+    else:
+        lo, hi = paired_drop_ci(pred == labels, ref_pred == labels)
+        out["accuracy_drop_ci95_points"] = [round(lo, 3), round(hi, 3)]
+        drop = out["accuracy_drop_points"]
+        if drop > budget_points and lo > budget_points:
+            out["status"] = "flagged"
+            out["reason"] = (f"accuracy {acc:.4f} is {drop:.2f} points below the float model ({ref_acc:.4f}), "
+                             f"95% interval {lo:.2f}..{hi:.2f} points (paired, {len(labels)} images): over the "
+                             f"budget of {budget_points:g} points beyond noise. Try more calibration images, "
+                             "per-channel quantization, or a float16 / dynamic-range artifact.")
+        elif drop > budget_points:
+            out["reason"] = (f"uncertain: the drop of {drop:.2f} points is over the budget of {budget_points:g}, but "
+                             f"its 95% interval {lo:.2f}..{hi:.2f} (paired, {len(labels)} images) includes the "
+                             "budget; verify on more images (export.verify_images=0 uses the whole split)")
     return out
+
+
+def paired_drop_ci(artifact_right: np.ndarray, keras_right: np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """95% interval of the accuracy drop in points, from the paired disagreements (McNemar's b and c).
+
+    b: images Keras gets right and the artifact wrong; c: the reverse. Drop = (b - c) / n; the standard
+    error of a paired difference of proportions is sqrt(b + c - (b - c)^2 / n) / n. With one discordant
+    image among 40 the interval is wide, so one image alone never flags a model.
+    """
+    n = max(len(keras_right), 1)
+    b = int(np.sum(keras_right & ~artifact_right))
+    c = int(np.sum(~keras_right & artifact_right))
+    d = (b - c) / n
+    se = np.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n
+    if b + c > 0:
+        se = max(se, 1.0 / n)  # never narrower than one image
+    return 100 * (d - z * se), 100 * (d + z * se)

@@ -45,8 +45,8 @@ def check_consistent(run_dir: Path) -> int:
     """Every stage folder that looks finished is complete and valid; returns how many there are."""
     done = 0
     for d in run_dir.iterdir():
-        if not d.is_dir() or ".tmp-" in d.name or d.name == "bench":
-            continue
+        if not d.is_dir() or ".tmp-" in d.name or d.name in ("bench", "artifacts") or d.name.startswith("."):
+            continue  # lock files, the stable artifact names (links into stage folders), the bench link
         meta = json.loads((d / "stage.json").read_text())  # a finished folder always has it
         for out in meta["outputs"].values():
             assert sha256_file(d / out["path"]) == out["sha256"], d

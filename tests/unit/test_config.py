@@ -71,3 +71,26 @@ def test_load_yaml_errors(tmp_path) -> None:
     lst.write_text("- 1\n")
     with pytest.raises(ConfigError, match="mapping"):
         load_yaml(lst)
+
+
+def test_budget_flags_only_beyond_noise() -> None:
+    import numpy as np
+
+    from edgetl.export.verify import compare
+
+    def run(n: int, b: int, c: int, budget: float) -> dict:
+        labels = np.zeros(n, int)
+        ref = np.tile([0.9, 0.1], (n, 1))
+        scores = ref.copy()
+        scores[:b] = [0.1, 0.9]          # Keras right, artifact wrong
+        ref_c = ref.copy()
+        ref_c[b:b + c] = [0.1, 0.9]      # Keras wrong, artifact right
+        return compare("tflite:int8", scores, ref_c, labels, budget_points=budget)
+
+    one_of_40 = run(40, 1, 0, 2.0)       # one image is 2.5 points: over the budget, but within noise
+    assert one_of_40["accuracy_drop_points"] == 2.5 and one_of_40["status"] == "ok"
+    assert "uncertain" in one_of_40["reason"] and one_of_40["accuracy_drop_ci95_points"][0] < 2.0
+    many = run(563, 40, 2, 2.0)          # 6.7 points below on 563 images: flagged
+    assert many["status"] == "flagged" and many["accuracy_drop_ci95_points"][0] > 2.0
+    assert run(563, 3, 2, 2.0)["status"] == "ok"
+    assert run(40, 0, 0, 0.0)["accuracy_drop_ci95_points"] == [0.0, 0.0]

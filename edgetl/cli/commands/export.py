@@ -16,12 +16,12 @@ def export_table(rows: list[dict[str, Any]]) -> None:
     from ..console import console, esc
 
     t = Table(title="exported artifacts (verified on the validation images)")
-    for col in ("target", "status", "size KB", "top-1", "drop pts", "agree w/ Keras", "max |diff|", "convert s"):
+    for col in ("target", "status", "size KB", "top-1", "vs Keras pts", "agree w/ Keras", "max |diff|", "convert s"):
         t.add_column(col, justify="right" if col not in ("target", "status") else "left")
     for r in rows:
         style = {"ok": "green", "flagged": "bold yellow", "failed": "bold red"}.get(r["status"], "")
         t.add_row(esc(r["target"]), f"[{style}]{esc(r['status'])}[/]", f"{r['size_bytes'] / 1024:.0f}", f"{r['accuracy']:.4f}",
-                  f"{r['accuracy_drop_points']:+.2f}", f"{r['top1_agreement']:.4f}", f"{r['max_abs_diff']:.4f}",
+                  f"{-r['accuracy_drop_points'] + 0.0:+.2f}", f"{r['top1_agreement']:.4f}", f"{r['max_abs_diff']:.4f}",
                   f"{r['convert_s']:.1f}")
     con = console(140)
     con.print(t)
@@ -58,7 +58,9 @@ def export(run_dir: str, config_file: str | None, sets: tuple[str, ...], as_json
 
     config = ExportConfig.from_dict(resolve_config(config_file, sets, opts, section="export"))
     if not as_json:
-        click.echo(f"config: {config.to_dict()}", err=True)
+        from ..printing import config_text
+
+        click.echo("config:\n" + config_text(config.to_dict()), err=True)
     from ...api import export as run_export
 
     rows = run_export(run_dir, config,

@@ -37,7 +37,9 @@ def train(out: str, config_file: str | None, sets: tuple[str, ...], as_json: boo
     data = resolve_config(config_file, sets, opts, section="train")
     config = TrainConfig.from_dict(data)
     if not as_json:
-        click.echo(f"config: {config.to_dict()}", err=True)
+        from ..printing import config_text
+
+        click.echo("config:\n" + config_text(config.to_dict()), err=True)
         click.echo(f"run folder: {out}", err=True)
     from ...api import train as run_train
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ...errors import MissingDependencyError, ModelFileError, RuntimeBackendError
 from ..limits import MAX_ACTIVATION_BYTES, MAX_INPUT_ELEMENTS
+from ..quiet import native_stderr_quiet
 from ..tflite_file import Graph, read_graph
 
 EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
@@ -71,9 +72,10 @@ class LiteRTBackend:
             delegates.append(_edgetpu_delegate(mod, str(path)))
             self.name += "+edgetpu"
         try:
-            self._it = mod.Interpreter(model_content=model_bytes, num_threads=threads,
-                                       experimental_delegates=delegates or None)
-            self._it.allocate_tensors()
+            with native_stderr_quiet():  # "INFO: Created TensorFlow Lite XNNPACK delegate" unless -v
+                self._it = mod.Interpreter(model_content=model_bytes, num_threads=threads,
+                                           experimental_delegates=delegates or None)
+                self._it.allocate_tensors()
         except (RuntimeError, ValueError) as exc:
             raise explain_op_error(exc, str(path), self.name, self.version) from exc
         inp = self._it.get_input_details()
