@@ -60,6 +60,8 @@ class DeviceProfile:
     max_runs: int = 1000
     min_time_s: float = 2.0
     max_time_s: float = 20.0
+    repetitions: int = 3
+    provider_options: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
 
     def accepts(self, target: str) -> tuple[bool, str]:
@@ -98,17 +100,26 @@ class DeviceProfile:
             raise ConfigError(f"{source}: threads must be a positive integer or a list of them; got {d.get('threads')!r}.")
         access = _access(d.get("access") or {"kind": "local"}, source)
         nums = {}
-        for k in ("warmup_runs", "min_runs", "max_runs", "min_time_s", "max_time_s", "ram_mb", "storage_mb"):
+        for k in ("warmup_runs", "min_runs", "max_runs", "min_time_s", "max_time_s", "ram_mb", "storage_mb",
+                  "repetitions"):
             if d.get(k) is not None:
                 v = d[k]
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0 or v == float("inf"):
                     raise ConfigError(f"{source}: {k} must be a non-negative number; got {v!r}.")
                 nums[k] = v
+        po = d.get("provider_options") or {}
+        if not isinstance(po, dict) or not all(isinstance(v, dict) for v in po.values()):
+            raise ConfigError(f"{source}: provider_options must map a provider name to its options, e.g. "
+                              "{TensorrtExecutionProvider: {trt_fp16_enable: true}}.")
+        if "repetitions" in nums:
+            if nums["repetitions"] != int(nums["repetitions"]) or not 1 <= nums["repetitions"] <= 50:
+                raise ConfigError(f"{source}: repetitions must be a whole number 1..50; got {nums['repetitions']!r}.")
+            nums["repetitions"] = int(nums["repetitions"])
         prof = cls(name=str(d["name"]), description=str(d["description"]), runtime=d["runtime"],
                    delegate=d.get("delegate"), providers=tuple(d.get("providers") or ()), threads=threads,
                    needs_full_int8=bool(d.get("needs_full_int8", False)), formats=tuple(d.get("formats") or ()),
                    hardware=dict(d.get("hardware") or {}), sources=tuple(d.get("sources") or ()), access=access,
-                   path=source, **nums)
+                   provider_options={str(k): dict(v) for k, v in po.items()}, path=source, **nums)
         if prof.min_runs > prof.max_runs or prof.min_time_s > prof.max_time_s:
             raise ConfigError(f"{source}: min_runs/min_time_s must not exceed max_runs/max_time_s.")
         return prof

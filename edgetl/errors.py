@@ -73,9 +73,15 @@ class NoContractError(RuntimeBackendError):
 
 
 class ProviderUnavailableError(RuntimeBackendError):
-    """The execution provider (CUDA, TensorRT) a profile asks for is not installed here."""
+    """The execution provider (CUDA, TensorRT) a profile asks for is not installed here, or it is installed but
+    failed to load (``fell_back``: ONNX Runtime went on without it)."""
 
     kind = "provider_unavailable"
+
+    def __init__(self, message: str, *, fell_back: bool = False) -> None:
+        super().__init__(message)
+        if fell_back:
+            self.kind = "provider_fell_back"  # type: ignore[misc]
 
 
 class DeviceUnavailableError(EdgetlError):

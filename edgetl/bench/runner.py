@@ -18,9 +18,12 @@ from ..errors import ConfigError, DeviceUnavailableError, EdgetlError, ProviderU
 
 log = logging.getLogger(__name__)
 
-ROW_FIELDS = ("artifact", "target", "run", "device", "threads", "status", "reason", "size_bytes", "load_ms", "init_ms",
-              "first_ms", "p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "ci95_ms", "throughput_ips", "runs",
-              "rss_peak_mb", "accuracy", "top1_agreement", "backend", "estimate")
+ROW_FIELDS = ("artifact", "target", "run", "device", "threads", "batch", "status", "reason", "reliable",
+              "unreliable_reason", "size_bytes", "load_ms", "init_ms", "first_ms", "p50_ms", "p90_ms", "p99_ms",
+              "mean_ms", "std_ms", "ci95_ms", "p50_reps_ms", "p50_spread_pct", "repetitions", "throughput_ips", "runs",
+              "rss_peak_mb", "accuracy", "top1_agreement", "keras_top1_agreement", "backend", "providers",
+              "node_providers", "drift_pct", "windows", "estimate")
+SPREAD_MAX = 0.05  # repetitions whose medians differ by more than this make a row unreliable
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,17 @@ class BenchArtifact:
     size: tuple[int, int]
     eval_paths: tuple[str, ...] = ()
     eval_labels: tuple[int, ...] = ()
+    keras_agreement: float | None = None  # top-1 agreement with the Keras model, from export-time verification
+
+
+def _keras_agreement(model: Path) -> float | None:
+    """The export report next to an artifact (its stage folder) says how often it agreed with Keras."""
+    rep = model.resolve().parent / "report.json"
+    try:
+        v = read_json(rep).get("top1_agreement") if rep.is_file() else None
+        return float(v) if v is not None else None
+    except (ValueError, TypeError, AttributeError, OSError):
+        return None
 
 
 def collect(inputs: list[str]) -> list[BenchArtifact]:
@@ -57,7 +71,8 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
                 mp = p / e["path"]
                 c = load_contract(mp)
                 out.append(BenchArtifact(mp, target, p.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
-                                         tuple(split.get("val", [])), tuple(split.get("val_labels", []))))
+                                         tuple(split.get("val", [])), tuple(split.get("val_labels", [])),
+                                         _keras_agreement(mp)))
         elif p.is_file():
             try:
                 c = load_contract(p)
@@ -69,7 +84,8 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
                 raise ConfigError(f"{p}: edgetl benchmarks {', '.join(f.suffix for f in targets.FORMATS.values())} "
                                   "model files.")
             target = t.name
-            out.append(BenchArtifact(p, target, p.parent.name, tuple(c.labels) if c else (), c.size if c else (0, 0)))
+            out.append(BenchArtifact(p, target, p.parent.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
+                                     keras_agreement=_keras_agreement(p)))
         else:
             raise ConfigError(f"{item!r} does not exist: pass model files (.tflite, .onnx) or edgetl run folders.")
     return out
@@ -123,19 +139,30 @@ def _row(art: BenchArtifact, dev: DeviceProfile, threads: int, status: str, reas
             **{k: t.get(k) for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "ci95_ms", "throughput_ips",
                                      "runs")},
             "rss_peak_mb": r.get("rss_peak_mb"), "accuracy": r.get("accuracy"), "top1_agreement": None,
-            "backend": r.get("backend"), "estimate": None, "fingerprint": r.get("fingerprint"),
-            "latencies_ms": r.get("latencies_ms"), "preds": r.get("preds")}
+            "keras_top1_agreement": art.keras_agreement,
+            "backend": r.get("backend"), "providers": r.get("providers"), "node_providers": r.get("node_providers"),
+            "batch": r.get("batch", 1), "estimate": None, "fingerprint": r.get("fingerprint"),
+            "latencies_ms": r.get("latencies_ms"), "preds": r.get("preds"), "reliable": None,
+            "unreliable_reason": "", "p50_reps_ms": None, "p50_spread_pct": None, "repetitions": None,
+            "drift_pct": None, "windows": r.get("windows")}
 
 
 def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, data_dir: str | None, out_dir: Path,
               threads: list[int] | None = None, max_images: int = 0, timeout_s: float = 600.0,
               progress: Callable[[str], None] | None = None,
-              omitted: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+              omitted: list[dict[str, Any]] | None = None, repetitions: int | None = None,
+              sustained_s: float | None = None, batch: int = 1) -> list[dict[str, Any]]:
     """One row per (artifact, device, thread count) that can run; a failure is a row, never an exception.
 
     Pairs that can never run (an ONNX model on a TFLite-only board) are not rows: they go to ``omitted``.
     ``threads`` overrides the thread counts of the devices edgetl measures; a board it cannot reach keeps its
     profile's threads for its estimates, and an Edge TPU board always runs one thread.
+
+    The protocol (README, "Benchmark protocol"): per device, every row is measured ``repetitions`` times,
+    interleaved (A B C, then C B A, ...), each repetition a fresh worker that warms up until steady; a row's
+    p50 is the median of its repetitions' medians, and it is marked ``reliable: false`` with the reason when
+    the repetitions disagree by more than 5% or the machine was busy, stolen from or throttled meanwhile.
+    ``sustained_s`` runs each row once for that long and reports the drift between its first and last window.
     """
     from .remote import SSHTarget, run_local
 
@@ -154,7 +181,8 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
                 remote.check()
             except DeviceUnavailableError as exc:
                 unreachable = str(exc)
-        settings = {"providers": list(dev.providers),
+        settings = {"providers": list(dev.providers), "provider_options": dev.provider_options, "batch": batch,
+                    "sustained_s": sustained_s,
                     "timing": {k: getattr(dev, k) for k in ("warmup_runs", "min_runs", "max_runs", "min_time_s",
                                                             "max_time_s")}}
         if dev.delegate == "edgetpu":
@@ -163,38 +191,106 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
             thread_list = list(dev.threads)
         else:
             thread_list = list(threads)
+        plan: list[tuple[BenchArtifact, int, bool]] = []
         for art in artifacts:
-            eval_path: Path | None = None
             ok, why = dev.accepts(art.target)
             if not ok:
                 if omitted is not None:
                     omitted.append({"artifact": str(art.path), "target": art.target, "device": dev.name, "why": why})
                 continue
-            for i, n in enumerate(thread_list):
-                if unreachable:
+            if unreachable:
+                for n in thread_list:
                     row = _row(art, dev, n, "unreachable", unreachable)
                     row["estimate"], why_not = _estimate(art, dev, n)
                     if why_not:
                         row["reason"] += f"; no estimate: {why_not}"
                     rows.append(row)
-                    continue
-                if i == 0 and eval_path is None:
-                    eval_path = eval_set(art, data_dir, max_images, cache)
-                if progress:
-                    progress(f"{dev.name}: {art.run}/{art.target} threads={n}")
-                ev = eval_path if i == 0 else None  # accuracy once per artifact and device
-                t0 = time.perf_counter()
-                if remote is not None:
-                    r = remote.run_worker(art.path, n, ev, settings, timeout_s)
-                else:
-                    r = run_local(art.path, n, ev, settings, timeout_s)
-                status = r.get("status", "failed")
-                if status == "failed" and r.get("error_kind") == ProviderUnavailableError.kind:
-                    status = "skipped"  # e.g. CUDA provider not available here
-                row = _row(art, dev, n, status, r.get("reason", "") or r.get("note", ""), r)
-                row["wall_s"] = round(time.perf_counter() - t0, 2)
-                rows.append(row)
+                continue
+            plan.extend((art, n, i == 0) for i, n in enumerate(thread_list))
+        if plan:
+            rows.extend(_measure_device(dev, plan, settings, remote, data_dir=data_dir, max_images=max_images,
+                                        cache=cache, timeout_s=timeout_s, progress=progress,
+                                        repetitions=1 if sustained_s else (repetitions or dev.repetitions)))
     _agreement(rows)
+    return rows
+
+
+def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, bool]], settings: dict[str, Any],
+                    remote: Any, *, data_dir: str | None, max_images: int, cache: Path, timeout_s: float,
+                    progress: Callable[[str], None] | None, repetitions: int) -> list[dict[str, Any]]:
+    """Measure every (artifact, threads) of one device in interleaved repetitions, one row each."""
+    from .noise import verdict
+    from .remote import run_local
+
+    reps = max(1, repetitions)
+    t = dict(settings["timing"])
+    per_rep = {**settings, "timing": {**t, "min_time_s": max(t["min_time_s"] / reps, 0.5),
+                                      "max_time_s": max(t["max_time_s"] / reps, 1.0),
+                                      "min_runs": max(t["min_runs"] // reps, 10),
+                                      "max_runs": max(t["max_runs"] // reps, 20)}}
+    results: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    failed: set[tuple[str, int]] = set()
+    for rep in range(reps):
+        order = plan if rep % 2 == 0 else plan[::-1]  # alternate the order: no row always runs first or last
+        for art, n, first in order:
+            key = (str(art.path), n)
+            if key in failed:
+                continue
+            ev = eval_set(art, data_dir, max_images, cache) if rep == 0 and first else None
+            if progress:
+                progress(f"{dev.name}: {art.run}/{art.target} threads={n}" + (f" (repetition {rep + 1}/{reps})"
+                                                                                if reps > 1 else ""))
+            t0 = time.perf_counter()
+            if remote is not None:
+                r = remote.run_worker(art.path, n, ev, per_rep, timeout_s)
+            else:
+                r = run_local(art.path, n, ev, per_rep, timeout_s)
+            r["wall_s"] = time.perf_counter() - t0
+            results.setdefault(key, []).append(r)
+            if r.get("status") != "ok":
+                failed.add(key)
+    rows = []
+    for art, n, _ in plan:
+        rs = results.get((str(art.path), n), [])
+        first_r = rs[0] if rs else {"status": "failed", "reason": "not measured"}
+        ok = [r for r in rs if r.get("status") == "ok"]
+        if len(ok) != len(rs) or not ok:
+            bad = next(r for r in rs if r.get("status") != "ok") if rs else first_r
+            status = bad.get("status", "failed")
+            if status == "failed" and bad.get("error_kind") == ProviderUnavailableError.kind:
+                status = "skipped"  # e.g. the CUDA provider is not installed here
+            row = _row(art, dev, n, status, bad.get("reason", ""), bad)
+            row["wall_s"] = round(sum(r["wall_s"] for r in rs), 2)
+            rows.append(row)
+            continue
+        row = _row(art, dev, n, "ok", first_r.get("note", ""), first_r)
+        p50s = [r["timing"]["p50_ms"] for r in ok]
+        lat = [x for r in ok for x in r.get("latencies_ms") or []]
+        med = float(np.median(p50s))
+        spread = (max(p50s) - min(p50s)) / med if len(p50s) > 1 and med > 0 else None
+        if lat:
+            arr = np.asarray(lat)
+            row.update(p90_ms=round(float(np.percentile(arr, 90)), 4), p99_ms=round(float(np.percentile(arr, 99)), 4),
+                       mean_ms=round(float(arr.mean()), 4), std_ms=round(float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, 4))
+            row["ci95_ms"] = round(1.96 * row["std_ms"] / np.sqrt(len(arr)), 4)
+        batch = first_r.get("batch", 1) or 1
+        row.update(p50_ms=round(med, 4), p50_reps_ms=[round(x, 4) for x in p50s], repetitions=len(ok),
+                   p50_spread_pct=None if spread is None else round(100 * spread, 2),
+                   runs=sum(r["timing"]["runs"] for r in ok), throughput_ips=round(1000.0 * batch / med, 2),
+                   latencies_ms=lat[:4000], rss_peak_mb=max(r.get("rss_peak_mb") or 0 for r in ok),
+                   wall_s=round(sum(r["wall_s"] for r in rs), 2))
+        reliable, why = verdict([r.get("noise") or {} for r in ok], spread, SPREAD_MAX)
+        if first_r.get("windows"):
+            w = first_r["windows"]
+            row["drift_pct"] = round(100 * (w[-1]["p50_ms"] - w[0]["p50_ms"]) / w[0]["p50_ms"], 2) if w[0]["p50_ms"] else None
+        wanted = [p for p in settings.get("providers") or [] if p != "CPUExecutionProvider"]
+        nodes = first_r.get("node_providers") or {}
+        if wanted and nodes and not any(nodes.get(p) for p in wanted):
+            row["status"] = "failed"
+            row["reason"] = (f"asked for {', '.join(wanted)} but every node ran on "
+                             f"{', '.join(sorted(nodes))}: not an accelerator result")
+        row["reliable"], row["unreliable_reason"] = reliable, why
+        rows.append(row)
     return rows
 
 

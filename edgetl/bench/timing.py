@@ -57,11 +57,44 @@ def measure(fn: Callable[[], object], *, warmup_runs: int = 10, min_runs: int = 
             break
         if len(lat) >= min_runs and elapsed >= min_time_s:
             break
-    arr = np.asarray(lat)
+    return summarize(lat, len(warm), time.perf_counter() - start), np.asarray(lat)
+
+
+def summarize(lat: list[float] | np.ndarray, warmup_runs: int, elapsed_s: float) -> TimingResult:
+    arr = np.asarray(lat, dtype=np.float64)
     std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
     p50, p90, p99 = (float(x) for x in np.percentile(arr, [50, 90, 99]))
-    res = TimingResult(runs=len(arr), warmup_runs=len(warm), p50_ms=p50, p90_ms=p90, p99_ms=p99,
-                       mean_ms=float(arr.mean()), std_ms=std, ci95_ms=1.96 * std / math.sqrt(len(arr)),
-                       min_ms=float(arr.min()), max_ms=float(arr.max()),
-                       throughput_ips=1000.0 / float(arr.mean()), elapsed_s=time.perf_counter() - start)
-    return res, arr
+    return TimingResult(runs=len(arr), warmup_runs=warmup_runs, p50_ms=p50, p90_ms=p90, p99_ms=p99,
+                        mean_ms=float(arr.mean()), std_ms=std, ci95_ms=1.96 * std / math.sqrt(len(arr)),
+                        min_ms=float(arr.min()), max_ms=float(arr.max()), throughput_ips=1000.0 / float(arr.mean()),
+                        elapsed_s=elapsed_s)
+
+
+def sustained(fn: Callable[[], object], seconds: float, *, window_s: float | None = None
+              ) -> tuple[TimingResult, np.ndarray, list[dict[str, float]]]:
+    """Run ``fn`` back to back for ``seconds`` and report each window's median: drift shows throttling.
+
+    The windows (``window_s``, default a sixth of the run, at most 60 s) carry ``t_s`` (end time), ``p50_ms``
+    and ``runs``; the first and last window give the drift in the row.
+    """
+    from .noise import _clock_mhz
+
+    win = window_s or min(max(seconds / 6.0, 1.0), 60.0)
+    lat: list[float] = []
+    windows: list[dict[str, float]] = []
+    start = time.perf_counter()
+    w_start, w_lat = start, []
+    while True:
+        t = time.perf_counter_ns()
+        fn()
+        d = (time.perf_counter_ns() - t) / 1e6
+        lat.append(d)
+        w_lat.append(d)
+        now = time.perf_counter()
+        if now - w_start >= win or now - start >= seconds:
+            windows.append({"t_s": round(now - start, 2), "p50_ms": round(float(np.median(w_lat)), 4),
+                            "runs": len(w_lat), "clock_mhz": _clock_mhz()})
+            w_start, w_lat = now, []
+        if now - start >= seconds:
+            break
+    return summarize(lat, 0, time.perf_counter() - start), np.asarray(lat), windows

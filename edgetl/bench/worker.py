@@ -9,6 +9,7 @@ model that fails to load (the JSON says why); a crash of the native runtime kill
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import resource
 import sys
@@ -36,7 +37,8 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
     from ..errors import EdgetlError, NoContractError
     from ..runtime import Classifier
     from .fingerprint import machine_info
-    from .timing import measure
+    from .noise import observed
+    from .timing import measure, sustained
 
     out: dict[str, Any] = {"fingerprint": machine_info()}
     rss0 = _rss_mb()
@@ -46,13 +48,14 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
         t1 = time.perf_counter()
         opts = dict(settings.get("load_options", {}))
         try:
-            clf = Classifier.load(model, threads=threads, providers=settings.get("providers") or None, **opts)
+            clf = Classifier.load(model, threads=threads, providers=settings.get("providers") or None,
+                                  provider_options=settings.get("provider_options"), **opts)
         except NoContractError:
             if "mean" in opts:
                 raise
             # Latency does not depend on normalization: time it, and say that accuracy needs the options.
             clf = Classifier.load(model, threads=threads, providers=settings.get("providers") or None,
-                                  mean=0.0, std=1.0)
+                                  provider_options=settings.get("provider_options"), mean=0.0, std=1.0)
             out["note"] = "no edgetl contract: latency only; pass --mean/--std (and --labels) for accuracy"
         t2 = time.perf_counter()
     except EdgetlError as exc:
@@ -61,12 +64,29 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
     t3 = time.perf_counter()
     clf.scores_from_input(x)
     first_ms = 1000 * (time.perf_counter() - t3)
-    timing, lat = measure(lambda: clf.scores_from_input(x), **settings.get("timing", {}))
-    out.update({"status": "ok", "reason": "", "size_bytes": size, "load_ms": round(1000 * (t1 - t0), 3),
+    call = lambda: clf.scores_from_input(x)  # noqa: E731
+    batch = int(settings.get("batch") or 1)
+    if batch > 1:  # throughput mode: one call classifies a batch (models with a dynamic batch dimension)
+        if not clf.dynamic_batch:
+            return {**out, "status": "failed", "error_kind": "batch_unsupported",
+                    "reason": f"batch {batch} needs a model with a dynamic batch dimension (edgetl's ONNX artifacts "
+                              "have one; TFLite artifacts have batch 1)"}
+        xb = np.zeros((batch, *clf.input_shape[1:]), clf.input_dtype)
+        clf.infer_batch(xb)
+        call = lambda: clf.infer_batch(xb)  # noqa: E731
+    if settings.get("sustained_s"):
+        (timing, lat, windows), noise = observed(lambda: sustained(call, settings["sustained_s"]))
+        out["windows"] = windows
+    else:
+        (timing, lat), noise = observed(lambda: measure(call, **settings.get("timing", {})))
+    out["noise"] = noise
+    if batch > 1:
+        timing = dataclasses.replace(timing, throughput_ips=batch * timing.throughput_ips)
+    out.update({"status": "ok", "reason": "", "size_bytes": size, "batch": batch, "load_ms": round(1000 * (t1 - t0), 3),
                 "init_ms": round(1000 * (t2 - t1), 3), "first_ms": round(first_ms, 3), "timing": timing.to_dict(),
                 "latencies_ms": [round(float(v), 4) for v in lat[:2000]],
                 "backend": f"{clf.backend_name} {clf.backend_version}",
-                "providers": clf.providers})
+                "providers": clf.providers, "node_providers": node_providers(clf, settings)})
     # memory of loading and running the model, before the accuracy images are loaded
     out["rss_peak_mb"] = round(_rss_mb(), 1)
     out["rss_delta_mb"] = round(_rss_mb() - rss0, 1)
@@ -77,6 +97,34 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
         if "labels" in data:
             out["accuracy"] = float(np.mean(np.asarray(preds) == data["labels"]))
     return out
+
+
+def node_providers(clf: Any, settings: dict[str, Any]) -> dict[str, int] | None:
+    """For ONNX Runtime with an accelerator provider: how many graph nodes each provider ran (one profiled call).
+
+    ``get_providers()`` lists what the session registered, not where the work went; the profile of one run
+    names the provider of every node, so a silent fall-back to the CPU shows.
+    """
+    wanted = [p for p in settings.get("providers") or [] if p != "CPUExecutionProvider"]
+    if not wanted or clf.backend_name != "onnxruntime":
+        return None
+    import tempfile
+
+    from ..runtime import Classifier
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prof = Classifier.load(clf.path, providers=settings.get("providers"), profile_dir=tmp,
+                               provider_options=settings.get("provider_options"), mean=clf.contract.mean,
+                               std=clf.contract.std)
+        x = np.zeros(prof.input_shape, prof.input_dtype)
+        prof.scores_from_input(x)
+        path = prof.end_profiling()
+        counts: dict[str, int] = {}
+        for ev in json.loads(Path(path).read_text()) if path else []:
+            p = (ev.get("args") or {}).get("provider")
+            if ev.get("cat") == "Node" and p and ev.get("name", "").endswith("_kernel_time"):
+                counts[p] = counts.get(p, 0) + 1
+    return counts
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,11 +7,15 @@ from ..errors import ConversionError
 
 
 def keras_to_onnx(model: Any, *, input_size: int, opset: int) -> Any:
-    """Return an ``onnx.ModelProto`` taking float32 [1, size, size, 3] named ``image``."""
+    """Return an ``onnx.ModelProto`` taking float32 [N, size, size, 3] named ``image``.
+
+    The batch dimension is dynamic: devices run batch 1 (the contract says [1, ...]); a server GPU can run
+    a batch for throughput (``edgetl bench --batch N``).
+    """
     import tensorflow as tf
     import tf2onnx
 
-    spec = (tf.TensorSpec((1, input_size, input_size, 3), tf.float32, name="image"),)
+    spec = (tf.TensorSpec((None, input_size, input_size, 3), tf.float32, name="image"),)
     from ..runtime.quiet import native_stderr_quiet
 
     try:

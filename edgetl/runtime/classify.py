@@ -65,7 +65,9 @@ class Classifier:
     def load(cls, path: str | Path, *, threads: int | None = None, backend: str = "auto", workers: int = 1,
              providers: Sequence[str] | None = None, mean: Sequence[float] | float | None = None,
              std: Sequence[float] | float | None = None, labels: Sequence[str] | str | Path | None = None,
-             output_kind: str | None = None, layout: str | None = None) -> "Classifier":
+             output_kind: str | None = None, layout: str | None = None,
+             provider_options: dict[str, dict[str, Any]] | None = None,
+             profile_dir: str | None = None) -> "Classifier":
         """Load ``path`` (.tflite or .onnx) and its contract.
 
         Args:
@@ -73,6 +75,8 @@ class Classifier:
             backend: auto, litert, tflite-runtime or onnxruntime.
             workers: Interpreters in the pool; calls from more threads than this wait their turn.
             providers: ONNX Runtime execution providers (default CPU).
+            provider_options: Options per provider, e.g. {"TensorrtExecutionProvider": {"trt_fp16_enable": True}}.
+            profile_dir: ONNX Runtime only: write a per-node profile there (see ``end_profiling``).
             mean, std, labels, output_kind, layout: For a model without an edgetl contract (a foreign
                 model), or to override the contract. ``labels`` may be a list or a text file (one per line).
         """
@@ -91,7 +95,7 @@ class Classifier:
             raise ConfigError(f"{p} is an ONNX model; backend {backend!r} runs .tflite files. Use onnxruntime.")
         if suffix == ".tflite" and backend == "onnxruntime":
             raise ConfigError(f"{p} is a TFLite model; ONNX Runtime cannot run it. Use backend litert.")
-        backends = [_open(p, data, threads, backend, providers) for _ in range(workers)]
+        backends = [_open(p, data, threads, backend, providers, provider_options, profile_dir) for _ in range(workers)]
         contract = load_contract(p, data)
         contract = _with_options(p, contract, backends[0], mean=mean, std=std, labels=labels,
                                  output_kind=output_kind, layout=layout)
@@ -121,6 +125,25 @@ class Classifier:
         with self._backend() as b:
             raw = b.run(x)
         return self._postprocess(raw)
+
+    @property
+    def dynamic_batch(self) -> bool:
+        """Whether the model takes a batch larger than one (a dynamic first dimension)."""
+        with self._backend() as b:
+            return bool(getattr(b, "dynamic_batch", False))
+
+    def infer_batch(self, x: np.ndarray) -> np.ndarray:
+        """Raw outputs for a prepared input batch (N, ...) of a dynamic-batch model: for throughput benchmarks."""
+        with self._backend() as b:
+            if not getattr(b, "dynamic_batch", False):
+                raise RuntimeBackendError(f"{self.path}: the model has a fixed batch of 1.")
+            return b.run_batch(x)
+
+    def end_profiling(self) -> str | None:
+        """ONNX Runtime with ``profile_dir``: finish the profile and return its JSON file."""
+        with self._backend() as b:
+            end = getattr(b, "end_profiling", None)
+            return end() if end else None
 
     def _postprocess(self, raw: np.ndarray) -> np.ndarray:
         out = dequantize(raw, self.output_quant).reshape(-1)
@@ -172,11 +195,13 @@ class Classifier:
                 "backend": f"{self.backend_name} {self.backend_version}"}
 
 
-def _open(path: Path, data: bytes, threads: int | None, backend: str, providers: Sequence[str] | None) -> Any:
+def _open(path: Path, data: bytes, threads: int | None, backend: str, providers: Sequence[str] | None,
+          provider_options: dict[str, dict[str, Any]] | None = None, profile_dir: str | None = None) -> Any:
     if path.suffix.lower() == ".onnx":
         from .backends.onnx import OnnxBackend
 
-        return OnnxBackend(path, data, threads=threads, providers=list(providers) if providers else None)
+        return OnnxBackend(path, data, threads=threads, providers=list(providers) if providers else None,
+                           provider_options=provider_options, profile_dir=profile_dir)
     from .backends.litert import LiteRTBackend
 
     return LiteRTBackend(path, data, threads=threads, prefer=backend)

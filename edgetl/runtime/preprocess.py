@@ -64,6 +64,13 @@ class InputWriter:
             # uint8 input with scale 1, zp 0 (or int8 with zp -128): pixels go in unchanged
             self.passthrough = bool(np.allclose(self.a, 1.0, atol=1e-5) and np.allclose(self.b, 0.0, atol=1e-3)
                                     and self.dtype == np.uint8)
+            # uint8 pixels have 256 values: a table per channel gives exactly the formula's result in one
+            # gather instead of five float passes (int8 models with scale 1, zero point -128 become pixel ^ 0x80)
+            levels = np.arange(256, dtype=np.float32)[:, None]
+            self.lut = np.clip(np.rint(levels * self.a + self.b), self.lo, self.hi).astype(self.dtype).T.copy()
+            self.same_lut = bool(np.all(self.lut == self.lut[:1]))
+            self.xor128 = bool(self.same_lut and self.dtype == np.int8 and np.array_equal(
+                self.lut[0].view(np.uint8), np.arange(256, dtype=np.uint8) ^ 0x80))
         else:
             self.a = (1.0 / std).astype(np.float32)
             self.b = (-mean / std).astype(np.float32)
@@ -85,6 +92,17 @@ class InputWriter:
                 dst += b
         elif self.passthrough and pixels.dtype == np.uint8:
             np.copyto(dst, pixels)
+        elif pixels.dtype == np.uint8:
+            if self.xor128:  # int8 = pixel - 128: the same bits as pixel ^ 0x80
+                np.bitwise_xor(pixels, np.uint8(0x80), out=dst.view(np.uint8))
+            elif self.same_lut:
+                np.take(self.lut[0], pixels, out=dst)
+            else:
+                axis = 0 if self.contract.layout == "NCHW" else -1
+                for c in range(self.lut.shape[0]):
+                    idx = [slice(None)] * dst.ndim
+                    idx[axis] = c
+                    np.take(self.lut[c], pixels[tuple(idx)], out=dst[tuple(idx)])
         else:
             q = np.rint(pixels.astype(np.float32) * a + b)
             np.clip(q, self.lo, self.hi, out=q)

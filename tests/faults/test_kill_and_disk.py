@@ -16,7 +16,7 @@ import pytest
 
 from edgetl.artifacts import sha256_file
 
-pytestmark = pytest.mark.tf
+pytestmark = [pytest.mark.tf, pytest.mark.slow]  # minutes: run by .ci/run with -m slow
 pytest.importorskip("tensorflow")
 pytest.importorskip("ai_edge_litert")
 KILLS = int(os.environ.get("EDGETL_KILLS", "3"))

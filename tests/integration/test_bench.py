@@ -187,6 +187,7 @@ def test_html_report_renders_with_plots_in_chromium(shared: Path, tmp_path: Path
     assert px.std() > 10  # not a blank page
 
 
+@pytest.mark.slow
 def test_a_worker_killed_by_a_signal_is_a_row_and_the_bench_goes_on(shared: Path, sshd: dict, tmp_path: Path) -> None:
     """The device's python is a wrapper that dies of SIGSEGV on one model: a stand-in for a native crash."""
     wrapper = tmp_path / "python-that-crashes"
@@ -203,6 +204,7 @@ def test_a_worker_killed_by_a_signal_is_a_row_and_the_bench_goes_on(shared: Path
     assert by["good.tflite"]["status"] == "ok" and by["good.tflite"]["p50_ms"] > 0
 
 
+@pytest.mark.slow
 def test_hostile_file_names_do_not_run_on_the_device(shared: Path, sshd: dict, tmp_path: Path) -> None:
     model = tmp_path / "m;touch edgetl_pwned;$(touch edgetl_pwned2)`touch edgetl_pwned3`.tflite"
     model.write_bytes((shared / FOREIGN).read_bytes())

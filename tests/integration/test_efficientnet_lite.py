@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.tf
+pytestmark = [pytest.mark.tf, pytest.mark.slow]  # the PyTorch import (the import extra): .ci/run -m slow
 keras = pytest.importorskip("keras")
 
 from edgetl.backbones.efficientnet_lite import EfficientNetLite  # noqa: E402

@@ -43,6 +43,7 @@ def test_batchnorm_guard_fires_when_a_statistic_moves() -> None:
     assert_bn_unchanged(before, bn_statistics(model))
 
 
+@pytest.mark.slow
 def test_export_exit_status_follows_the_verdicts(tiny_run: Path) -> None:
     """`edgetl export` exits 1 exactly when a row is not ok; with a zero budget the tiny model's int8 copies
     are judged on any drop at all."""

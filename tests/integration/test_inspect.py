@@ -84,6 +84,7 @@ def test_lint_names_the_partition_op_and_float_reasons(tmp_path: Path) -> None:
     assert any("tflite:uint8" in f for f in flt.fixes)
 
 
+@pytest.mark.slow
 def test_tflite_and_onnx_count_the_same_compute(tiny_run: Path) -> None:
     pytest.importorskip("tf2onnx")
     import keras

@@ -46,8 +46,10 @@ def test_rerun_reuses_the_stage(tiny_run: Path, color_dataset: Path) -> None:
     assert r.cached
 
 
-@pytest.mark.parametrize("strategy,augment", [("feature_extraction", ()), ("feature_extraction_early", ()),
-                                              ("fine_tune_all", ()), ("feature_extraction", ("flip", "brightness"))])
+@pytest.mark.parametrize("strategy,augment", [
+    ("feature_extraction", ()), pytest.param("feature_extraction_early", (), marks=pytest.mark.slow),
+    pytest.param("fine_tune_all", (), marks=pytest.mark.slow),
+    pytest.param("feature_extraction", ("flip", "brightness"), marks=pytest.mark.slow)])
 def test_other_strategies_train_and_report(strategy: str, augment: tuple, color_dataset: Path, tmp_path: Path) -> None:
     cfg = TrainConfig(data=str(color_dataset), strategy=strategy, augment=augment,
                       **{**TINY_TRAIN, "fine_tune_epochs": 1, "epochs": 2})

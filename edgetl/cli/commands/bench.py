@@ -16,10 +16,18 @@ from ..options import emit
 @click.option("--data", type=click.Path(), help="Labeled images (class folders) for accuracy; default: the run's validation split.")
 @click.option("--threads", help="Comma list overriding the profiles' threads, e.g. 1,2.")
 @click.option("--max-images", type=int, default=0, help="Cap the accuracy images (0: all).")
+@click.option("--repetitions", type=int, help="Interleaved repetitions per row (default: the profile's, 3).")
+@click.option("--sustained", "sustained_min", type=float,
+              help="Run each row for this many minutes and report the drift (thermal throttling on a board).")
+@click.option("--batch", type=int, default=1, show_default=True,
+              help="Throughput mode: images per call, for server GPUs (models with a dynamic batch: ONNX).")
+@click.option("--accuracy-budget", type=float, default=2.0, show_default=True,
+              help="Points below the float artifact that the 'fastest within budget' answer allows.")
 @click.option("--out", type=click.Path(), default="runs/bench", show_default=True, help="Report folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print {rows: [...]} as JSON.")
 def bench(inputs: tuple[str, ...], devices: tuple[str, ...], data: str | None, threads: str | None, max_images: int,
-          out: str, as_json: bool) -> None:
+          repetitions: int | None, sustained_min: float | None, batch: int, accuracy_budget: float, out: str,
+          as_json: bool) -> None:
     """Benchmark MODEL_OR_RUN_DIR... on each --device; a failure is a row, never a crash of the run."""
     import dataclasses
 
@@ -30,9 +38,14 @@ def bench(inputs: tuple[str, ...], devices: tuple[str, ...], data: str | None, t
     profs = [load_profile(d) for d in devices]
     arts = collect(list(inputs))
     th = [int(x) for x in threads.split(",")] if threads else None
+    if batch < 1 or (repetitions is not None and repetitions < 1) or (sustained_min is not None and sustained_min <= 0):
+        raise click.UsageError("--batch and --repetitions must be at least 1, --sustained positive.")
+    omitted: list[dict] = []
     rows = run_bench(arts, profs, data_dir=data, out_dir=Path(out), threads=th, max_images=max_images,
-                     progress=None if as_json else lambda m: click.echo(f"bench {m}", err=True))
-    paths = write_reports(rows, Path(out), {p.name: dataclasses.asdict(p) for p in profs})
+                     progress=None if as_json else lambda m: click.echo(f"bench {m}", err=True), omitted=omitted,
+                     repetitions=repetitions, sustained_s=60 * sustained_min if sustained_min else None, batch=batch)
+    paths = write_reports(rows, Path(out), {p.name: dataclasses.asdict(p) for p in profs}, omitted=omitted,
+                          accuracy_budget=accuracy_budget)
     slim = [{k: r.get(k) for k in ROW_FIELDS} for r in rows]
     if as_json:
         emit({"rows": slim, "reports": {k: str(v) for k, v in paths.items()}}, True)
@@ -49,18 +62,23 @@ def table(rows: list[dict]) -> None:
     from ..console import console, esc
 
     t = Table(title="edgetl bench")
-    for c in ("device", "artifact", "thr", "status", "p50 ms", "p90 ms", "p99 ms", "±95%", "top-1", "agree", "MB",
-              "RSS MB", "note"):
+    for c in ("device", "artifact", "thr", "status", "p50 ms", "spread", "p90 ms", "p99 ms", "top-1", "agree fp32",
+              "agree Keras", "MB", "RSS MB", "note"):
         t.add_column(c)
     for r in rows:
         f = lambda v, d=2: "" if v is None else f"{v:.{d}f}"  # noqa: E731
         style = {"ok": "green", "failed": "red"}.get(r["status"], "dim")
         note = r["reason"] if r["status"] != "ok" else ""
+        if r.get("reliable") is False:
+            note = f"UNRELIABLE: {r['unreliable_reason']}" + (f"; {note}" if note else "")
+        if r.get("node_providers"):
+            note = f"ran on {r['node_providers']}" + (f"; {note}" if note else "")
         if r.get("estimate"):
             e = r["estimate"]
             note = f"estimate {e['p50_ms_low']:.1f}-{e['p50_ms_high']:.1f} ms; " + note
         t.add_row(esc(r["device"]), esc(f"{r['run']}/{r['target']}"), str(r["threads"]),
                   f"[{style}]{esc(r['status'])}[/]",
-                  f(r["p50_ms"]), f(r["p90_ms"]), f(r["p99_ms"]), f(r["ci95_ms"], 3), f(r["accuracy"], 4),
-                  f(r["top1_agreement"], 4), f(r["size_bytes"] / 1e6, 1), f(r["rss_peak_mb"], 0), esc(note))
+                  f(r["p50_ms"]), "" if r.get("p50_spread_pct") is None else f"{r['p50_spread_pct']:.1f}%",
+                  f(r["p90_ms"]), f(r["p99_ms"]), f(r["accuracy"], 4), f(r["top1_agreement"], 4),
+                  f(r.get("keras_top1_agreement"), 4), f(r["size_bytes"] / 1e6, 1), f(r["rss_peak_mb"], 0), esc(note))
     console(200).print(t)

@@ -16,7 +16,8 @@ _DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)
 
 class OnnxBackend:
     def __init__(self, path: str | Path, model_bytes: bytes, *, threads: int | None = None,
-                 providers: list[str] | None = None) -> None:
+                 providers: list[str] | None = None, provider_options: dict[str, dict[str, Any]] | None = None,
+                 profile_dir: str | None = None) -> None:
         try:
             import onnxruntime as ort
         except ImportError as exc:
@@ -33,6 +34,9 @@ class OnnxBackend:
         if threads:
             so.intra_op_num_threads = threads
             so.inter_op_num_threads = 1
+        if profile_dir:
+            so.enable_profiling = True
+            so.profile_file_prefix = str(Path(profile_dir) / "ort")
         if any(p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") for p in providers or ()):
             preload = getattr(ort, "preload_dlls", None)  # onnxruntime-gpu >= 1.21 finds pip's nvidia-* libraries
             if preload is not None:
@@ -49,12 +53,21 @@ class OnnxBackend:
                                       "use a CPU profile.")
         if "CPUExecutionProvider" not in wanted:
             wanted.append("CPUExecutionProvider")  # for the ops an accelerator provider does not take
+        opts = provider_options or {}
         try:
-            self._s = ort.InferenceSession(source, so, providers=wanted)
+            self._s = ort.InferenceSession(source, so, providers=[(p, {k: str(v) for k, v in opts.get(p, {}).items()})
+                                                                  for p in wanted])
         except Exception as exc:
             raise RuntimeBackendError(f"{path}: ONNX Runtime {self.version} cannot load the model: "
                                       f"{str(exc).strip()[:500]}") from exc
         self.providers = self._s.get_providers()
+        fell_back = [p for p in wanted if p not in self.providers]
+        if fell_back:  # ONNX Runtime drops a provider whose libraries fail to load, and goes on without it
+            raise ProviderUnavailableError(
+                f"{path}: asked for {', '.join(wanted)} but ONNX Runtime {self.version} set up only "
+                f"{', '.join(self.providers)} ({', '.join(fell_back)} failed to load: check its CUDA/TensorRT "
+                "libraries). Not measured, so a CPU result is never shown as an accelerator's.",
+                fell_back=True)
         ins, outs = self._s.get_inputs(), self._s.get_outputs()
         if len(ins) != 1 or len(outs) != 1:
             raise RuntimeBackendError(f"{path}: edgetl classifies with models of one input and one output; this "
@@ -65,6 +78,8 @@ class OnnxBackend:
             raise RuntimeBackendError(f"{path}: the model input has shape {ins[0].shape}; edgetl classifies images "
                                       "with a 4-D input (NHWC or NCHW).")
         self.input_shape = tuple(shape)
+        first = (ins[0].shape or [1])[0]
+        self.dynamic_batch = not (isinstance(first, int) and first > 0)
         n = int(np.prod(shape, dtype=np.float64))
         if n > MAX_INPUT_ELEMENTS.value:
             raise ModelFileError(MAX_INPUT_ELEMENTS.exceeded(n, str(path)) + ".")
@@ -86,6 +101,15 @@ class OnnxBackend:
             return self._s.run([self._out_name], {self._in_name: x})[0]
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidArgument/RuntimeException types
             raise RuntimeBackendError(f"ONNX Runtime failed to run the model: {str(exc).strip()[:300]}") from exc
+
+    def run_batch(self, x: np.ndarray) -> np.ndarray:
+        if x.shape[1:] != self.input_shape[1:] or x.dtype != self.input_dtype:
+            raise RuntimeBackendError(f"input batch must be {self.input_dtype} of shape [N, "
+                                      f"{', '.join(map(str, self.input_shape[1:]))}]; received {x.dtype} {list(x.shape)}.")
+        return self._run(x)
+
+    def end_profiling(self) -> str | None:
+        return self._s.end_profiling() or None
 
     def run_into(self, fill: Callable[[np.ndarray], None]) -> np.ndarray:
         fill(self._buf)

@@ -1,0 +1,61 @@
+"""The README's main job, timed from cold caches, with everything it reports kept as one raw file.
+
+    python benchmarks/main_job.py --shared ../shared [--out benchmarks/results/main_job.json]
+
+Runs ``edgetl pipeline examples/flowers.yaml`` with the README's --set options into a fresh run folder
+and a fresh cache, then writes the wall time, the pipeline summary, the training metrics (strategy,
+timings, accuracy), every export row and the benchmark rows, with the date, the machine and the versions.
+RESULTS.md's "Main job" section and the README's figures are generated from that file (results.py).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--shared", default=str(REPO.parent / "shared"))
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "main_job.json"))
+    ap.add_argument("--run-dir", help="default: a fresh temporary folder")
+    args = ap.parse_args()
+    shared = Path(args.shared).resolve()
+    run_dir = Path(args.run_dir or tempfile.mkdtemp(prefix="edgetl-main-job-")) / "flowers"
+    cache = Path(tempfile.mkdtemp(prefix="edgetl-main-job-cache-"))
+    cmd = [sys.executable, "-m", "edgetl.cli.main", "pipeline", str(REPO / "examples" / "flowers.yaml"),
+           "--set", f"train.data={shared / 'datasets' / 'flowers'}", "--set", f"train.weights_dir={shared / 'weights'}",
+           "--set", f"run_dir={run_dir}", "--json"]
+    env = {**os.environ, "EDGETL_CACHE_DIR": str(cache)}
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if proc.returncode not in (0, 1):
+        sys.exit(f"the main job failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    summary = json.loads(proc.stdout)
+    report = json.loads((run_dir / "pipeline_report.json").read_text())
+    metrics = json.loads((Path(report["train"]["stage_dir"]) / "metrics.json").read_text())
+    bench = json.loads((run_dir / "bench" / "bench.json").read_text()) if (run_dir / "bench").exists() else None
+    from edgetl.bench.fingerprint import machine_info
+
+    doc = {"script": "benchmarks/main_job.py", "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
+           "command": "edgetl pipeline examples/flowers.yaml --set train.data=../shared/datasets/flowers "
+                      "--set train.weights_dir=../shared/weights",
+           "exit_code": proc.returncode, "wall_s": round(wall, 1), "summary": summary,
+           "train": {k: metrics[k] for k in ("validation", "strategy", "fine_tune", "timings_s", "data", "model",
+                                             "versions") if k in metrics},
+           "exports": report["exports"], "bench": bench}
+    doc["train"]["validation"].pop("per_class", None)
+    Path(args.out).write_text(json.dumps(doc, indent=1, default=str) + "\n")
+    print(f"wrote {args.out}: wall {wall:.0f} s, exit {proc.returncode}")
+
+
+if __name__ == "__main__":
+    main()
