@@ -1,10 +1,14 @@
 """The headline table: every exported format of one run on this host, 1 and 2 threads, vs the compute floor.
 
 Latency and accuracy come from ``edgetl bench`` (profiles host-cpu for TFLite, host-onnx for ONNX, both
-with their threads overridden to 1 and 2). The compute floor is the model's FLOPs divided by this machine's
-single-thread SGEMM peak (numpy/OpenBLAS, 2048x2048 float32, best of 7, measured in a child process with
-one BLAS thread and OpenBLAS free to pick its best kernel), times the thread count. MobileNetV2-1.0-224 is
-601.6 MFLOP (300.8 M multiply-adds); the classifier head adds 0.33 M multiply-adds, which we ignore.
+with their threads overridden to 1 and 2). The compute floor is each artifact's own FLOPs (2 x the
+multiply-accumulates that ``edgetl inspect`` counts in that file) divided by this machine's single-thread
+SGEMM peak (numpy/OpenBLAS, 2048x2048 float32, best of 7, measured in a child process with one BLAS thread
+and OpenBLAS free to pick its best kernel), times the thread count.
+
+The whole table is measured twice, one run after the other, with the benchmark protocol (interleaved
+repetitions, median of medians, noise check): the second run's p50 and the difference are in each row, and
+a row that the protocol marked unreliable says why.
 
     python benchmarks/headline.py runs/flowers --out benchmarks/results
 """
@@ -20,7 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 
-MODEL_MFLOP = 601.6
 SGEMM = """
 import time, numpy as np
 n = 2048
@@ -52,25 +55,33 @@ def main() -> None:
     arts = collect([args.run_dir])
     devices = [load_profile("host-cpu"), load_profile("host-onnx")]
     reps = []
+    from edgetl.analysis.inspect_model import analyze
+
+    mflop = {str(a.path): 2 * analyze(a.path).macs / 1e6 for a in arts}
     for i in range(args.repeat):
         rows = run_bench(arts, devices, data_dir=None, out_dir=Path(tempfile.gettempdir()) / "edgetl-headline",
                          threads=[1, 2],
                          progress=lambda m: print(f"[{i + 1}/{args.repeat}] {m}", file=sys.stderr))
         reps.append([r for r in rows if r["status"] == "ok"])
+        # only the OK rows: a row that fails says so in the bench report
     table = []
     for r in reps[0]:
-        floor_ms = MODEL_MFLOP / 1e3 / (peak * r["threads"]) * 1e3
+        model_mflop = mflop[r["artifact"]]
+        floor_ms = model_mflop / 1e3 / (peak * r["threads"]) * 1e3
         again = [x for rep in reps[1:] for x in rep if (x["artifact"], x["device"], x["threads"]) ==
                  (r["artifact"], r["device"], r["threads"])]
         table.append({"target": r["target"], "device": r["device"], "threads": r["threads"], "p50_ms": r["p50_ms"],
                       "p90_ms": r["p90_ms"], "p99_ms": r["p99_ms"], "accuracy": r["accuracy"],
                       "top1_agreement": r["top1_agreement"], "size_mb": round(r["size_bytes"] / 1e6, 2),
-                      "achieved_gflops": round(MODEL_MFLOP / r["p50_ms"], 1),
+                      "model_mflop": round(model_mflop, 1), "achieved_gflops": round(model_mflop / r["p50_ms"], 1),
+                      "reliable": r.get("reliable"), "unreliable_reason": r.get("unreliable_reason"),
+                      "p50_spread_pct": r.get("p50_spread_pct"),
+                      "reliable_repeat": [x.get("reliable") for x in again],
                       "floor_ms": round(floor_ms, 3), "x_floor": round(r["p50_ms"] / floor_ms, 2),
                       "p50_ms_repeat": [x["p50_ms"] for x in again],
                       "repeat_diff_pct": [round(100 * abs(x["p50_ms"] - r["p50_ms"]) / r["p50_ms"], 1) for x in again]})
     info = {"date": time.strftime("%Y-%m-%d"), "machine": machine_info(), "sgemm_1thread_gflops": round(peak, 1),
-            "model_mflop": MODEL_MFLOP, "run": str(args.run_dir)}
+            "run": str(args.run_dir), "script": "benchmarks/headline.py", "protocol": "interleaved repetitions"}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "headline.json").write_text(json.dumps({"info": info, "rows": table}, indent=2) + "\n")
@@ -78,7 +89,7 @@ def main() -> None:
             "achieved_gflops", "x_floor", "repeat_diff_pct"]
     md = [f"Measured {info['date']} on {info['machine']['cpu']} ({info['machine']['cores']} cores, "
           f"{platform.machine()}); single-thread SGEMM peak {peak:.1f} GFLOP/s; compute floor = "
-          f"{MODEL_MFLOP} MFLOP / (peak x threads).", "",
+          "the artifact's counted FLOPs / (peak x threads).", "",
           "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for t in table:
         md.append("| " + " | ".join(str(t[c]) for c in cols) + " |")

@@ -1,6 +1,8 @@
 """Start a throwaway sshd on 127.0.0.1 and run edgetl bench on RUN_DIR with host-cpu and a loopback-SSH profile.
 
     python benchmarks/loopback_ssh.py runs/flowers   (root; needs openssh-server)
+
+Writes benchmarks/results/loopback_ssh.json (rows, date, machine) for RESULTS.md.
 """
 import json, subprocess, sys, time, socket, getpass
 from pathlib import Path
@@ -22,6 +24,11 @@ try:
     out = subprocess.run([sys.executable, "-m", "edgetl.cli.main", "bench", sys.argv[1], "--device", "host-cpu", "--device",
                           str(d / "loopback-ssh.yaml"), "--out", "/tmp/edgetl-loopback-bench", "--json"], capture_output=True, text=True)
     rows = json.loads(out.stdout)["rows"]
+    from edgetl.bench.fingerprint import machine_info
+
+    Path("benchmarks/results/loopback_ssh.json").write_text(json.dumps(
+        {"script": "benchmarks/loopback_ssh.py", "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
+         "rows": rows}, indent=1) + "\n")
     for r in rows:
         if r["status"] == "ok":
             print(r["device"], r["target"], r["threads"], r["status"], r["p50_ms"], r["p90_ms"], r["accuracy"], r["top1_agreement"], r["rss_peak_mb"])

@@ -48,6 +48,20 @@ def _keras_agreement(model: Path) -> float | None:
         return None
 
 
+def _split_of(c: Any) -> dict[str, Any]:
+    """The validation split of the run an edgetl artifact came from (its contract names the run), so a model
+    file benchmarked alone still gets its accuracy; {} when that run is not on this machine."""
+    src = (c.meta.get("source") or {}) if c is not None else {}
+    run, stage = src.get("run_dir"), src.get("train_stage")
+    if not isinstance(run, str) or not isinstance(stage, str):
+        return {}
+    f = Path(run) / stage / "split.json"
+    try:
+        return read_json(f) if f.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def collect(inputs: list[str]) -> list[BenchArtifact]:
     """Artifacts from run folders (their exports) and from model files."""
     from ..runtime.contract import load_contract
@@ -84,7 +98,9 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
                 raise ConfigError(f"{p}: edgetl benchmarks {', '.join(f.suffix for f in targets.FORMATS.values())} "
                                   "model files.")
             target = t.name
+            split = _split_of(c)
             out.append(BenchArtifact(p, target, p.parent.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
+                                     tuple(split.get("val", [])), tuple(split.get("val_labels", [])),
                                      keras_agreement=_keras_agreement(p)))
         else:
             raise ConfigError(f"{item!r} does not exist: pass model files (.tflite, .onnx) or edgetl run folders.")

@@ -1,0 +1,332 @@
+"""RESULTS.md (and the README's measured block) generated from the raw files in benchmarks/results/.
+
+    python benchmarks/results.py           # write RESULTS.md and the README block
+    python benchmarks/results.py --check   # exit 1 when either differs from what the raw files say
+
+Every number in RESULTS.md is read from a raw file that a script in benchmarks/ wrote (date, machine and
+versions inside); nothing here is typed by hand. A section whose raw file is missing says which script
+makes it.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent
+RAW = ROOT / "results"
+RESULTS = ROOT / "RESULTS.md"
+README = ROOT.parent / "README.md"
+BEGIN, END = "<!-- results:main_job begin (benchmarks/results.py) -->", "<!-- results:main_job end -->"
+
+
+def load(name: str) -> Any | None:
+    p = RAW / name
+    return json.loads(p.read_text()) if p.is_file() else None
+
+
+def machine(m: Any) -> str:
+    if isinstance(m, dict):
+        v = m.get("versions", {})
+        libs = ", ".join(f"{k} {v[k]}" for k in ("ai-edge-litert", "onnxruntime", "onnxruntime-gpu") if k in v)
+        return f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('os', '')}, Python {m.get('python', '?')}" + (
+            f"; {libs}" if libs else "")
+    return str(m)
+
+
+def source(raw: str, script: str, doc: dict[str, Any]) -> str:
+    return f"Raw: `results/{raw}` (written by `{script}` on {doc.get('date', '?')}; {machine(doc.get('machine'))})."
+
+
+def f(v: Any, d: int = 2) -> str:
+    return "-" if v is None else f"{v:.{d}f}" if isinstance(v, float) else str(v)
+
+
+def missing(raw: str, command: str) -> str:
+    return f"Not measured yet: `{command}` writes `results/{raw}`.\n"
+
+
+# ---------------------------------------------------------------- sections
+
+def main_job() -> str:
+    d = load("main_job.json")
+    out = ["## Main job: the README's `edgetl pipeline examples/flowers.yaml`\n"]
+    if d is None:
+        return out[0] + missing("main_job.json", "python benchmarks/main_job.py --shared ../shared")
+    t, data = d["train"], d["train"]["data"]
+    st, ft, tm = t["strategy"], t.get("fine_tune") or {}, t["timings_s"]
+    out.append(source("main_job.json", "benchmarks/main_job.py", d) + "\n")
+    out.append(f"tf_flowers from `../shared/datasets/flowers`: {sum(data['counts'].values())} photos, "
+               f"{data['train_images']} train / {data['val_images']} validation ({data['val_source']}). "
+               f"{t['model']['backbone']} {t['model']['alpha']}/{t['model']['input_size']}, weights "
+               f"`{Path(str(t['model']['weights'])).name}`.\n")
+    out.append(f"- Whole command from cold caches (train, {len(d['exports'])} exports with verification, benchmark): "
+               f"**{d['wall_s'] / 60:.1f} min** wall time; exit code {d['exit_code']}.")
+    out.append("- Train stage timings (s): " + ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in tm.items()) + ".")
+    choice = st.get("strategy")
+    why = ", ".join(f"{k} {f(v, 3) if isinstance(v, float) else v}" for k, v in st.items()
+                    if k not in ("strategy", "reason") and not isinstance(v, (dict, list)))
+    out.append(f"- `auto` chose `{choice}` ({why}).")
+    if ft:
+        out.append(f"- Fine-tuned from `{ft.get('from_layer')}` ({ft.get('trainable_layers')} trainable layers"
+                   + (f", cached cut `{ft['cached_cut']}`" if ft.get("cached_cut") else "") + f") at {ft.get('lr')}; "
+                   f"BatchNorm statistics unchanged: {ft.get('batchnorm_statistics_unchanged')}.")
+    v = t["validation"]
+    out.append(f"- **Validation top-1 {v['top1']:.4f}**, top-5 {f(v.get('top5'), 4)} on {v['images']} images "
+               "(the split that also chose the best epoch, so slightly optimistic).\n")
+    out.append("| artifact | status | MiB | top-1 | vs Keras (points) | drop 95% interval | agreement with Keras | "
+               "max abs score diff |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for r in d["exports"]:
+        ci = r.get("accuracy_drop_ci95_points")
+        out.append(f"| {r['target']} | {r['status']} | {r['size_bytes'] / 2**20:.1f} | {r['accuracy']:.4f} | "
+                   f"{-r['accuracy_drop_points'] + 0.0:+.2f} | "
+                   f"{'-' if not ci else f'{-ci[1] + 0.0:+.2f}..{-ci[0] + 0.0:+.2f}'} | {r['top1_agreement']:.4f} | "
+                   f"{r['max_abs_diff']:.4f} |")
+    b = d.get("bench")
+    if b:
+        out.append("\nThe benchmark step (" + ", ".join(b["devices"]) + "):\n")
+        out.append("| device | artifact | threads | status | p50 ms | spread | p90 ms | top-1 | reliable | note |")
+        out.append("|---|---|---|---|---|---|---|---|---|---|")
+        for r in b["rows"]:
+            est = r.get("estimate")
+            note = (f"estimate {est['p50_ms_low']}-{est['p50_ms_high']} ms" if est else "") or \
+                (r.get("unreliable_reason") or "")
+            out.append(f"| {r['device']} | {r['target']} | {r['threads']} | {r['status']} | {f(r['p50_ms'])} | "
+                       f"{f(r.get('p50_spread_pct'), 1)}% | {f(r['p90_ms'])} | {f(r['accuracy'], 4)} | "
+                       f"{f(r.get('reliable'))} | {note} |")
+        if b.get("omitted"):
+            out.append(f"\n{len(b['omitted'])} artifact/device pairs that cannot run were left out.")
+        out.append("\nFastest artifact within the accuracy budget, per device:\n")
+        for x in b.get("best", []):
+            out.append(f"- {x['device']}: {x.get('target')} at {x.get('threads')} thread(s), p50 {f(x.get('p50_ms'))} ms "
+                       f"({x.get('basis')}; {x.get('why')})")
+    return "\n".join(out) + "\n"
+
+
+def headline() -> str:
+    d = load("headline.json")
+    out = ["## Every format, 1 and 2 threads, against the compute floor; two consecutive runs\n"]
+    if d is None:
+        return out[0] + missing("headline.json", "python benchmarks/headline.py RUN_DIR")
+    info = d["info"]
+    out.append(source("headline.json", "benchmarks/headline.py", info) + "\n")
+    out.append(f"Single-thread SGEMM peak {info['sgemm_1thread_gflops']} GFLOP/s. Floor = the artifact's counted "
+               "FLOPs / (peak x threads). Protocol: " + str(info.get("protocol", "one block per row")) + ".\n")
+    out.append("| target | device | threads | MFLOP | p50 ms | p90 ms | accuracy | x floor | spread | reliable | "
+               "2nd run p50 | diff |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    agree = n = 0
+    for r in d["rows"]:
+        diff = r["repeat_diff_pct"][0] if r["repeat_diff_pct"] else None
+        rel = r.get("reliable")
+        rel2 = (r.get("reliable_repeat") or [None])[0]
+        n += 1
+        agree += diff is not None and diff <= 5.0
+        out.append(f"| {r['target']} | {r['device']} | {r['threads']} | {f(r.get('model_mflop'), 1)} | {f(r['p50_ms'])} | "
+                   f"{f(r['p90_ms'])} | {f(r['accuracy'], 4)} | {f(r['x_floor'])} | {f(r.get('p50_spread_pct'), 1)}% | "
+                   f"{f(rel)}{'' if rel2 is None else '/' + f(rel2)} | "
+                   f"{f(r['p50_ms_repeat'][0]) if r['p50_ms_repeat'] else '-'} | {f(diff, 1)}% |")
+    flagged = [r for r in d["rows"] if (r["repeat_diff_pct"] and r["repeat_diff_pct"][0] > 5.0)]
+    explained = [r for r in flagged if r.get("reliable") is False or False in (r.get("reliable_repeat") or [])]
+    out.append(f"\n{agree} of {n} rows repeat within 5% on p50; of the {len(flagged)} that do not, {len(explained)} "
+               "were marked unreliable by the protocol in one of the two runs (the reason is in the raw file).")
+    return "\n".join(out) + "\n"
+
+
+def runtime_overhead() -> str:
+    d = load("runtime_overhead.json")
+    out = ["## Runtime overhead: `classify()` against the bare interpreter\n"]
+    if d is None:
+        return out[0] + missing("runtime_overhead.json", "python benchmarks/runtime_overhead.py MODELS --jpeg PHOTO")
+    out.append(source("runtime_overhead.json", "benchmarks/runtime_overhead.py", d) + "\n")
+    out.append(f"One thread, {d['rounds']} interleaved rounds of {d['runs_per_round']} calls per loop; the JPEG is "
+               f"`{d['jpeg']}`. `classify(array)` takes a decoded uint8 array at the model's size; `classify(jpeg)` "
+               "decodes and resizes too; `decode` is that decoding alone.\n")
+    out.append("| model | backend | input | bare p50 ms | classify(array) ms | ratio | classify(jpeg) ms | decode ms | "
+               "cold start s | TensorFlow imported |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for r in d["rows"]:
+        out.append(f"| {r['model']} | {r['backend']} | {r['input_dtype']} | {r['bare_p50_ms']:.3f} | "
+                   f"{r['classify_array_p50_ms']:.3f} | **{r['ratio_array']:.3f}** | {r['classify_jpeg_p50_ms']:.3f} | "
+                   f"{r['decode_p50_ms']:.3f} | {r['cold_start_s_median']:.3f} | {r['tensorflow_imported']} |")
+    return "\n".join(out) + "\n"
+
+
+def cached_features() -> str:
+    d = load("cached_features.json")
+    out = ["## Cached features vs a plain frozen-backbone fit\n"]
+    if d is None:
+        return out[0] + missing("cached_features.json", "python benchmarks/cached_features.py")
+    out.append(f"Raw: `results/cached_features.json` (written by `benchmarks/cached_features.py` on {d['date']}; "
+               f"{d['machine']}, TensorFlow {d['tensorflow']}).\n")
+    out.append(f"Same head, same frozen backbone, {d['images']['train']} train / {d['images']['val']} validation "
+               f"images; target = {d['target_val_accuracy']} validation accuracy.\n")
+    out.append("| run | epochs | seconds per epoch (mean) | seconds to target | best val accuracy |")
+    out.append("|---|---|---|---|---|")
+    for k in ("plain", "cached_cold", "cached_warm"):
+        ep = d["epochs"].get(k, [])
+        times = [e[0] for e in ep]
+        per = (times[-1] / len(times)) if times else None
+        out.append(f"| {k} | {len(ep)} | {f(per, 1)} | {f(d['seconds_to_target'][k], 1)} | "
+                   f"{f(d['best_val_accuracy'][k], 4)} |")
+    out.append(f"\nSpeed-up to the target: **{d['speedup_cold']}x cold** (the cached run includes its one backbone "
+               f"pass), **{d['speedup_warm']}x warm** (features already on disk).")
+    return "\n".join(out) + "\n"
+
+
+def gpu() -> str:
+    d = load("gpu/gpu_bench.json")
+    out = ["## GPU: ONNX Runtime on a lent NVIDIA GPU\n"]
+    if d is None:
+        return out[0] + missing("gpu/gpu_bench.json", "benchmarks/gpu_bench.sh on the GPU machine")
+    out.append(f"Raw: `results/gpu/gpu_bench.json` (written by `benchmarks/gpu_bench.py` on {d['date']}; "
+               f"{d.get('gpu', '?')}, driver {d.get('driver', '?')}; onnxruntime-gpu {d.get('onnxruntime', '?')}; "
+               f"providers available: {', '.join(d.get('available_providers', []))}).\n")
+    out.append("| device | artifact | batch | status | p50 ms | throughput img/s | providers registered | nodes per provider "
+               "| accuracy | note |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for r in d["rows"]:
+        out.append(f"| {r['device']} | {r['target']} | {r.get('batch', 1)} | {r['status']} | {f(r.get('p50_ms'))} | "
+                   f"{f(r.get('throughput_ips'), 0)} | {', '.join(x.replace('ExecutionProvider', '') for x in r.get('providers') or [])} | "
+                   f"{json.dumps(r.get('node_providers')) if r.get('node_providers') else '-'} | "
+                   f"{f(r.get('accuracy'), 4)} | {(r.get('reason') or '')[:160]} |")
+    return "\n".join(out) + "\n"
+
+
+def estimator() -> str:
+    d = load("estimator_loo.json")
+    out = ["## Latency estimator: leave-one-row-out on the published anchors\n"]
+    if d is None:
+        return out[0] + missing("estimator_loo.json", "python benchmarks/estimator_loo.py ANCHORS.csv")
+    c = d["calibration"]
+    out.append(f"Raw: `results/estimator_loo.json` (written by `benchmarks/estimator_loo.py`, {c.get('calibrated_on')}).\n")
+    out.append(f"{c['anchors']} anchors: median absolute percentage error {c['loo_median_ape']:.1%}, 80th percentile "
+               f"{c['loo_p80_ape']:.1%}. Caveat: leave-one-row-out; groups with a single anchor are fitted exactly, "
+               "so this is close to in-sample (a leave-one-device-out validation is open work).")
+    return "\n".join(out) + "\n"
+
+
+def lite_import() -> str:
+    d = load("efficientnet_lite0_import.json")
+    out = ["## EfficientNet-Lite0 checkpoint import\n"]
+    if d is None:
+        return out[0] + missing("efficientnet_lite0_import.json", "python benchmarks/efficientnet_lite_import.py")
+    out.append(f"Raw: `results/efficientnet_lite0_import.json` (written by `benchmarks/efficientnet_lite_import.py` on "
+               f"{d['date']}).\n")
+    out.append(f"edgetl's Keras EfficientNet-Lite{d['variant']} with the imported checkpoint against the PyTorch "
+               f"reference on {d['images']} flower photos: max |logit difference| {d['max_abs_logit_diff']:.2e}, mean "
+               f"{d['mean_abs_logit_diff']:.2e}, top-1 agreement {d['top1_agreement']:.1%} (logits span "
+               f"{d['logit_range'][0]:.1f}..{d['logit_range'][1]:.1f}).")
+    return "\n".join(out) + "\n"
+
+
+def fuzz() -> str:
+    d = load("fuzz_full.json")
+    out = ["## Fuzzing\n"]
+    if d is None:
+        return out[0] + missing("fuzz_full.json", "python benchmarks/fuzz_all.py --cases N")
+    out.append(f"Raw: `results/fuzz_full.json` (written by `benchmarks/fuzz_all.py` on {d['date']}; "
+               f"{d['cases_per_loader']} cases per loader).\n")
+    pp = d["pure_python_loaders"]
+    out.append(f"- Pure-Python loaders ({', '.join(pp['loaders'])}, plus the structured attacks): pytest exit code "
+               f"{pp['pytest_rc']}, `{pp['summary']}`, {pp['seconds']} s.")
+    for k in ("native_tflite", "native_onnx", "native_keras"):
+        r = d.get(k) or {}
+        if "crashed" in r:
+            out.append(f"- {k.removeprefix('native_')}: the child process CRASHED (exit {r['crashed']}) at {r.get('at')}.")
+        else:
+            out.append(f"- {k.removeprefix('native_')} through its native loader in a child process: "
+                       + ", ".join(f"{kk} {vv}" for kk, vv in r.items() if kk != "seconds") + f" ({r.get('seconds')} s).")
+    return "\n".join(out) + "\n"
+
+
+def loopback() -> str:
+    d = load("loopback_ssh.json")
+    out = ["## The same artifacts on this host and over SSH to 127.0.0.1\n"]
+    if d is None:
+        return out[0] + missing("loopback_ssh.json", "python benchmarks/loopback_ssh.py RUN_DIR")
+    out.append(source("loopback_ssh.json", "benchmarks/loopback_ssh.py", d) + "\n")
+    out.append("| target | threads | host-cpu p50 ms | loopback-ssh p50 ms | host-cpu top-1 | loopback-ssh top-1 |")
+    out.append("|---|---|---|---|---|---|")
+    by = {(r["device"], r["target"], r["threads"]): r for r in d["rows"] if r["status"] == "ok"}
+    for (dev, tgt, th), r in sorted(by.items()):
+        if dev != "host-cpu":
+            continue
+        o = by.get(("loopback-ssh", tgt, th), {})
+        out.append(f"| {tgt} | {th} | {f(r['p50_ms'])} | {f(o.get('p50_ms'))} | {f(r['accuracy'], 4)} | "
+                   f"{f(o.get('accuracy'), 4)} |")
+    return "\n".join(out) + "\n"
+
+
+SECTIONS: list[Callable[[], str]] = [main_job, headline, runtime_overhead, cached_features, gpu, loopback, lite_import,
+                                     estimator, fuzz]
+
+
+def render() -> str:
+    head = ("# Measured results\n\nGenerated by `python benchmarks/results.py` from the raw files in `results/`; "
+            "`python benchmarks/results.py --check` fails when this file differs from them. Each section names its "
+            "raw file, the script that wrote it, the date and the machine. Machines of this kind differ in speed by "
+            "up to 2x: compare numbers only within one section.\n")
+    return head + "\n" + "\n".join(s() for s in SECTIONS)
+
+
+def readme_block() -> str:
+    d = load("main_job.json")
+    if d is None:
+        return "Not measured yet: `python benchmarks/main_job.py --shared ../shared`."
+    v, st = d["train"]["validation"], d["train"]["strategy"]
+    by = {r["target"]: r for r in d["exports"]}
+    rows = ["| what | measured |", "|---|---|",
+            f"| the whole command, cold caches | {d['wall_s'] / 60:.1f} min (exit code {d['exit_code']}) |",
+            f"| `auto` strategy | chose `{st.get('strategy')}` |",
+            f"| validation top-1 (Keras) | **{v['top1']:.4f}** on {v['images']} images |"]
+    for t in ("tflite:fp32", "tflite:int8", "tflite:uint8", "onnx:fp32", "onnx:fp16", "onnx:int8"):
+        r = by.get(t)
+        if r:
+            rows.append(f"| {t} | top-1 {r['accuracy']:.4f} ({-r['accuracy_drop_points'] + 0.0:+.2f} points vs Keras), "
+                        f"{r['size_bytes'] / 2**20:.1f} MiB, {r['status']} |")
+    best = (d.get("bench") or {}).get("best") or []
+    for x in best:
+        if x.get("basis") == "measured":
+            rows.append(f"| fastest within budget on {x['device']} | {x['target']}, {x['threads']} thread(s), "
+                        f"p50 {x['p50_ms']:.2f} ms |")
+    return (f"{d['date']}, {machine(d['machine'])}; raw file `benchmarks/results/main_job.json`.\n\n"
+            + "\n".join(rows))
+
+
+def with_readme_block(text: str) -> str:
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"README.md has no {BEGIN} ... {END} block")
+    a, rest = text.split(BEGIN, 1)
+    _, b = rest.split(END, 1)
+    return a + BEGIN + "\n" + readme_block() + "\n" + END + b
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--check", action="store_true", help="fail when RESULTS.md or the README block is stale")
+    args = ap.parse_args()
+    results, readme = render(), with_readme_block(README.read_text())
+    if args.check:
+        bad = []
+        for path, want in ((RESULTS, results), (README, readme)):
+            have = path.read_text() if path.is_file() else ""
+            if have != want:
+                bad.append(path)
+                sys.stdout.writelines(difflib.unified_diff(have.splitlines(True), want.splitlines(True),
+                                                           str(path), "generated", n=1))
+        if bad:
+            sys.exit(f"stale: {', '.join(map(str, bad))}; run python benchmarks/results.py")
+        print("RESULTS.md and the README block match the raw files")
+        return
+    RESULTS.write_text(results)
+    README.write_text(readme)
+    print(f"wrote {RESULTS} and the README block")
+
+
+if __name__ == "__main__":
+    main()

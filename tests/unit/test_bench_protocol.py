@@ -1,0 +1,110 @@
+"""The benchmark protocol's pieces: noise verdicts, repetitions combined, best artifact per device, labels."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+
+def test_verdict_names_each_reason() -> None:
+    from edgetl.bench.noise import verdict
+
+    quiet = {"other_cpu_frac": 0.01, "steal_frac": 0.0, "clock_mhz_start": 3000.0, "clock_mhz_end": 2990.0}
+    assert verdict([quiet, quiet], 0.01, 0.05) == (True, "")
+    ok, why = verdict([quiet, {**quiet, "other_cpu_frac": 0.4}], 0.01, 0.05)
+    assert not ok and "other processes used 40%" in why
+    ok, why = verdict([{**quiet, "steal_frac": 0.1}], None, 0.05)
+    assert not ok and "stole 10%" in why
+    ok, why = verdict([{**quiet, "clock_mhz_end": 1500.0}], None, 0.05)
+    assert not ok and "throttling" in why
+    ok, why = verdict([quiet], 0.12, 0.05)
+    assert not ok and "differ by 12.0%" in why
+
+
+def test_observed_sees_another_process_working() -> None:
+    """A second process spinning on one core while a row is timed shows up as other processes' CPU use."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from edgetl.bench.noise import observed
+
+    if not os.path.exists("/proc/stat"):
+        pytest.skip("no /proc/stat on this system")
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 4: pass"])
+    try:
+        time.sleep(0.3)
+        _, info = observed(lambda: time.sleep(1.0))  # the worker itself idles: the load is someone else's
+    finally:
+        busy.kill()
+    cores = os.cpu_count() or 1
+    assert info["other_cpu_frac"] >= 0.6 / cores, info
+
+
+def test_sustained_reports_windows() -> None:
+    from edgetl.bench.timing import sustained
+
+    res, lat, windows = sustained(lambda: sum(range(1000)), 0.6, window_s=0.2)
+    assert len(windows) >= 2 and res.runs == len(lat) == sum(w["runs"] for w in windows)
+    assert all(w["p50_ms"] > 0 for w in windows)
+
+
+def _row(dev: str, target: str, p50: float, acc: float | None, status: str = "ok", run: str = "r") -> dict:
+    return {"device": dev, "artifact": f"/x/{target}", "target": target, "threads": 1, "p50_ms": p50, "run": run,
+            "accuracy": acc, "status": status, "estimate": None}
+
+
+def test_best_per_device_respects_the_budget_against_the_float_artifact() -> None:
+    from edgetl.bench.report import best_per_device
+
+    rows = [_row("cpu", "tflite:fp32", 3.0, 0.93), _row("cpu", "tflite:int8", 1.5, 0.925),
+            _row("cpu", "tflite:dynamic", 1.0, 0.85),
+            {**_row("coral", "tflite:uint8", None, None, "unreachable"), "artifact": "/x/tflite:int8",
+             "estimate": {"p50_ms": 0.2}}]
+    best = {b["device"]: b for b in best_per_device(rows, 2.0)}
+    assert best["cpu"]["target"] == "tflite:int8" and best["cpu"]["within_budget"]  # dynamic is 8 points down
+    assert best["coral"]["basis"] == "estimate" and best["coral"]["accuracy"] == 0.925
+    only_bad = [_row("cpu", "tflite:fp32", 3.0, 0.93), _row("npu", "tflite:int8", 1.0, 0.80)]
+    b = {x["device"]: x for x in best_per_device(only_bad, 2.0)}["npu"]
+    assert not b["within_budget"] and "loses 13.00 points" in b["why"]
+
+
+def test_nearby_points_share_one_label() -> None:
+    from edgetl.bench.report import label_groups
+
+    xy = [(1.50, 0.929), (1.51, 0.929), (3.2, 0.931), (10.0, 0.92)]
+    groups = label_groups(xy, ["int8 t1", "uint8 t1", "fp32 t1", "dynamic t1"])
+    assert [g[1] for g in groups] == ["int8 t1, uint8 t1", "fp32 t1", "dynamic t1"]
+
+
+def test_repetitions_are_interleaved_and_combined(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three repetitions of two rows run A B, B A, A B; the row's p50 is the median of the repetition medians."""
+    from pathlib import Path
+
+    from edgetl.bench import remote, runner
+    from edgetl.devices import DeviceProfile
+
+    calls: list[str] = []
+    p50s = {"a": iter([1.0, 1.2, 1.1]), "b": iter([2.0, 2.0, 3.0])}
+
+    def fake_worker(model: Path, threads: int, ev, settings, timeout_s):  # the worker process's JSON answer
+        name = model.stem
+        calls.append(name)
+        p = next(p50s[name])
+        return {"status": "ok", "timing": {"p50_ms": p, "runs": 10}, "latencies_ms": [p] * 10,
+                "noise": {"other_cpu_frac": 0.0}, "batch": 1}
+
+    monkeypatch.setattr(remote, "run_local", fake_worker)
+    arts = [runner.BenchArtifact(tmp_path / f"{n}.tflite", "tflite:fp32", "r", (), (0, 0)) for n in ("a", "b")]
+    for a in arts:
+        a.path.write_bytes(b"x")
+    dev = DeviceProfile.from_dict({"name": "d", "description": "d", "runtime": "litert"}, source="t")
+    rows = runner._measure_device(dev, [(a, 1, True) for a in arts], {"timing": {"min_time_s": 3, "max_time_s": 9,
+                                                                                   "min_runs": 30, "max_runs": 90},
+                                                                        "providers": []}, None, data_dir=None,
+                                  max_images=0, cache=tmp_path, timeout_s=5, progress=None, repetitions=3)
+    assert calls == ["a", "b", "b", "a", "a", "b"]
+    by = {Path(r["artifact"]).stem: r for r in rows}
+    assert by["a"]["p50_ms"] == 1.1 and by["a"]["reliable"] is False  # 1.0..1.2 is an 18% spread
+    assert by["b"]["p50_ms"] == 2.0 and by["b"]["p50_spread_pct"] == 50.0
+    assert np.isclose(by["a"]["throughput_ips"], 1000 / 1.1)
