@@ -46,7 +46,9 @@ def main() -> None:
     ap.add_argument("--data", default=".gpu/data")
     ap.add_argument("--out", default=os.environ.get("OUT", "benchmarks/results/gpu"))
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--reuse", action="store_true", help="collect the rows of an earlier run on this machine")
     args = ap.parse_args()
+    sys.path.insert(0, str(REPO))
     ort_dir = install_wheel(Path(args.parts))
     env = {**os.environ, "PYTHONPATH": f"{ort_dir}:{REPO}", "EDGETL_QUIET_NATIVE": "1"}
     probe = subprocess.run([sys.executable, "-c", "import onnxruntime as o; o.preload_dlls(); import json; "
@@ -62,6 +64,10 @@ def main() -> None:
     rows = []
     for devs, batch in runs:
         t0 = time.perf_counter()
+        prev = Path(f"/tmp/gpu-bench-{batch}/bench.json")
+        if args.reuse and prev.is_file():
+            rows += [{**r, "batch": batch} for r in json.loads(prev.read_text())["rows"]]
+            continue
         p = subprocess.run([sys.executable, "-m", "edgetl.cli.main", "bench", *models, *devs, "--data", args.data,
                             "--batch", str(batch), "--repetitions", "3", "--out", f"/tmp/gpu-bench-{batch}", "--json"],
                            capture_output=True, text=True, env=env)

@@ -45,6 +45,10 @@ def f(v: Any, d: int = 2) -> str:
     return "-" if v is None else f"{v:.{d}f}" if isinstance(v, float) else str(v)
 
 
+def pct(v: Any) -> str:
+    return "-" if v is None else f"{v:.1f}%"
+
+
 def missing(raw: str, command: str) -> str:
     return f"Not measured yet: `{command}` writes `results/{raw}`.\n"
 
@@ -96,7 +100,7 @@ def main_job() -> str:
             note = (f"estimate {est['p50_ms_low']}-{est['p50_ms_high']} ms" if est else "") or \
                 (r.get("unreliable_reason") or "")
             out.append(f"| {r['device']} | {r['target']} | {r['threads']} | {r['status']} | {f(r['p50_ms'])} | "
-                       f"{f(r.get('p50_spread_pct'), 1)}% | {f(r['p90_ms'])} | {f(r['accuracy'], 4)} | "
+                       f"{pct(r.get('p50_spread_pct'))} | {f(r['p90_ms'])} | {f(r['accuracy'], 4)} | "
                        f"{f(r.get('reliable'))} | {note} |")
         if b.get("omitted"):
             out.append(f"\n{len(b['omitted'])} artifact/device pairs that cannot run were left out.")
@@ -127,9 +131,9 @@ def headline() -> str:
         n += 1
         agree += diff is not None and diff <= 5.0
         out.append(f"| {r['target']} | {r['device']} | {r['threads']} | {f(r.get('model_mflop'), 1)} | {f(r['p50_ms'])} | "
-                   f"{f(r['p90_ms'])} | {f(r['accuracy'], 4)} | {f(r['x_floor'])} | {f(r.get('p50_spread_pct'), 1)}% | "
+                   f"{f(r['p90_ms'])} | {f(r['accuracy'], 4)} | {f(r['x_floor'])} | {pct(r.get('p50_spread_pct'))} | "
                    f"{f(rel)}{'' if rel2 is None else '/' + f(rel2)} | "
-                   f"{f(r['p50_ms_repeat'][0]) if r['p50_ms_repeat'] else '-'} | {f(diff, 1)}% |")
+                   f"{f(r['p50_ms_repeat'][0]) if r['p50_ms_repeat'] else '-'} | {pct(diff)} |")
     flagged = [r for r in d["rows"] if (r["repeat_diff_pct"] and r["repeat_diff_pct"][0] > 5.0)]
     explained = [r for r in flagged if r.get("reliable") is False or False in (r.get("reliable_repeat") or [])]
     out.append(f"\n{agree} of {n} rows repeat within 5% on p50; of the {len(flagged)} that do not, {len(explained)} "
@@ -153,6 +157,22 @@ def runtime_overhead() -> str:
         out.append(f"| {r['model']} | {r['backend']} | {r['input_dtype']} | {r['bare_p50_ms']:.3f} | "
                    f"{r['classify_array_p50_ms']:.3f} | **{r['ratio_array']:.3f}** | {r['classify_jpeg_p50_ms']:.3f} | "
                    f"{r['decode_p50_ms']:.3f} | {r['cold_start_s_median']:.3f} | {r['tensorflow_imported']} |")
+    return "\n".join(out) + "\n"
+
+
+def runtime_only() -> str:
+    d = load("runtime_only.json")
+    out = ["## A runtime-only environment (no TensorFlow)\n"]
+    if d is None:
+        return out[0] + missing("runtime_only.json", "python benchmarks/runtime_only.py RUN_DIR")
+    out.append(source("runtime_only.json", "benchmarks/runtime_only.py", d) + "\n")
+    out.append(f"A fresh virtual environment with `{d['install']}` only (TensorFlow importable there: "
+               f"{d['tensorflow_importable']}), `edgetl predict --json` on every validation photo:\n")
+    out.append("| artifact | images | same top-1 as Keras | same top-1 as the full environment |")
+    out.append("|---|---|---|---|")
+    for r in d["rows"]:
+        out.append(f"| {r['artifact']} | {r['images']} | {r['agreement_with_keras']:.2%} | "
+                   f"{r['agreement_with_full_environment']:.2%} |")
     return "\n".join(out) + "\n"
 
 
@@ -186,14 +206,23 @@ def gpu() -> str:
     out.append(f"Raw: `results/gpu/gpu_bench.json` (written by `benchmarks/gpu_bench.py` on {d['date']}; "
                f"{d.get('gpu', '?')}, driver {d.get('driver', '?')}; onnxruntime-gpu {d.get('onnxruntime', '?')}; "
                f"providers available: {', '.join(d.get('available_providers', []))}).\n")
-    out.append("| device | artifact | batch | status | p50 ms | throughput img/s | providers registered | nodes per provider "
-               "| accuracy | note |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| device | artifact | threads | batch | status | p50 ms | repetition p50s | throughput img/s | providers "
+               "registered | graph nodes per provider | top-1 |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    failed = {}
     for r in d["rows"]:
-        out.append(f"| {r['device']} | {r['target']} | {r.get('batch', 1)} | {r['status']} | {f(r.get('p50_ms'))} | "
-                   f"{f(r.get('throughput_ips'), 0)} | {', '.join(x.replace('ExecutionProvider', '') for x in r.get('providers') or [])} | "
-                   f"{json.dumps(r.get('node_providers')) if r.get('node_providers') else '-'} | "
-                   f"{f(r.get('accuracy'), 4)} | {(r.get('reason') or '')[:160]} |")
+        if r["status"] != "ok":
+            failed.setdefault(r["device"], []).append(r)
+            continue
+        nodes = ", ".join(f"{k.replace('ExecutionProvider', '')} {v}" for k, v in (r.get("node_providers") or {}).items())
+        out.append(f"| {r['device']} | {r['target']} | {r['threads']} | {r.get('batch', 1)} | {r['status']} | "
+                   f"{f(r.get('p50_ms'))} | {'/'.join(f'{x:.2f}' for x in r.get('p50_reps_ms') or [])}"
+                   f"{'' if r.get('reliable') else ' (unreliable)'} | {f(r.get('throughput_ips'), 0)} | "
+                   f"{', '.join(x.replace('ExecutionProvider', '') for x in r.get('providers') or [])} | "
+                   f"{nodes or '-'} | {f(r.get('accuracy'), 4)} |")
+    for dev, rs in failed.items():
+        out.append(f"\n{dev}: {len(rs)} row(s) {rs[0]['status']} ({', '.join(r['target'] for r in rs)}): "
+                   f"{rs[0].get('reason', '')}")
     return "\n".join(out) + "\n"
 
 
@@ -262,8 +291,32 @@ def loopback() -> str:
     return "\n".join(out) + "\n"
 
 
-SECTIONS: list[Callable[[], str]] = [main_job, headline, runtime_overhead, cached_features, gpu, loopback, lite_import,
-                                     estimator, fuzz]
+def selective() -> str:
+    d = load("selective.json")
+    out = ["## Selective quantization: int8 within an accuracy budget\n"]
+    if d is None:
+        return out[0] + missing("selective.json", "python benchmarks/selective.py --shared ../shared")
+    out.append(source("selective.json", "benchmarks/selective.py", d) + "\n")
+    out.append(f"Budget {d['budget_points']} points; {d['split_note']}. Latency: one thread, the plain and the "
+               "selective artifact timed side by side in interleaved rounds.\n")
+    out.append("| backbone | fine-tune lr | target | float test top-1 | plain int8 test drop | selective test drop | "
+               "what changed | latency vs plain int8 |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for r in d["rows"]:
+        s_ = r["selective"]
+        what = (f"{s_['calibration']} calibration" if s_.get("calibration") else
+                f"{len(s_['float_layers'])} layer(s) in float" if s_.get("float_layers") else
+                "nothing (plain int8 was within budget)" if not s_.get("chosen") and not s_.get("tried") else
+                f"no candidate met the budget ({s_.get('reason')})" if not s_.get("chosen") else "-")
+        out.append(f"| {r['backbone']} | {r['fine_tune_lr']:g} | {r['target']} | {r['float_test_top1']:.4f} | "
+                   f"{-r['plain']['test_drop'] + 0.0:+.2f} | {-s_['test_drop'] + 0.0:+.2f} | {what} | "
+                   f"{r['latency_ms_1thread']['ratio']:.2f}x ({r['latency_ms_1thread']['plain']:.2f} -> "
+                   f"{r['latency_ms_1thread']['selective']:.2f} ms) |")
+    return "\n".join(out) + "\n"
+
+
+SECTIONS: list[Callable[[], str]] = [main_job, headline, runtime_overhead, runtime_only, selective, cached_features,
+                                     gpu, loopback, lite_import, estimator, fuzz]
 
 
 def render() -> str:

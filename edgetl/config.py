@@ -154,6 +154,8 @@ class TrainConfig(ConfigBase):
         data: Folder with one sub-folder of images per class.
         val_data: Optional separate validation folder (same class names); otherwise a seeded split.
         val_split: Fraction of each class held out for validation when val_data is not given.
+        test_split: Fraction of each class held out as a test set (never used for training, early stopping or
+            choosing what stays float in quantization); reports give accuracy on it separately. 0: no test set.
         seed: Seed for the split, initial weights and shuffling.
         backbone: Backbone id from the registry (``edgetl backbones``).
         alpha: Width multiplier for MobileNet backbones (None: the backbone's default).
@@ -183,6 +185,7 @@ class TrainConfig(ConfigBase):
     data: str
     val_data: str | None = None
     val_split: float = 0.2
+    test_split: float = 0.0
     seed: int = 42
     backbone: str = "mobilenet_v2"
     alpha: float | None = None
@@ -210,6 +213,8 @@ class TrainConfig(ConfigBase):
         self._coerce_fields()
         if not 0.0 < self.val_split < 0.9 and self.val_data is None:
             raise ConfigError(f"val_split must be between 0 and 0.9; got {self.val_split}.")
+        if not 0.0 <= self.test_split < 0.5:
+            raise ConfigError(f"test_split must be in [0, 0.5); got {self.test_split}.")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1); got {self.dropout}.")
         for name in ("epochs", "batch_size"):
@@ -248,6 +253,11 @@ class ExportConfig(ConfigBase):
         onnx_int8_mode: static (QDQ with calibration images) or dynamic.
         allow_flex_ops: Allow TensorFlow Select (Flex) ops in TFLite; most edge runtimes lack them.
         golden_images: Validation images whose expected outputs are stored in the contract for selftest.
+        sensitivity_images: Validation images for the per-layer sensitivity table of int8 artifacts (0: none).
+        selective: When an int8 artifact is over the budget, keep its most sensitive layers in float (after
+            trying calibrations that cost no speed) until the validation drop is within the budget.
+        selective_max_slowdown: Stop keeping layers in float when the artifact would be slower than this
+            times the plain int8 one (or slower than the float one).
     """
 
     section: ClassVar[str] = "export"
@@ -262,6 +272,9 @@ class ExportConfig(ConfigBase):
     onnx_int8_mode: str = field(default="static", metadata={AFFECTS: "target:onnx:int8"})
     allow_flex_ops: bool = field(default=False, metadata={AFFECTS: "format:tflite"})
     golden_images: int = 4
+    sensitivity_images: int = field(default=32, metadata={AFFECTS: "calibrated"})
+    selective: bool = field(default=False, metadata={AFFECTS: "calibrated"})
+    selective_max_slowdown: float = field(default=1.25, metadata={AFFECTS: "calibrated"})
 
     def __post_init__(self) -> None:
         self._coerce_fields()
@@ -274,6 +287,8 @@ class ExportConfig(ConfigBase):
             raise ConfigError(f"calibration_images must be at least 1; got {self.calibration_images}.")
         if self.onnx_int8_mode not in ("static", "dynamic"):
             raise ConfigError(f"onnx_int8_mode must be 'static' or 'dynamic'; got {self.onnx_int8_mode!r}.")
+        if self.sensitivity_images < 0 or self.selective_max_slowdown < 1.0:
+            raise ConfigError("sensitivity_images must not be negative and selective_max_slowdown not below 1.")
         if self.accuracy_budget < 0:
             raise ConfigError(f"accuracy_budget must not be negative; got {self.accuracy_budget}.")
 

@@ -24,6 +24,8 @@ class BackboneSpec:
         fine_tune_from: First layer unfrozen by ``fine_tune`` when no other cut is given.
         early_layer: Layer whose output feeds the head for ``feature_extraction_early``.
         family: Family name for reports.
+        quantization_risk: Why int8 post-training quantization is known to hurt this backbone (activations
+            such as swish or hard-swish, squeeze-and-excitation blocks), or None.
     """
 
     name: str
@@ -37,6 +39,7 @@ class BackboneSpec:
     fine_tune_from: str | None = None
     early_layer: str | None = None
     family: str = ""
+    quantization_risk: str | None = None
 
     def resolve_size(self, size: int | None) -> int:
         s = size or self.default_size
@@ -78,6 +81,10 @@ _MOBILENET_SIZES = (96, 128, 160, 192, 224)
 _V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 _V3_ALPHAS = (0.75, 1.0)
 
+
+_V3_RISK = ("hard-swish activations and squeeze-and-excitation blocks, whose ranges int8 post-training "
+            "quantization handles badly (published drops of several points for MobileNetV3)")
+
 def _lite(v: int) -> BackboneSpec:
     from .efficientnet_lite import VARIANTS, block_count, stage_repeats
 
@@ -95,13 +102,16 @@ BACKBONES: dict[str, BackboneSpec] = {
                      family="MobileNet"),
         BackboneSpec("mobilenet_v3_small", "MobileNetV3Small", 224, (224,), preprocess="raw", alphas=_V3_ALPHAS,
                      default_alpha=1.0, fine_tune_from="expanded_conv_9_expand", early_layer="expanded_conv_7_add",
-                     family="MobileNet"),
+                     family="MobileNet", quantization_risk=_V3_RISK),
         BackboneSpec("mobilenet_v3_large", "MobileNetV3Large", 224, (224,), preprocess="raw", alphas=_V3_ALPHAS,
                      default_alpha=1.0, fine_tune_from="expanded_conv_12_expand",
-                     early_layer="expanded_conv_11_add", family="MobileNet"),
+                     early_layer="expanded_conv_11_add", family="MobileNet", quantization_risk=_V3_RISK),
         *[BackboneSpec(f"efficientnet_b{i}", f"EfficientNetB{i}", sz, (sz,), preprocess="raw",
                        fine_tune_from="block7a_expand_conv" if i < 7 else "block7d_expand_conv",
-                       early_layer="block6a_expand_activation", family="EfficientNet")
+                       early_layer="block6a_expand_activation", family="EfficientNet",
+                       quantization_risk="swish activations and squeeze-and-excitation blocks: naive int8 "
+                                         "post-training quantization took EfficientNet-B0 from 76.9% to about 22% "
+                                         "ImageNet top-1 (published); EfficientNet-Lite removes both for this reason")
           for i, sz in enumerate((224, 240, 260, 300, 380, 456, 528, 600))],
         *[_lite(v) for v in range(5)],
         BackboneSpec("vgg16", "VGG16", 224, (224,), preprocess="caffe", fine_tune_from="block5_conv1",

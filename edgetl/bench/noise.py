@@ -62,8 +62,14 @@ def observed(fn: Callable[[], T]) -> tuple[T, dict[str, Any]]:
     return out, info
 
 
-def verdict(samples: list[dict[str, Any]], spread: float | None, spread_max: float) -> tuple[bool, str]:
-    """(reliable, reason) for a row from its repetitions' noise samples and the spread of their medians."""
+def verdict(samples: list[dict[str, Any]], spread: float | None, spread_max: float,
+            p50s: list[float] | None = None) -> tuple[bool, str]:
+    """(reliable, reason) for a row from its repetitions' noise samples and their medians.
+
+    The row's p50 is the median of the repetition medians, which one outlier repetition cannot move; so the
+    row is reliable when a majority of repetitions lie within ``spread_max`` of that median (the full spread
+    is reported either way). Without ``p50s`` the spread itself is judged.
+    """
     why = []
     worst = max((s.get("other_cpu_frac", 0.0) for s in samples), default=0.0)
     if worst > OTHER_MAX:
@@ -76,6 +82,12 @@ def verdict(samples: list[dict[str, Any]], spread: float | None, spread_max: flo
     ends = [b for _, b in clocks if b]
     if starts and ends and min(ends) < (1 - CLOCK_DROP_MAX) * max(starts):
         why.append(f"the CPU clock fell from {max(starts):.0f} to {min(ends):.0f} MHz (throttling)")
-    if spread is not None and spread > spread_max:
+    if p50s and len(p50s) > 1:
+        med = sorted(p50s)[len(p50s) // 2] if len(p50s) % 2 else sum(sorted(p50s)[len(p50s) // 2 - 1:][:2]) / 2
+        close = sum(abs(p - med) <= spread_max * med for p in p50s)
+        if close < len(p50s) // 2 + 1:
+            why.append(f"only {close} of {len(p50s)} repetitions' medians are within {spread_max:.0%} of their median "
+                       f"(spread {spread:.1%})")
+    elif spread is not None and spread > spread_max:
         why.append(f"its repetitions' medians differ by {spread:.1%} (more than {spread_max:.0%})")
     return not why, "; ".join(why)

@@ -295,7 +295,7 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
                    runs=sum(r["timing"]["runs"] for r in ok), throughput_ips=round(1000.0 * batch / med, 2),
                    latencies_ms=lat[:4000], rss_peak_mb=max(r.get("rss_peak_mb") or 0 for r in ok),
                    wall_s=round(sum(r["wall_s"] for r in rs), 2))
-        reliable, why = verdict([r.get("noise") or {} for r in ok], spread, SPREAD_MAX)
+        reliable, why = verdict([r.get("noise") or {} for r in ok], spread, SPREAD_MAX, p50s)
         if first_r.get("windows"):
             w = first_r["windows"]
             row["drift_pct"] = round(100 * (w[-1]["p50_ms"] - w[0]["p50_ms"]) / w[0]["p50_ms"], 2) if w[0]["p50_ms"] else None

@@ -31,6 +31,14 @@ if TYPE_CHECKING:
     from ..targets import Target
 
 
+def make_converter(saved_model: str | Path, target: "Target | str", *,
+                   representative: Callable[[], Iterable[list[np.ndarray]]] | None = None,
+                   allow_flex_ops: bool = False) -> Any:
+    """The configured ``TFLiteConverter`` for ``target`` (also what the quantization debugger takes)."""
+    conv, _ = _converter(saved_model, target, representative, allow_flex_ops)
+    return conv
+
+
 def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
                           representative: Callable[[], Iterable[list[np.ndarray]]] | None = None,
                           allow_flex_ops: bool = False) -> bytes:
@@ -42,6 +50,27 @@ def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
         representative: Calibration batches for int8/uint8: float32 pixels preprocessed as in training.
         allow_flex_ops: Also allow TensorFlow Select ops (off by default: edge runtimes lack them).
     """
+    conv, precision = _converter(saved_model, target, representative, allow_flex_ops)
+    from ..runtime.quiet import native_stderr_quiet
+
+    try:
+        with native_stderr_quiet():
+            return bytes(conv.convert())
+    except Exception as exc:
+        msg = str(exc)
+        flex = sorted(set(re.findall(r"\btf\.([A-Z]\w+)", msg)))
+        if flex and not allow_flex_ops:
+            raise ConversionError(
+                f"TFLite {precision}: the model needs TensorFlow ops that are not TFLite builtins: "
+                f"{', '.join(flex)}. Edge runtimes (Pi, Coral, phones without Flex) cannot run them. Replace those "
+                "layers, or set allow_flex_ops=true if the target ships the Select TF ops library.",
+                details=msg[-2000:]) from exc
+        raise ConversionError(f"TFLite {precision} conversion failed: {msg.strip().splitlines()[-1][:400]}",
+                              details=msg[-2000:]) from exc
+
+
+def _converter(saved_model: str | Path, target: "Target | str", representative: Any,
+               allow_flex_ops: bool) -> tuple[Any, str]:
     import tensorflow as tf
 
     from ..targets import TFLITE, get
@@ -68,22 +97,7 @@ def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
     if allow_flex_ops:
         ops = ops + [tf.lite.OpsSet.SELECT_TF_OPS]
     conv.target_spec.supported_ops = ops
-    from ..runtime.quiet import native_stderr_quiet
-
-    try:
-        with native_stderr_quiet():
-            return bytes(conv.convert())
-    except Exception as exc:
-        msg = str(exc)
-        flex = sorted(set(re.findall(r"\btf\.([A-Z]\w+)", msg)))
-        if flex and not allow_flex_ops:
-            raise ConversionError(
-                f"TFLite {precision}: the model needs TensorFlow ops that are not TFLite builtins: "
-                f"{', '.join(flex)}. Edge runtimes (Pi, Coral, phones without Flex) cannot run them. Replace those "
-                "layers, or set allow_flex_ops=true if the target ships the Select TF ops library.",
-                details=msg[-2000:]) from exc
-        raise ConversionError(f"TFLite {precision} conversion failed: {msg.strip().splitlines()[-1][:400]}",
-                              details=msg[-2000:]) from exc
+    return conv, precision
 
 
 def embed_metadata(tflite: bytes, name: str, payload: bytes) -> bytes:

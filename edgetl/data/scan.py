@@ -117,18 +117,29 @@ def label_problem(name: str) -> str | None:
     return None
 
 
-def split(ds: Dataset, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stratified, seeded train/validation indices: the same on every machine for the same files."""
+def split(ds: Dataset, val_split: float, seed: int, test_split: float = 0.0
+          ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified, seeded train/validation(/test) indices: the same on every machine for the same files.
+
+    With ``test_split`` > 0 a third, held-out set is taken from each class after the validation images and
+    returned last; it is never used for training, early stopping or any choice, so numbers on it are
+    unbiased. With ``test_split`` 0 the train/validation split is exactly the two-way one.
+    """
     rng = np.random.default_rng(seed)
     labels = ds.labels
-    train, val = [], []
+    train, val, test = [], [], []
+    need = 3 if test_split > 0 else 2
     for c in range(len(ds.classes)):
         idx = np.flatnonzero(labels == c)
-        if len(idx) < 2:
-            raise DataError(f"Class {ds.classes[c]!r} has {len(idx)} usable image(s); a train/validation split "
-                            "needs at least 2 per class (or pass a separate validation folder).")
+        if len(idx) < need:
+            raise DataError(f"Class {ds.classes[c]!r} has {len(idx)} usable image(s); a train/validation"
+                            f"{'/test' if need == 3 else ''} split needs at least {need} per class (or pass a "
+                            "separate validation folder).")
         idx = idx[rng.permutation(len(idx))]
-        n_val = min(max(1, int(round(val_split * len(idx)))), len(idx) - 1)
+        n_val = min(max(1, int(round(val_split * len(idx)))), len(idx) - (need - 1))
+        n_test = min(max(1, int(round(test_split * len(idx)))), len(idx) - n_val - 1) if need == 3 else 0
         val.extend(idx[:n_val])
-        train.extend(idx[n_val:])
-    return np.sort(np.array(train)), np.sort(np.array(val))
+        test.extend(idx[n_val:n_val + n_test])
+        train.extend(idx[n_val + n_test:])
+    parts = (np.sort(np.array(train)), np.sort(np.array(val)))
+    return (*parts, np.sort(np.array(test, dtype=np.int64))) if need == 3 else parts

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import tempfile
 import time
 from functools import cached_property
@@ -14,7 +15,7 @@ from ..artifacts import Artifact, atomic_write_bytes, atomic_write_json, library
 from ..config import ExportConfig
 from ..pipeline import RunContext
 from ..data.images import decode_many
-from ..quantize.calibration import calibration_pixels
+from ..backbones.specs import get_spec
 from ..targets import Target, key_config
 from ..targets import get as get_target
 from .contract import golden_entries, make_contract
@@ -59,8 +60,33 @@ class ExportInputs:
         return [paths[i] for i in keep], pixels, labels[:n][keep]
 
     @cached_property
+    def test(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """The held-out test images (empty when the run has no test split)."""
+        paths, labels = self.split.get("test") or [], np.asarray(self.split.get("test_labels") or [], np.int64)
+        if not paths:
+            return [], np.zeros((0, self.size, self.size, 3), np.uint8), labels
+        pixels, keep = decode_many(paths, self.size)
+        return [paths[i] for i in keep], pixels, labels[keep]
+
+    @cached_property
     def calibration(self) -> np.ndarray:
-        return calibration_pixels(self.split["train"], self.config.calibration_images, self.size)
+        return self._calibration[0]
+
+    @cached_property
+    def _calibration(self) -> tuple[np.ndarray, dict[str, Any]]:
+        from ..quantize.calibration import audit, calibration_set
+
+        train = self.split["train"]
+        pixels, idx = calibration_set(train, self.config.calibration_images, self.size)
+        labels = self.split.get("train_labels")
+        if labels is None:  # runs from before train_labels were recorded: the class folder names the label
+            pos = {c: i for i, c in enumerate(self.labels)}
+            labels = [pos.get(Path(p).parent.name, -1) for p in train]
+        return pixels, audit([labels[i] for i in idx], self.labels, self.config.calibration_images)
+
+    @property
+    def calibration_audit(self) -> dict[str, Any]:
+        return self._calibration[1]
 
     @cached_property
     def saved_model(self) -> Path:
@@ -71,7 +97,7 @@ class ExportInputs:
 
 class ReferenceStage:
     name: ClassVar[str] = "reference"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: Keras scores on the test split too
 
     def __init__(self, shared: ExportInputs) -> None:
         self.shared = shared
@@ -84,8 +110,11 @@ class ReferenceStage:
 
         names, pixels, labels = self.shared.validation
         probs = predict_images(self.shared.model, pixels)
+        _, t_pixels, t_labels = self.shared.test
+        t_probs = predict_images(self.shared.model, t_pixels) if len(t_pixels) else np.zeros((0, probs.shape[1]))
         buf = io.BytesIO()
-        np.savez(buf, probs=probs.astype(np.float32), labels=labels)
+        np.savez(buf, probs=probs.astype(np.float32), labels=labels, test_probs=t_probs.astype(np.float32),
+                 test_labels=t_labels)
         atomic_write_bytes(ctx.out_dir / "reference.npz", buf.getvalue())
         atomic_write_json(ctx.out_dir / "images.json", names)
         ctx.info = {"images": len(names), "keras_accuracy": float((probs.argmax(1) == labels).mean())}  # type: ignore[attr-defined]
@@ -113,7 +142,6 @@ class ExportStage:
         return key_config(self.target, cfg)
 
     def run(self, inputs: Mapping[str, Artifact], config: ExportConfig, ctx: RunContext) -> dict[str, Artifact]:
-        from ..runtime.classify import Classifier
         from ..runtime.contract import sidecar_path
         from .formats import exporter
 
@@ -122,31 +150,38 @@ class ExportStage:
         data, ops = fmt.convert(self.shared, self.target, config)
         convert_s = time.perf_counter() - t0
         path = ctx.out_dir / self.target.filename
-        probe = fmt.probe(path, data)
-        versions = dict(self.tool_versions())
-        source = {"stage": self.name, "key": ctx.key, "run_dir": str(ctx.run_dir),
-                  "keras_model_sha256": inputs["model"].sha256, "train_stage": self.shared.train_dir.name}
-        contract = make_contract(self.target, probe, size=self.shared.size, labels=self.shared.labels,
-                                 train=self.shared.metrics, source=source, versions=versions)
-        data = fmt.embed(data, contract.to_dict())
-        atomic_write_bytes(path, data)
-        # Post-conditions: load through the runtime with the contract, compare with Keras.
-        atomic_write_json(sidecar_path(path), contract.to_dict())
         ref = np.load(inputs["reference"].path)
-        names, pixels, labels = self.shared.validation
-        clf = Classifier.load(path)
-        t1 = time.perf_counter()
-        scores = run_artifact(clf, pixels)
-        verify_s = time.perf_counter() - t1
-        report = compare(self.target, scores, ref["probs"], labels, budget_points=config.accuracy_budget)
+        data, clf, report = self._write_and_verify(fmt, data, path, inputs, config, ctx, ref)
+        extra: dict[str, Any] = {}
+        if self.target.calibrated and (config.sensitivity_images or config.selective):
+            extra = self._quantization_checks(fmt, config, ctx, report, clf)
+            if extra.get("selective", {}).get("chosen"):
+                chosen = extra["selective"].pop("_bytes")
+                data, clf, report = self._write_and_verify(fmt, chosen, path, inputs, config, ctx, ref)
+                ops = fmt.ops(data)
+            extra.get("selective", {}).pop("_bytes", None)
+        report.update(extra)
+        if self.target.calibrated:
+            report["calibration"] = self.shared.calibration_audit
+            warns = list(report["calibration"]["warnings"])
+            risk = get_spec(self.shared.metrics["model"]["backbone"]).quantization_risk
+            if risk:
+                worst = [r["layer"] for r in (report.get("sensitivity") or {}).get("layers", [])[:3]]
+                warns.append(f"{self.shared.metrics['model']['backbone']} is known to quantize badly: {risk}"
+                             + (f"; the most sensitive layers here: {', '.join(worst)}" if worst else ""))
+            report["warnings"] = warns
+            for w in warns:
+                ctx.log(f"{self.target}: warning: {w}")
+                logging.getLogger(__name__).warning("%s: %s", self.target, w)
+        names, pixels, _ = self.shared.validation
         g = min(config.golden_images, len(names))
-        contract = contract.with_golden(golden_entries([Path(n).name for n in names[:g]], pixels[:g], scores[:g],
-                                                       with_images=True))
+        contract = load_contract_of(path).with_golden(golden_entries([Path(n).name for n in names[:g]], pixels[:g],
+                                                                     run_artifact(clf, pixels[:g]), with_images=True))
         atomic_write_json(sidecar_path(path), contract.to_dict())
         report.update({"target": self.target.name, "file": path.name, "size_bytes": len(data),
-                       "convert_s": round(convert_s, 2), "verify_ms_per_image": round(1000 * verify_s / len(pixels), 3),
-                       "backend": f"{clf.backend_name} {clf.backend_version}", "providers": clf.providers, "ops": ops,
-                       "input": contract.to_dict()["input"], "output": contract.to_dict()["output"]})
+                       "convert_s": round(convert_s, 2), "backend": f"{clf.backend_name} {clf.backend_version}",
+                       "providers": clf.providers, "ops": ops, "input": contract.to_dict()["input"],
+                       "output": contract.to_dict()["output"]})
         atomic_write_json(ctx.out_dir / "report.json", report)
         ctx.info = {k: report[k] for k in ("status", "accuracy", "top1_agreement", "size_bytes")}  # type: ignore[attr-defined]
         ctx.log(f"{self.target}: {report['status']} accuracy {report['accuracy']:.4f} "
@@ -154,3 +189,116 @@ class ExportStage:
         kind = self.target.format.name
         return {"model": Artifact.from_file(path, kind), "contract": Artifact.from_file(sidecar_path(path), "json"),
                 "report": Artifact.from_file(ctx.out_dir / "report.json", "json")}
+
+    def _write_and_verify(self, fmt: Any, data: bytes, path: Path, inputs: Mapping[str, Artifact],
+                          config: ExportConfig, ctx: RunContext, ref: Any) -> tuple[bytes, Any, dict[str, Any]]:
+        """Embed the contract, write the artifact, load it in its runtime and compare it with Keras."""
+        from ..runtime.classify import Classifier
+        from ..runtime.contract import sidecar_path
+
+        probe = fmt.probe(path, data)
+        source = {"stage": self.name, "key": ctx.key, "run_dir": str(ctx.run_dir),
+                  "keras_model_sha256": inputs["model"].sha256, "train_stage": self.shared.train_dir.name}
+        contract = make_contract(self.target, probe, size=self.shared.size, labels=self.shared.labels,
+                                 train=self.shared.metrics, source=source, versions=dict(self.tool_versions()))
+        data = fmt.embed(data, contract.to_dict())
+        atomic_write_bytes(path, data)
+        atomic_write_json(sidecar_path(path), contract.to_dict())
+        names, pixels, labels = self.shared.validation
+        clf = Classifier.load(path)
+        t1 = time.perf_counter()
+        scores = run_artifact(clf, pixels)
+        verify_s = time.perf_counter() - t1
+        report = compare(self.target, scores, ref["probs"], labels, budget_points=config.accuracy_budget)
+        report["split"] = "validation"
+        report["verify_ms_per_image"] = round(1000 * verify_s / max(len(pixels), 1), 3)
+        _, t_pixels, t_labels = self.shared.test
+        if len(t_pixels) and "test_probs" in ref.files and len(ref["test_probs"]) == len(t_pixels):
+            t = compare(self.target, run_artifact(clf, t_pixels), ref["test_probs"], t_labels,
+                        budget_points=config.accuracy_budget)
+            report["test"] = {k: t.get(k) for k in ("images", "accuracy", "keras_accuracy", "accuracy_drop_points",
+                                                     "accuracy_drop_ci95_points", "top1_agreement")}
+        return data, clf, report
+
+    def _quantization_checks(self, fmt: Any, config: ExportConfig, ctx: RunContext, report: dict[str, Any],
+                             clf: Any) -> dict[str, Any]:
+        """The per-layer sensitivity table, and selective quantization when the artifact is over its budget."""
+        from ..quantize.selective import latency_ms, search
+
+        names, pixels, labels = self.shared.validation
+        n = max(config.sensitivity_images, 16)
+        debug = pixels[np.linspace(0, len(pixels) - 1, min(n, len(pixels))).astype(int)]
+        out: dict[str, Any] = {}
+        t0 = time.perf_counter()
+        try:
+            sens = fmt.sensitivity(self.shared, self.target, config, debug)
+        except Exception as exc:  # noqa: BLE001 - the artifact stands; the table says why it is missing
+            ctx.log(f"{self.target}: no sensitivity table ({type(exc).__name__}: {exc})")
+            return {"sensitivity": {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}}
+        metric = "rmse_over_scale" if self.target.format.name == "tflite" else "sqnr_db"
+        out["sensitivity"] = {"split": "validation", "images": len(debug), "metric": metric,
+                              "seconds": round(time.perf_counter() - t0, 1), "layers": sens[:25]}
+        keras_acc = report["keras_accuracy"]
+        if not config.selective or report["accuracy_drop_points"] <= config.accuracy_budget:
+            return out
+        ctx.log(f"{self.target}: {report['accuracy_drop_points']:.2f} points below Keras on the validation split, "
+                f"over the budget of {config.accuracy_budget:g}: selective quantization")
+
+        def evaluate(data: bytes) -> tuple[float, Any]:
+            c = self._classifier(fmt, data, ctx)
+            acc = float((run_artifact(c, pixels).argmax(1) == labels).mean())
+            x = np.zeros(c.input_shape, c.input_dtype)
+            return acc, lambda: c.scores_from_input(x)
+
+        plain = latency_ms(self._runner(clf, ctx))
+        float_lat = latency_ms(self._runner(self._classifier(fmt, fmt.float_bytes(self.shared, config), ctx,
+                                                             float_model=True), ctx))
+        sel: dict[str, Any] = {"split": "validation", "plain_latency_ms": round(plain, 4),
+                               "float_latency_ms": round(float_lat, 4), "tried": []}
+        for method, data in fmt.calibration_variants(self.shared, self.target, config):  # cost no speed: first
+            acc, _ = evaluate(data)
+            drop = 100 * (keras_acc - acc)
+            sel["tried"].append({"calibration": method, "accuracy": round(acc, 4), "drop_points": round(drop, 3)})
+            if drop <= config.accuracy_budget:
+                sel.update(chosen=True, calibration=method, float_layers=[], _bytes=data,
+                           reason=f"{method} calibration brings the validation drop to {drop:.2f} points")
+                out["selective"] = sel
+                return out
+        res = search(lambda layers: fmt.with_float_layers(self.shared, self.target, config, layers, debug), evaluate,
+                     ranked=[r["layer"] for r in sens], float_accuracy=keras_acc, budget_points=config.accuracy_budget,
+                     plain_latency_ms=plain, float_latency_ms=float_lat, max_slowdown=config.selective_max_slowdown)
+        sel["tried"] += res.tried
+        sel["reason"] = res.reason
+        if res.chosen is not None:
+            sel.update(chosen=True, float_layers=res.chosen.float_layers, _bytes=res.chosen.data,
+                       latency_vs_int8=round(res.chosen.latency_ms / plain, 3))
+        else:
+            sel["chosen"] = False
+        out["selective"] = sel
+        ctx.log(f"{self.target}: selective: {res.reason}")
+        return out
+
+    def _classifier(self, fmt: Any, data: bytes, ctx: RunContext, float_model: bool = False) -> Any:
+        """A one-thread Classifier on candidate bytes (written next to the stage's files, with a contract)."""
+        from ..runtime.classify import Classifier
+
+        tmp = ctx.out_dir / f".candidate-{'float' if float_model else 'int8'}{self.target.format.suffix}"
+        atomic_write_bytes(tmp, data)
+        try:
+            return Classifier.load(tmp, threads=1, mean=0.0, std=1.0, labels=list(self.shared.labels))
+        finally:
+            tmp.unlink(missing_ok=True)  # the interpreter holds the bytes
+
+    def _runner(self, clf: Any, ctx: RunContext) -> Any:
+        from ..runtime.classify import Classifier
+
+        one = Classifier.load(clf.path, threads=1, mean=clf.contract.mean, std=clf.contract.std,
+                              labels=list(clf.labels))
+        x = np.zeros(one.input_shape, one.input_dtype)
+        return lambda: one.scores_from_input(x)
+
+
+def load_contract_of(path: Path) -> Any:
+    from ..runtime.contract import load_contract
+
+    return load_contract(path)

@@ -8,12 +8,41 @@ import numpy as np
 from ..data.images import decode_many
 
 
+MIN_CALIBRATION_IMAGES = 100  # below this, activation ranges are often too narrow (TFLite's guide: ~100-500)
+
+
 def calibration_pixels(train_paths: Sequence[str], count: int, size: int, seed: int = 0) -> np.ndarray:
+    return calibration_set(train_paths, count, size, seed)[0]
+
+
+def calibration_set(train_paths: Sequence[str], count: int, size: int, seed: int = 0
+                    ) -> tuple[np.ndarray, list[int]]:
+    """A seeded sample of training images, decoded; returns the pixels and the chosen indices."""
     rng = np.random.default_rng(seed)
     n = min(count, len(train_paths))
-    chosen = [train_paths[i] for i in sorted(rng.choice(len(train_paths), size=n, replace=False))]
-    pixels, _ = decode_many(chosen, size)
-    return pixels
+    idx = sorted(int(i) for i in rng.choice(len(train_paths), size=n, replace=False))
+    pixels, keep = decode_many([train_paths[i] for i in idx], size)
+    return pixels, [idx[k] for k in keep]
+
+
+def audit(chosen_labels: Sequence[int], classes: Sequence[str], requested: int) -> dict[str, object]:
+    """How many calibration images, how balanced across classes, and warnings when too few or skewed."""
+    counts = {c: 0 for c in classes}
+    for label in chosen_labels:
+        if 0 <= label < len(classes):
+            counts[classes[label]] += 1
+    n = sum(counts.values())
+    warnings = []
+    if n < MIN_CALIBRATION_IMAGES:
+        warnings.append(f"only {n} calibration images (asked for {requested}); activation ranges from fewer than "
+                        f"{MIN_CALIBRATION_IMAGES} are often too narrow: raise export.calibration_images")
+    uniform = n / max(len(classes), 1)
+    thin = [c for c, k in counts.items() if k < 0.5 * uniform]
+    if n and thin:
+        warnings.append(f"calibration is skewed: {', '.join(f'{c} {counts[c]}' for c in thin)} of {n} images, under "
+                        f"half of an even share ({uniform:.0f}); ranges may not cover those classes")
+    return {"images": n, "requested": requested, "per_class": counts, "warnings": warnings,
+            "split": "train (calibration images are never verification or test images)"}
 
 
 def representative(pixels: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None

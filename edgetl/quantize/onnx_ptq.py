@@ -1,6 +1,7 @@
 """ONNX int8 with ONNX Runtime: static QDQ calibrated on training images, or dynamic."""
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -9,12 +10,21 @@ import numpy as np
 
 from ..errors import ConversionError
 
+log = logging.getLogger(__name__)
 
-def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_channel: bool) -> Any:
-    """Return an int8 ``onnx.ModelProto`` from a float one."""
+
+def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_channel: bool,
+                  tensors_in_float: list[str] | None = None, calibrate_method: str = "minmax") -> Any:
+    """Return an int8 ``onnx.ModelProto`` from a float one.
+
+    Args:
+        tensors_in_float: Tensors whose producing nodes stay float (selective quantization); tensor names
+            survive ONNX Runtime's pre-processing where node names may not.
+        calibrate_method: minmax, entropy or percentile (static mode).
+    """
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType, quantize_dynamic,
-                                          quantize_static)
+    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                          quantize_dynamic, quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
@@ -31,7 +41,9 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
         onnx.save(proto, src)
         try:
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
-        except Exception:  # pre-processing is an optimization; quantize the plain model if it fails
+        except Exception as exc:  # pre-processing is an optimization; quantize the plain model if it fails
+            log.warning("ONNX Runtime's quantization pre-processing failed (%s: %s); quantizing the model without it",
+                        type(exc).__name__, str(exc)[:200])
             pre = src
         try:
             if mode == "dynamic":
@@ -40,9 +52,15 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
                 if pixels is None or not len(pixels):
                     raise ConversionError("ONNX static int8 needs calibration images.")
                 name = proto.graph.input[0].name
+                method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
+                          "percentile": CalibrationMethod.Percentile}[calibrate_method]
+                pre_model = onnx.load(str(pre))
+                wanted = set(tensors_in_float or [])
+                exclude = [n.name for n in pre_model.graph.node if n.name and wanted & set(n.output)]
                 quantize_static(str(pre), str(dst), Reader(pixels, name), quant_format=QuantFormat.QDQ,
                                 per_channel=per_channel, activation_type=QuantType.QInt8,
-                                weight_type=QuantType.QInt8)
+                                weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
+                                calibrate_method=method)
         except ConversionError:
             raise
         except Exception as exc:

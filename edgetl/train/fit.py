@@ -66,15 +66,21 @@ class TrainStage:
             labels = np.concatenate([labels, self.val_dataset.labels])
             tr = np.arange(len(dec.pixels))
             va = np.arange(len(dec.pixels), len(pixels))
+            te = np.zeros(0, np.int64)
+            if cfg.test_split > 0:  # the test set comes from the training folder
+                tr_ds = type(self.dataset)(self.dataset.root, self.dataset.classes, self.dataset.samples)
+                tr, te = split(tr_ds, cfg.test_split, cfg.seed)
             images_key = f"{dec.key}+{vdec.key}"
             files = [s.path for s in self.dataset.samples] + [s.path for s in self.val_dataset.samples]
         else:
             pixels = dec.pixels
-            tr, va = split(self.dataset, cfg.val_split, cfg.seed)
+            parts = split(self.dataset, cfg.val_split, cfg.seed, cfg.test_split)
+            tr, va = parts[0], parts[1]
+            te = parts[2] if len(parts) == 3 else np.zeros(0, np.int64)
             images_key = dec.key
             files = [s.path for s in self.dataset.samples]
         timings["decode_s"] = time.perf_counter() - t
-        ctx.log(f"{len(tr)} training and {len(va)} validation images, {len(classes)} classes")
+        ctx.log(f"{len(tr)} training, {len(va)} validation and {len(te)} test images, {len(classes)} classes")
 
         weights = resolve_weights(spec, alpha, size, cfg.weights, cfg.weights_dir)
         built = B.build_backbone(spec, alpha=alpha, size=size, weights=weights)
@@ -165,14 +171,23 @@ class TrainStage:
         probs = loops.predict_images(model, pixels[va], cfg.batch_size)
         timings["evaluate_s"] = time.perf_counter() - t
         metrics = classification_metrics(probs, labels[va], classes)
+        metrics["split"] = "validation (also chose the best epoch: slightly optimistic)"
+        test_metrics = None
+        if len(te):
+            test_metrics = classification_metrics(loops.predict_images(model, pixels[te], cfg.batch_size),
+                                                  labels[te], classes)
+            test_metrics["split"] = "test (held out: used for no choice)"
+        timings["evaluate_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - t_start
-        ctx.log(f"validation top-1 {metrics['top1']:.4f} ({strategy.value})")
+        ctx.log(f"validation top-1 {metrics['top1']:.4f}" + (f", test top-1 {test_metrics['top1']:.4f}"
+                                                             if test_metrics else "") + f" ({strategy.value})")
         return self._write(ctx, cfg, model, classes, history, metrics, choice, fine_tune, timings, spec, alpha,
-                           size, built, files, tr, va, labels)
+                           size, built, files, tr, va, labels, te, test_metrics)
 
     def _write(self, ctx: RunContext, cfg: TrainConfig, model: Any, classes: list[str], history: list, metrics: dict,
                choice: dict, fine_tune: dict, timings: dict, spec: Any, alpha: float | None, size: int, built: Any,
-               files: list[Path], tr: np.ndarray, va: np.ndarray, labels: np.ndarray) -> dict[str, Artifact]:
+               files: list[Path], tr: np.ndarray, va: np.ndarray, labels: np.ndarray, te: np.ndarray,
+               test_metrics: dict | None) -> dict[str, Artifact]:
         out = ctx.out_dir
         loops.strip_optimizers(model)
         tmp_model = out / ".model.part.keras"
@@ -184,10 +199,11 @@ class TrainStage:
         plot_history(history, out / "history.png")
         from ..runtime.contract import IMAGE_INPUT  # normalization is inside the graph
         report = {
-            "schema": 1, "validation": metrics, "strategy": choice, "fine_tune": fine_tune,
+            "schema": 1, "validation": metrics, **({"test": test_metrics} if test_metrics else {}),
+            "strategy": choice, "fine_tune": fine_tune,
             "timings_s": {k: round(v, 2) for k, v in timings.items()},
             "data": {"root": str(self.dataset.root), "classes": classes, "counts": self.dataset.counts(),
-                     "train_images": int(len(tr)), "val_images": int(len(va)),
+                     "train_images": int(len(tr)), "val_images": int(len(va)), "test_images": int(len(te)),
                      "skipped": [{"path": p, "reason": r} for p, r in self.dataset.skipped +
                                  (self.val_dataset.skipped if self.val_dataset else [])],
                      "val_source": cfg.val_data or f"seeded split {cfg.val_split} (seed {cfg.seed})"},
@@ -199,7 +215,10 @@ class TrainStage:
         atomic_write_json(out / "metrics.json", report)
         atomic_write_json(out / "split.json", {"root": str(self.dataset.root),
                                                "train": [str(files[i]) for i in tr], "val": [str(files[i]) for i in va],
-                                               "val_labels": [int(x) for x in labels[va]]})
+                                               "val_labels": [int(x) for x in labels[va]],
+                                               "test": [str(files[i]) for i in te],
+                                               "test_labels": [int(x) for x in labels[te]],
+                                               "train_labels": [int(x) for x in labels[tr]]})
         ctx.info = {"top1": metrics["top1"], "strategy": choice.get("strategy")}  # type: ignore[attr-defined]
         return {n: Artifact.from_file(out / f, k) for n, f, k in [
             ("model", "model.keras", "keras"), ("labels", "labels.txt", "labels"), ("metrics", "metrics.json", "json"),

@@ -110,3 +110,28 @@ def test_broken_calibration_is_flagged(real_run: Path) -> None:
     assert results["bad"]["status"] == "flagged" and "points below the float model" in results["bad"]["reason"]
     assert results["bad"]["accuracy"] < results["good"]["accuracy"] - 0.2
     assert results["good"]["top1_agreement"] >= 0.9
+
+
+def test_sensitivity_table_and_selective_quantization(tiny_run: Path, tmp_path: Path) -> None:
+    """Every int8 artifact gets a per-layer sensitivity table; with a zero budget, selective quantization runs,
+    tries what costs no speed first (ONNX calibrations), and then keeps the most sensitive layers in float,
+    verified again in the runtime, within the latency limit or saying why it stopped."""
+    import shutil
+
+    from edgetl.api import export
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    rows = export(run, ExportConfig(targets=("tflite:int8", "onnx:int8"), calibration_images=8, golden_images=1,
+                                    accuracy_budget=0.0, selective=True, selective_max_slowdown=10.0,
+                                    sensitivity_images=8))
+    for r in rows:
+        sens = r["sensitivity"]
+        assert sens["split"] == "validation" and sens["layers"] and sens["metric"] in ("rmse_over_scale", "sqnr_db")
+        assert r["calibration"]["images"] == 8 and "per_class" in r["calibration"]
+        assert any("only 8 calibration images" in w for w in r["warnings"])
+        if r["accuracy_drop_points"] > 0 or "selective" in r:
+            sel = r["selective"]
+            assert sel["split"] == "validation" and sel["tried"] and sel["plain_latency_ms"] > 0
+            if sel.get("chosen") and sel.get("float_layers"):
+                assert r["accuracy_drop_points"] <= 0.0 + 1e-9 or r["status"] != "ok"

@@ -35,3 +35,23 @@ def test_backbones_json() -> None:
 def test_export_needs_a_run_folder(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["export", str(tmp_path)])
     assert "not an edgetl run folder" in str(r.exception)
+
+
+def test_train_without_data_is_a_config_error_not_a_traceback(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "edgetl.cli.main", "train", "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "train.data is required" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_export_on_a_folder_that_is_no_run_answers_before_loading_tensorflow(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom edgetl.cli.main import main\nsys.argv=['edgetl','export',%r]\ntry:\n    main()\n"
+            "except SystemExit as e:\n    print('EXIT', e.code, 'tensorflow' in sys.modules)") % str(tmp_path)
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "EXIT 2 False" in p.stdout and "not an edgetl run folder" in p.stderr

@@ -3,6 +3,13 @@
 - ``convert(inputs, target, config) -> (bytes, ops)``: the artifact's bytes and its op list;
 - ``embed(data, contract) -> bytes``: the bytes with the contract embedded in the file's own metadata;
 - ``probe(path, data)``: a runtime backend on the bytes (input/output shapes, dtypes, quantization).
+
+Formats with calibrated (int8) targets also give what selective quantization needs:
+
+- ``sensitivity(inputs, target, config, pixels)``: per-layer error rows, worst first (``layer`` key);
+- ``with_float_layers(inputs, target, config, layers, pixels)``: the int8 bytes with those layers in float;
+- ``calibration_variants(inputs, target, config)``: [(name, bytes)] of calibrations that cost no speed;
+- ``float_bytes(inputs, config)``: the float model, for the latency limit.
 """
 from __future__ import annotations
 

@@ -10,10 +10,10 @@ from ...targets import Target
 
 
 def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list[str]]:
-    from ...convert.keras_to_onnx import keras_to_onnx, to_float16
+    from ...convert.keras_to_onnx import to_float16
     from ...quantize.onnx_ptq import quantize_onnx
 
-    proto = keras_to_onnx(inputs.model, input_size=inputs.size, opset=cfg.opset)
+    proto = _float(inputs, cfg)
     if target.precision == "int8":
         proto = quantize_onnx(proto, mode=cfg.onnx_int8_mode, pixels=inputs.calibration,
                               per_channel=cfg.onnx_per_channel)
@@ -22,6 +22,12 @@ def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list
     elif target.precision != "fp32":
         raise ValueError(f"no ONNX exporter for precision {target.precision!r}")
     return proto.SerializeToString(), sorted({n.op_type for n in proto.graph.node})
+
+
+def ops(data: bytes) -> list[str]:
+    import onnx
+
+    return sorted({n.op_type for n in onnx.load_from_string(data).graph.node})
 
 
 def embed(data: bytes, contract: dict[str, Any]) -> bytes:
@@ -39,3 +45,44 @@ def probe(path: Path, data: bytes) -> Any:
     from ...runtime.backends.onnx import OnnxBackend
 
     return OnnxBackend(path, data)
+
+
+def _float(inputs: Any, cfg: ExportConfig) -> Any:
+    """The float ONNX model of this run, converted once per export (shared by fp32, fp16, int8 and the search)."""
+    from ...convert.keras_to_onnx import keras_to_onnx
+
+    cache = inputs.__dict__.setdefault("_onnx_float", {})
+    if cfg.opset not in cache:
+        cache[cfg.opset] = keras_to_onnx(inputs.model, input_size=inputs.size, opset=cfg.opset)
+    return cache[cfg.opset]
+
+
+def sensitivity(inputs: Any, target: Target, cfg: ExportConfig, debug_pixels: Any) -> list[dict[str, Any]]:
+    from ...quantize.onnx_ptq import quantize_onnx
+    from ...quantize.selective import onnx_sensitivity
+
+    f = _float(inputs, cfg)
+    q = quantize_onnx(f, mode=cfg.onnx_int8_mode, pixels=inputs.calibration, per_channel=cfg.onnx_per_channel)
+    return onnx_sensitivity(f, q, debug_pixels)
+
+
+def with_float_layers(inputs: Any, target: Target, cfg: ExportConfig, layers: list[str], debug_pixels: Any) -> bytes:
+    from ...quantize.onnx_ptq import quantize_onnx
+
+    return quantize_onnx(_float(inputs, cfg), mode=cfg.onnx_int8_mode, pixels=inputs.calibration,
+                         per_channel=cfg.onnx_per_channel, tensors_in_float=layers).SerializeToString()
+
+
+def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> list[tuple[str, bytes]]:
+    """Calibrations that cost no speed, tried before any layer is kept in float: entropy and percentile."""
+    from ...quantize.onnx_ptq import quantize_onnx
+
+    if cfg.onnx_int8_mode != "static":
+        return []
+    return [(m, quantize_onnx(_float(inputs, cfg), mode="static", pixels=inputs.calibration,
+                              per_channel=cfg.onnx_per_channel, calibrate_method=m).SerializeToString())
+            for m in ("entropy", "percentile")]
+
+
+def float_bytes(inputs: Any, cfg: ExportConfig) -> bytes:
+    return _float(inputs, cfg).SerializeToString()

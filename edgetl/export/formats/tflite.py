@@ -10,15 +10,19 @@ from ...targets import Target
 
 
 def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list[str]]:
-    from ...analysis.tflite_stats import op_name
     from ...convert.keras_to_tflite import saved_model_to_tflite
     from ...quantize.calibration import representative
-    from ...runtime.tflite_file import read_opcodes
 
     rep = representative(inputs.calibration) if target.calibrated else None
     data = saved_model_to_tflite(inputs.saved_model, target, representative=rep, allow_flex_ops=cfg.allow_flex_ops)
-    ops = sorted({f"{op_name(o.builtin_code, o.custom_code)} v{o.version}" for o in read_opcodes(data)})
-    return data, ops
+    return data, ops(data)
+
+
+def ops(data: bytes) -> list[str]:
+    from ...analysis.tflite_stats import op_name
+    from ...runtime.tflite_file import read_opcodes
+
+    return sorted({f"{op_name(o.builtin_code, o.custom_code)} v{o.version}" for o in read_opcodes(data)})
 
 
 def embed(data: bytes, contract: dict[str, Any]) -> bytes:
@@ -32,3 +36,34 @@ def probe(path: Path, data: bytes) -> Any:
     from ...runtime.backends.litert import LiteRTBackend
 
     return LiteRTBackend(path, data)
+
+
+def _converter(inputs: Any, target: Target, cfg: ExportConfig) -> Any:
+    from ...convert.keras_to_tflite import make_converter
+    from ...quantize.calibration import representative
+
+    return make_converter(inputs.saved_model, target, representative=representative(inputs.calibration),
+                          allow_flex_ops=cfg.allow_flex_ops)
+
+
+def sensitivity(inputs: Any, target: Target, cfg: ExportConfig, debug_pixels: Any) -> list[dict[str, Any]]:
+    from ...quantize.selective import tflite_sensitivity
+
+    return tflite_sensitivity(_converter(inputs, target, cfg), debug_pixels)
+
+
+def with_float_layers(inputs: Any, target: Target, cfg: ExportConfig, layers: list[str], debug_pixels: Any) -> bytes:
+    from ...quantize.selective import tflite_with_float_layers
+
+    return tflite_with_float_layers(_converter(inputs, target, cfg), debug_pixels, layers, target.full_integer)
+
+
+def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> list[tuple[str, bytes]]:
+    """Other calibrations that cost no speed; TFLite's converter offers none beyond its per-channel min-max."""
+    return []
+
+
+def float_bytes(inputs: Any, cfg: ExportConfig) -> bytes:
+    from ...convert.keras_to_tflite import saved_model_to_tflite
+
+    return saved_model_to_tflite(inputs.saved_model, "tflite:fp32", allow_flex_ops=cfg.allow_flex_ops)

@@ -1,0 +1,202 @@
+"""Per-layer quantization sensitivity and selective quantization: keep the layers that break in float.
+
+Sensitivity is measured in the target's own runtime:
+
+- TFLite: TensorFlow's QuantizationDebugger runs the int8 model with numeric-verify ops on held-back images
+  and reports, per quantized tensor, the error it adds; edgetl ranks layers by RMSE in units of that
+  tensor's quantization step (``rmse / scale``), the debugger tutorial's measure.
+- ONNX: ONNX Runtime's QDQ debugging module runs the float and the QDQ model on the same images and gives
+  each tensor's signal-to-quantization-noise ratio; lower SQNR = more sensitive.
+
+Selective quantization (:func:`search`) then re-quantizes with the top-k most sensitive layers in float
+(k = 1, 2, 4, ...), re-verifies each candidate on the validation images in the runtime, and stops at the
+first that is within the accuracy budget, or when a candidate would be slower than ``max_slowdown`` x the
+plain int8 artifact (or than the float one). Numbers for the report are taken on the test split by the
+caller; every choice here uses the validation split only.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Candidate:
+    float_layers: list[str]
+    data: bytes
+    accuracy: float
+    drop_points: float
+    latency_ms: float
+    note: str = ""
+
+
+@dataclass
+class SearchResult:
+    chosen: Candidate | None
+    tried: list[dict[str, Any]] = field(default_factory=list)
+    reason: str = ""
+
+
+def latency_ms(run: Callable[[], Any], *, runs: int = 40, rounds: int = 3) -> float:
+    """Median of per-round medians of ``runs`` timed calls (1 thread, after a warm-up)."""
+    for _ in range(10):
+        run()
+    meds = []
+    for _ in range(rounds):
+        ts = []
+        for _ in range(runs):
+            t = time.perf_counter_ns()
+            run()
+            ts.append((time.perf_counter_ns() - t) / 1e6)
+        meds.append(float(np.median(ts)))
+    return float(np.median(meds))
+
+
+# ---------------------------------------------------------------- TFLite
+
+def tflite_sensitivity(converter: Any, debug_pixels: np.ndarray) -> list[dict[str, Any]]:
+    """Per-tensor error of the int8 model vs float, from TensorFlow's QuantizationDebugger, worst first."""
+    import tensorflow as tf
+
+    from ..runtime.quiet import native_stderr_quiet
+
+    def gen():  # type: ignore[no-untyped-def]
+        for x in debug_pixels:
+            yield [x[None].astype(np.float32)]
+
+    with native_stderr_quiet():
+        dbg = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=gen)
+        dbg.run()
+    buf = io.StringIO()
+    dbg.layer_statistics_dump(buf)
+    rows = []
+    for r in csv.DictReader(io.StringIO(buf.getvalue())):
+        try:
+            scale = float(r.get("scale") or 0.0)
+            mse = float(r.get("mean_squared_error") or 0.0)
+        except ValueError:
+            continue
+        rows.append({"layer": r.get("tensor_name", ""), "op": r.get("op_name", ""),
+                     "rmse_over_scale": round(float(np.sqrt(mse)) / scale, 4) if scale > 0 else 0.0,
+                     "max_abs_error": float(r.get("max_abs_error") or 0.0), "scale": scale})
+    rows.sort(key=lambda r: -r["rmse_over_scale"])
+    return rows
+
+
+def tflite_with_float_layers(converter: Any, debug_pixels: np.ndarray, layers: list[str], fully_quantize: bool) -> bytes:
+    """The int8 model with ``layers`` (tensor names from the sensitivity table) left in float."""
+    import tensorflow as tf
+
+    from ..runtime.quiet import native_stderr_quiet
+
+    def gen():  # type: ignore[no-untyped-def]
+        for x in debug_pixels[:4]:
+            yield [x[None].astype(np.float32)]
+
+    # float layers need the float builtin kernels next to the int8 ones
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(layers), fully_quantize=fully_quantize)
+    with native_stderr_quiet():
+        dbg = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=gen, debug_options=opts)
+        return bytes(dbg.get_nondebug_quantized_model())
+
+
+# ---------------------------------------------------------------- ONNX
+
+def onnx_sensitivity(float_proto: Any, qdq_proto: Any, debug_pixels: np.ndarray) -> list[dict[str, Any]]:
+    """Per-tensor SQNR of the QDQ model against the float one (ONNX Runtime's qdq_loss_debug), worst first;
+    ``layer`` is the tensor (what ``quantize_onnx(tensors_in_float=...)`` takes), ``node`` its producer."""
+    import tempfile
+    from pathlib import Path
+
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader
+    from onnxruntime.quantization.qdq_loss_debug import (collect_activations, compute_activation_error,
+                                                         create_activation_matching,
+                                                         modify_model_output_intermediate_tensors)
+
+    name = float_proto.graph.input[0].name
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._it = iter(debug_pixels)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            x = next(self._it, None)
+            return None if x is None else {name: x[None].astype(np.float32)}
+
+    producer = {o: n.name or n.op_type for n in float_proto.graph.node for o in n.output}
+    with tempfile.TemporaryDirectory(prefix="edgetl-qdq-") as tmp:
+        paths = {}
+        for k, proto in (("float", float_proto), ("qdq", qdq_proto)):
+            src, aug = Path(tmp, f"{k}.onnx"), Path(tmp, f"{k}_aug.onnx")
+            onnx.save(proto, src)
+            modify_model_output_intermediate_tensors(src, aug)
+            paths[k] = aug
+        acts_f = collect_activations(str(paths["float"]), Reader())
+        acts_q = collect_activations(str(paths["qdq"]), Reader())
+    errors = compute_activation_error(create_activation_matching(acts_q, acts_f))
+    rows = []
+    for tensor, e in errors.items():
+        sqnr = e.get("xmodel_err")
+        if sqnr is None or tensor not in producer:
+            continue
+        rows.append({"layer": tensor, "node": producer[tensor], "sqnr_db": round(float(sqnr), 2)})
+    rows.sort(key=lambda r: r["sqnr_db"])
+    return rows
+
+
+# ---------------------------------------------------------------- the search
+
+def search(build: Callable[[list[str]], bytes], evaluate: Callable[[bytes], tuple[float, Callable[[], Any]]], *,
+           ranked: list[str], float_accuracy: float, budget_points: float, plain_latency_ms: float,
+           float_latency_ms: float | None, max_slowdown: float, max_layers: int = 32) -> SearchResult:
+    """Keep the k most sensitive layers in float, k = 1, 2, 4, ..., until the validation drop is within budget.
+
+    Args:
+        build: bytes of the model with the given layers in float.
+        evaluate: (validation accuracy, a zero-argument call that runs the model once) for model bytes.
+        ranked: layer names, most sensitive first (duplicates are ignored).
+    """
+    order = list(dict.fromkeys(l for l in ranked if l))
+    res = SearchResult(None)
+    limit = max_slowdown * plain_latency_ms
+    if float_latency_ms is not None:
+        limit = min(limit, float_latency_ms)
+    k = 1
+    while k <= min(max_layers, len(order)):
+        layers = order[:k]
+        try:
+            data = build(layers)
+        except Exception as exc:  # noqa: BLE001 - a candidate the converter refuses is a row, not an abort
+            res.tried.append({"float_layers": k, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+            k *= 2
+            continue
+        acc, run = evaluate(data)
+        lat = latency_ms(run)
+        drop = 100 * (float_accuracy - acc)
+        res.tried.append({"float_layers": k, "layers": layers, "accuracy": round(acc, 4),
+                          "drop_points": round(drop, 3), "latency_ms": round(lat, 4),
+                          "latency_vs_int8": round(lat / plain_latency_ms, 3)})
+        log.info("selective: %d float layer(s): accuracy %.4f (drop %.2f), %.3f ms (%.2fx int8)", k, acc, drop, lat,
+                 lat / plain_latency_ms)
+        if lat > limit:
+            res.reason = (f"stopped: with {k} float layer(s) the model takes {lat:.2f} ms, over the limit of "
+                          f"{limit:.2f} ms ({max_slowdown:g}x the plain int8 model"
+                          + (" or the float model" if float_latency_ms is not None else "") + ")")
+            return res
+        if drop <= budget_points:
+            res.chosen = Candidate(layers, data, acc, drop, lat)
+            res.reason = f"{k} layer(s) in float bring the validation drop to {drop:.2f} points"
+            return res
+        k *= 2
+    res.reason = res.reason or f"no candidate up to {min(max_layers, len(order))} float layers met the budget"
+    return res
