@@ -80,16 +80,23 @@ def main_job() -> str:
                    f"BatchNorm statistics unchanged: {ft.get('batchnorm_statistics_unchanged')}.")
     v = t["validation"]
     out.append(f"- **Validation top-1 {v['top1']:.4f}**, top-5 {f(v.get('top5'), 4)} on {v['images']} images "
-               "(the split that also chose the best epoch, so slightly optimistic).\n")
-    out.append("| artifact | status | MiB | top-1 | vs Keras (points) | drop 95% interval | agreement with Keras | "
-               "max abs score diff |")
-    out.append("|---|---|---|---|---|---|---|---|")
+               "(the split that also chose the best epoch, so slightly optimistic).")
+    te = t.get("test")
+    if te:
+        out.append(f"- **Test top-1 {te['top1']:.4f}**, top-5 {f(te.get('top5'), 4)} on {te['images']} held-out images "
+                   "(used for no choice).")
+    out.append("\nValidation split (what the verdict uses), and the held-out test split:\n")
+    out.append("| artifact | status | MiB | val top-1 | vs Keras (points) | drop 95% interval | agreement with Keras | "
+               "test top-1 | test vs Keras |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
     for r in d["exports"]:
         ci = r.get("accuracy_drop_ci95_points")
+        tt = r.get("test") or {}
+        tdrop = "-" if tt.get("accuracy_drop_points") is None else f"{-tt['accuracy_drop_points'] + 0.0:+.2f}"
         out.append(f"| {r['target']} | {r['status']} | {r['size_bytes'] / 2**20:.1f} | {r['accuracy']:.4f} | "
                    f"{-r['accuracy_drop_points'] + 0.0:+.2f} | "
                    f"{'-' if not ci else f'{-ci[1] + 0.0:+.2f}..{-ci[0] + 0.0:+.2f}'} | {r['top1_agreement']:.4f} | "
-                   f"{r['max_abs_diff']:.4f} |")
+                   f"{f(tt.get('accuracy'), 4)} | {tdrop} |")
     b = d.get("bench")
     if b:
         out.append("\nThe benchmark step (" + ", ".join(b["devices"]) + "):\n")
@@ -299,17 +306,19 @@ def selective() -> str:
     out.append(source("selective.json", "benchmarks/selective.py", d) + "\n")
     out.append(f"Budget {d['budget_points']} points; {d['split_note']}. Latency: one thread, the plain and the "
                "selective artifact timed side by side in interleaved rounds.\n")
-    out.append("| backbone | fine-tune lr | target | float test top-1 | plain int8 test drop | selective test drop | "
-               "what changed | latency vs plain int8 |")
+    out.append("| backbone | fine-tune lr | target | float val / test top-1 | plain int8 vs float: val / test | "
+               "selective vs float: val / test | what changed | latency vs plain int8 |")
     out.append("|---|---|---|---|---|---|---|---|")
     for r in d["rows"]:
         s_ = r["selective"]
         what = (f"{s_['calibration']} calibration" if s_.get("calibration") else
                 f"{len(s_['float_layers'])} layer(s) in float" if s_.get("float_layers") else
-                "nothing (plain int8 was within budget)" if not s_.get("chosen") and not s_.get("tried") else
+                "nothing: plain int8 was within the budget on the validation split" if not s_.get("chosen")
+                and not s_.get("tried") else
                 f"no candidate met the budget ({s_.get('reason')})" if not s_.get("chosen") else "-")
-        out.append(f"| {r['backbone']} | {r['fine_tune_lr']:g} | {r['target']} | {r['float_test_top1']:.4f} | "
-                   f"{-r['plain']['test_drop'] + 0.0:+.2f} | {-s_['test_drop'] + 0.0:+.2f} | {what} | "
+        out.append(f"| {r['backbone']} | {r['fine_tune_lr']:g} | {r['target']} | {r['float_val_top1']:.4f} / "
+                   f"{r['float_test_top1']:.4f} | {-r['plain']['val_drop'] + 0.0:+.2f} / {-r['plain']['test_drop'] + 0.0:+.2f} | "
+                   f"{-s_['val_drop'] + 0.0:+.2f} / {-s_['test_drop'] + 0.0:+.2f} | {what} | "
                    f"{r['latency_ms_1thread']['ratio']:.2f}x ({r['latency_ms_1thread']['plain']:.2f} -> "
                    f"{r['latency_ms_1thread']['selective']:.2f} ms) |")
     return "\n".join(out) + "\n"
@@ -337,11 +346,17 @@ def readme_block() -> str:
             f"| the whole command, cold caches | {d['wall_s'] / 60:.1f} min (exit code {d['exit_code']}) |",
             f"| `auto` strategy | chose `{st.get('strategy')}` |",
             f"| validation top-1 (Keras) | **{v['top1']:.4f}** on {v['images']} images |"]
+    te = d["train"].get("test")
+    if te:
+        rows.append(f"| test top-1 (Keras, held out) | **{te['top1']:.4f}** on {te['images']} images |")
     for t in ("tflite:fp32", "tflite:int8", "tflite:uint8", "onnx:fp32", "onnx:fp16", "onnx:int8"):
         r = by.get(t)
         if r:
-            rows.append(f"| {t} | top-1 {r['accuracy']:.4f} ({-r['accuracy_drop_points'] + 0.0:+.2f} points vs Keras), "
-                        f"{r['size_bytes'] / 2**20:.1f} MiB, {r['status']} |")
+            tt = r.get("test") or {}
+            test = (f"; test {tt['accuracy']:.4f} ({-tt['accuracy_drop_points'] + 0.0:+.2f})"
+                    if tt.get("accuracy") is not None else "")
+            rows.append(f"| {t} | validation top-1 {r['accuracy']:.4f} ({-r['accuracy_drop_points'] + 0.0:+.2f} points "
+                        f"vs Keras){test}, {r['size_bytes'] / 2**20:.1f} MiB, {r['status']} |")
     best = (d.get("bench") or {}).get("best") or []
     for x in best:
         if x.get("basis") == "measured":

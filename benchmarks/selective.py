@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
     ap.add_argument("--lr", type=float, action="append", help="fine-tuning rates (repeatable); default 1e-4")
     ap.add_argument("--backbone", default="mobilenet_v2")
+    ap.add_argument("--weights-dir", help="default: ../shared/weights (EfficientNet-Lite: the import-weights folder)")
     ap.add_argument("--budget", type=float, default=0.5)
     ap.add_argument("--runs", default="/tmp/edgetl-selective")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "selective.json"))
@@ -59,7 +60,7 @@ def main() -> None:
     for lr in args.lr or [1e-4]:
         run = Path(args.runs) / f"{args.backbone}-lr{lr:g}"
         cfg = TrainConfig(data=str(shared / "datasets" / "flowers"), backbone=args.backbone, weights="imagenet",
-                          weights_dir=str(shared / "weights"), strategy="fine_tune", augment=("flip",),
+                          weights_dir=args.weights_dir or str(shared / "weights"), strategy="fine_tune", augment=("flip",),
                           fine_tune_lr=lr, fine_tune_epochs=15, test_split=0.15, seed=42)
         t0 = time.perf_counter()
         res = train(cfg, run, progress=False)
@@ -89,6 +90,11 @@ def main() -> None:
                 "sensitivity_top5": (p.get("sensitivity") or {}).get("layers", [])[:5],
                 "train_s": round(train_s, 1), "selective_export_s": round(sel_s, 1)})
             print(json.dumps(out_rows[-1])[:400], flush=True)
+    old = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
+    if old.get("budget_points") == args.budget:  # keep earlier runs (other rates or backbones), replace the same
+        mine = {(r["backbone"], r["fine_tune_lr"], r["target"]) for r in out_rows}
+        out_rows = [r for r in old.get("rows", []) if (r["backbone"], r["fine_tune_lr"], r["target"]) not in mine] \
+            + out_rows
     doc = {"script": "benchmarks/selective.py", "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
            "budget_points": args.budget, "split_note": "choices on the validation split; drops reported on the "
                                                         "held-out test split (15% of each class)", "rows": out_rows}

@@ -74,8 +74,11 @@ def load_calibration() -> dict[str, Any] | None:
     return None
 
 
-def estimate(r: ModelReport, prof: DeviceProfile) -> dict[str, Any] | None:
-    """A latency range for ``prof`` from the calibrated model, or None when the profile has no estimate."""
+def estimate(r: ModelReport, prof: DeviceProfile, precision: str | None = None) -> dict[str, Any] | None:
+    """A latency range for ``prof`` from the calibrated model, or None when the profile has no estimate.
+
+    ``precision`` (fp32, fp16, int8) asks what the model would do exported at that precision.
+    """
     from .estimate import DEVICES, PROFILE_GROUPS, Fit, predict_ms
 
     cal = load_calibration()
@@ -83,7 +86,7 @@ def estimate(r: ModelReport, prof: DeviceProfile) -> dict[str, Any] | None:
         return None
     fit = Fit(cal["e_dense"], cal["p_int8"], cal["alpha"], cal["s_ms_per_mb"], cal["groups"], cal["efficiency"])
     kind = "edgetpu" if prof.delegate == "edgetpu" else ("gpu" if prof.runtime == "onnxruntime" else "cpu")
-    prec = precision_of(r)
+    prec = precision or precision_of(r)
     if prof.needs_full_int8 and prec != "int8":
         return None  # it would not run on the accelerator at all: see the Edge TPU lint
     group = PROFILE_GROUPS[prof.name]
@@ -98,6 +101,7 @@ def estimate(r: ModelReport, prof: DeviceProfile) -> dict[str, Any] | None:
             f"80% of anchors within {err:.0%}", "basis": ("this device's published anchors" if calibrated else
                                                           f"no anchors for {prof.name}: its peak x the median efficiency of "
                                                           f"{DEVICES.get(prof.name, ('', kind))[1]} devices"),
+            "precision": prec,
             "note": "an estimate, not a measurement" + ("" if prec in ("int8", "fp32") else
                                                       f"; {prec} is estimated as fp32")}
 

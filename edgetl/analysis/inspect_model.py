@@ -48,7 +48,14 @@ def _analyze(p: Path, unsafe_keras: bool) -> ModelReport:
     raise ConfigError(f"{p}: edgetl inspects .tflite, .onnx and .keras files; got {suffix!r}.")
 
 
-def check(report: ModelReport, prof: DeviceProfile) -> dict[str, Any]:
+def check(report: ModelReport, prof: DeviceProfile, *, threads: int | None = None,
+          precision: str | None = None) -> dict[str, Any]:
+    """What ``report``'s model does on ``prof``; ``threads`` and ``precision`` ask about another thread count or
+    about the model exported at another precision (fp32, fp16, int8)."""
+    import dataclasses
+
+    if threads is not None:
+        prof = dataclasses.replace(prof, threads=(threads,))
     from .compat import budgets, estimate, gpu_delegate, runtime_compat
 
     from .. import targets
@@ -71,5 +78,27 @@ def check(report: ModelReport, prof: DeviceProfile) -> dict[str, Any]:
 
             out["edgetpu"] = lint_edgetpu(report.path).to_dict()
     out["budgets"] = budgets(report, prof)
-    out["estimate"] = estimate(report, prof) if out["runs_here"] or report.format == "keras" else None
+    if precision is not None and report.format != "keras":
+        out["runs_here"], out["why_not"] = prof.accepts(f"{report.format}:{precision}") if \
+            f"{report.format}:{precision}" in targets.TARGETS else (out["runs_here"], out["why_not"])
+    out["estimate"] = estimate(report, prof, precision) if out["runs_here"] or report.format == "keras" else None
+    if out["estimate"] is None:
+        out["estimate_unavailable"] = why_no_estimate(report, prof, out)
     return out
+
+
+def why_no_estimate(report: ModelReport, prof: DeviceProfile, out: dict[str, Any]) -> str:
+    """One line: why a device gets no latency estimate."""
+    from .compat import load_calibration, precision_of
+    from .estimate import PROFILE_GROUPS
+
+    if not out["runs_here"] and report.format != "keras":
+        return f"the model does not run there ({out['why_not']})"
+    if load_calibration() is None:
+        return "the estimator's calibration file is missing from this installation"
+    if prof.name not in PROFILE_GROUPS:
+        return (f"the estimator is calibrated for the built-in boards only ({', '.join(sorted(PROFILE_GROUPS))}); "
+                f"{prof.name} is not one of them: measure it with 'edgetl bench --device {prof.path or prof.name}'")
+    if prof.needs_full_int8 and precision_of(report) != "int8":
+        return "it would not run on the accelerator (not full integer): see the Edge TPU check"
+    return "no estimate for this combination"

@@ -167,7 +167,7 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
               threads: list[int] | None = None, max_images: int = 0, timeout_s: float = 600.0,
               progress: Callable[[str], None] | None = None,
               omitted: list[dict[str, Any]] | None = None, repetitions: int | None = None,
-              sustained_s: float | None = None, batch: int = 1) -> list[dict[str, Any]]:
+              sustained_s: float | None = None, batch: int = 1, parallel: int = 4) -> list[dict[str, Any]]:
     """One row per (artifact, device, thread count) that can run; a failure is a row, never an exception.
 
     Pairs that can never run (an ONNX model on a TFLite-only board) are not rows: they go to ``omitted``.
@@ -179,55 +179,92 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
     p50 is the median of its repetitions' medians, and it is marked ``reliable: false`` with the reason when
     the repetitions disagree by more than 5% or the machine was busy, stolen from or throttled meanwhile.
     ``sustained_s`` runs each row once for that long and reports the drift between its first and last window.
+    ``parallel``: how many SSH devices are measured at the same time (the devices on this machine take turns).
     """
-    from .remote import SSHTarget, run_local
-
     cache = out_dir / ".eval"
     cache.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    for dev in devices:
-        remote: SSHTarget | None = None
-        unreachable = ""
-        if dev.access.kind == "none":
-            unreachable = (f"no access configured (access.kind: none): copy {dev.path} and set access "
-                           "{kind: ssh, host, user, key} to measure this device")
-        elif dev.access.kind == "ssh":
-            try:
-                remote = SSHTarget(dev.access)
-                remote.check()
-            except DeviceUnavailableError as exc:
-                unreachable = str(exc)
-        settings = {"providers": list(dev.providers), "provider_options": dev.provider_options, "batch": batch,
-                    "sustained_s": sustained_s,
-                    "timing": {k: getattr(dev, k) for k in ("warmup_runs", "min_runs", "max_runs", "min_time_s",
-                                                            "max_time_s")}}
-        if dev.delegate == "edgetpu":
-            thread_list = [1]  # the Edge TPU does the work: thread counts would repeat the same row
-        elif unreachable or not threads:
-            thread_list = list(dev.threads)
-        else:
-            thread_list = list(threads)
-        plan: list[tuple[BenchArtifact, int, bool]] = []
-        for art in artifacts:
-            ok, why = dev.accepts(art.target)
-            if not ok:
-                if omitted is not None:
-                    omitted.append({"artifact": str(art.path), "target": art.target, "device": dev.name, "why": why})
-                continue
-            if unreachable:
-                for n in thread_list:
-                    row = _row(art, dev, n, "unreachable", unreachable)
-                    row["estimate"], why_not = _estimate(art, dev, n)
-                    if why_not:
-                        row["reason"] += f"; no estimate: {why_not}"
-                    rows.append(row)
-                continue
-            plan.extend((art, n, i == 0) for i, n in enumerate(thread_list))
-        if plan:
-            rows.extend(_measure_device(dev, plan, settings, remote, data_dir=data_dir, max_images=max_images,
-                                        cache=cache, timeout_s=timeout_s, progress=progress,
-                                        repetitions=1 if sustained_s else (repetitions or dev.repetitions)))
+    omit: list[dict[str, Any]] = []
+
+    def one_device(dev: DeviceProfile) -> list[dict[str, Any]]:
+        return _bench_device(dev, artifacts, omit, threads=threads, data_dir=data_dir, max_images=max_images,
+                             cache=cache, timeout_s=timeout_s, progress=progress, repetitions=repetitions,
+                             sustained_s=sustained_s, batch=batch)
+
+    # Fan-out: devices reached over SSH are separate machines and are measured at the same time (at most
+    # ``parallel`` at once), each still one measurement at a time; the devices on this machine share its CPU,
+    # so they run one after another in a single lane. A slow or dead device holds only its own lane.
+    lanes: list[list[DeviceProfile]] = [[d for d in devices if d.access.kind != "ssh"]]
+    lanes += [[d] for d in devices if d.access.kind == "ssh"]
+    lanes = [lane for lane in lanes if lane]
+    by_device: dict[int, list[dict[str, Any]]] = {}
+
+    def run_lane(lane: list[DeviceProfile]) -> None:
+        for dev in lane:
+            by_device[id(dev)] = one_device(dev)
+
+    if parallel > 1 and len(lanes) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(parallel, len(lanes))) as pool:
+            list(pool.map(run_lane, lanes))
+    else:
+        for lane in lanes:
+            run_lane(lane)
+    rows = [r for d in devices for r in by_device.get(id(d), [])]
+    if omitted is not None:
+        omitted.extend(omit)
     _agreement(rows)
+    return rows
+
+
+def _bench_device(dev: DeviceProfile, artifacts: list[BenchArtifact], omitted: list[dict[str, Any]], *,
+                  threads: list[int] | None, data_dir: str | None, max_images: int, cache: Path, timeout_s: float,
+                  progress: Callable[[str], None] | None, repetitions: int | None, sustained_s: float | None,
+                  batch: int) -> list[dict[str, Any]]:
+    """Every row of one device: measured, or unreachable with an estimate."""
+    from .remote import SSHTarget
+
+    rows: list[dict[str, Any]] = []
+    remote: SSHTarget | None = None
+    unreachable = ""
+    if dev.access.kind == "none":
+        unreachable = (f"no access configured (access.kind: none): copy {dev.path} and set access "
+                       "{kind: ssh, host, user, key} to measure this device")
+    elif dev.access.kind == "ssh":
+        try:
+            remote = SSHTarget(dev.access)
+            remote.check()
+        except DeviceUnavailableError as exc:
+            unreachable = str(exc)
+    settings = {"providers": list(dev.providers), "provider_options": dev.provider_options, "batch": batch,
+                "sustained_s": sustained_s,
+                "timing": {k: getattr(dev, k) for k in ("warmup_runs", "min_runs", "max_runs", "min_time_s",
+                                                        "max_time_s")}}
+    if dev.delegate == "edgetpu":
+        thread_list = [1]  # the Edge TPU does the work: thread counts would repeat the same row
+    elif unreachable or not threads:
+        thread_list = list(dev.threads)
+    else:
+        thread_list = list(threads)
+    plan: list[tuple[BenchArtifact, int, bool]] = []
+    for art in artifacts:
+        ok, why = dev.accepts(art.target)
+        if not ok:
+            omitted.append({"artifact": str(art.path), "target": art.target, "device": dev.name, "why": why})
+            continue
+        if unreachable:
+            for n in thread_list:
+                row = _row(art, dev, n, "unreachable", unreachable)
+                row["estimate"], why_not = _estimate(art, dev, n)
+                if why_not:
+                    row["reason"] += f"; no estimate: {why_not}"
+                rows.append(row)
+            continue
+        plan.extend((art, n, i == 0) for i, n in enumerate(thread_list))
+    if plan:
+        rows.extend(_measure_device(dev, plan, settings, remote, data_dir=data_dir, max_images=max_images,
+                                    cache=cache, timeout_s=timeout_s, progress=progress,
+                                    repetitions=1 if sustained_s else (repetitions or dev.repetitions)))
     return rows
 
 

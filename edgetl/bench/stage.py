@@ -37,7 +37,8 @@ class BenchStage:
         from .runner import collect, run_bench
 
         omitted: list[dict[str, Any]] = []
-        rows = run_bench(collect([str(self.run_dir)]), self.profiles, data_dir=None, out_dir=ctx.out_dir,
+        arts = [a for a in collect([str(self.run_dir)]) if a.target in inputs]  # exactly the artifacts keyed
+        rows = run_bench(arts, self.profiles, data_dir=None, out_dir=ctx.out_dir,
                          threads=list(config.threads) or None, max_images=config.max_images,
                          progress=self.progress, omitted=omitted)
         paths = write_reports(rows, ctx.out_dir, {p.name: dataclasses.asdict(p) for p in self.profiles},

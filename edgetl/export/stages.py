@@ -247,12 +247,13 @@ class ExportStage:
         def evaluate(data: bytes) -> tuple[float, Any]:
             c = self._classifier(fmt, data, ctx)
             acc = float((run_artifact(c, pixels).argmax(1) == labels).mean())
-            x = np.zeros(c.input_shape, c.input_dtype)
-            return acc, lambda: c.scores_from_input(x)
+            return acc, _call(c)
 
-        plain = latency_ms(self._runner(clf, ctx))
-        float_lat = latency_ms(self._runner(self._classifier(fmt, fmt.float_bytes(self.shared, config), ctx,
-                                                             float_model=True), ctx))
+        from ..runtime.classify import Classifier
+
+        plain = latency_ms(_call(Classifier.load(clf.path, threads=1)))
+        float_lat = latency_ms(_call(self._classifier(fmt, fmt.float_bytes(self.shared, config), ctx,
+                                                      float_model=True)))
         sel: dict[str, Any] = {"split": "validation", "plain_latency_ms": round(plain, 4),
                                "float_latency_ms": round(float_lat, 4), "tried": []}
         for method, data in fmt.calibration_variants(self.shared, self.target, config):  # cost no speed: first
@@ -289,13 +290,12 @@ class ExportStage:
         finally:
             tmp.unlink(missing_ok=True)  # the interpreter holds the bytes
 
-    def _runner(self, clf: Any, ctx: RunContext) -> Any:
-        from ..runtime.classify import Classifier
 
-        one = Classifier.load(clf.path, threads=1, mean=clf.contract.mean, std=clf.contract.std,
-                              labels=list(clf.labels))
-        x = np.zeros(one.input_shape, one.input_dtype)
-        return lambda: one.scores_from_input(x)
+
+def _call(clf: Any) -> Any:
+    """One inference on a zero input: what the latency comparisons time."""
+    x = np.zeros(clf.input_shape, clf.input_dtype)
+    return lambda: clf.scores_from_input(x)
 
 
 def load_contract_of(path: Path) -> Any:

@@ -57,10 +57,14 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
                 pre_model = onnx.load(str(pre))
                 wanted = set(tensors_in_float or [])
                 exclude = [n.name for n in pre_model.graph.node if n.name and wanted & set(n.output)]
-                quantize_static(str(pre), str(dst), Reader(pixels, name), quant_format=QuantFormat.QDQ,
-                                per_channel=per_channel, activation_type=QuantType.QInt8,
-                                weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
-                                calibrate_method=method)
+                import contextlib
+                import io
+
+                with contextlib.redirect_stdout(io.StringIO()):  # the calibrators print progress to stdout
+                    quantize_static(str(pre), str(dst), Reader(pixels, name), quant_format=QuantFormat.QDQ,
+                                    per_channel=per_channel, activation_type=QuantType.QInt8,
+                                    weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
+                                    calibrate_method=method)
         except ConversionError:
             raise
         except Exception as exc:

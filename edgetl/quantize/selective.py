@@ -72,7 +72,10 @@ def tflite_sensitivity(converter: Any, debug_pixels: np.ndarray) -> list[dict[st
         for x in debug_pixels:
             yield [x[None].astype(np.float32)]
 
-    with native_stderr_quiet():
+    import warnings
+
+    with native_stderr_quiet(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the debugger's own tf.lite.Interpreter deprecation notice
         dbg = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=gen)
         dbg.run()
     buf = io.StringIO()
@@ -104,7 +107,10 @@ def tflite_with_float_layers(converter: Any, debug_pixels: np.ndarray, layers: l
     # float layers need the float builtin kernels next to the int8 ones
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(layers), fully_quantize=fully_quantize)
-    with native_stderr_quiet():
+    import warnings
+
+    with native_stderr_quiet(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         dbg = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=gen, debug_options=opts)
         return bytes(dbg.get_nondebug_quantized_model())
 

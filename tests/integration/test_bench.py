@@ -213,3 +213,25 @@ def test_hostile_file_names_do_not_run_on_the_device(shared: Path, sshd: dict, t
     for where in (Path.home(), tmp_path, tmp_path / "remote", Path.cwd()):
         assert not list(where.glob("edgetl_pwned*")), where
     assert (tmp_path / "remote" / model.name).is_file()  # copied under its literal name
+
+
+def test_fan_out_over_two_ssh_devices_takes_about_the_slower_one(shared: Path, sshd: dict, tmp_path: Path) -> None:
+    """Two SSH devices are measured at the same time (each still one measurement at a time): the wall time is
+    about the slower device's, not the sum; --parallel 1 gives the sum."""
+    model = tmp_path / "coral.tflite"
+    model.write_bytes((shared / FOREIGN).read_bytes())
+    slow = {"min_time_s": 1.5, "max_time_s": 3, "min_runs": 5, "max_runs": 10000}
+    profs = [_profile(tmp_path, sshd, name=n, workdir=str(tmp_path / f"remote-{n}")) for n in ("pi-a", "pi-b")]
+    for p in profs:
+        body = json.loads(p.read_text())
+        body.update(slow, repetitions=1)
+        p.write_text(json.dumps(body))
+    walls = {}
+    for par in (1, 2):
+        t0 = time.perf_counter()
+        doc = _bench([str(model), "--device", str(profs[0]), "--device", str(profs[1]), "--parallel", str(par),
+                      "--out", str(tmp_path / f"r{par}")])
+        walls[par] = time.perf_counter() - t0
+        assert [r["device"] for r in doc["rows"]] == ["pi-a", "pi-b"]
+        assert all(r["status"] == "ok" for r in doc["rows"]), doc["rows"]
+    assert walls[2] < 0.8 * walls[1], walls

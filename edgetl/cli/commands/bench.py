@@ -23,11 +23,13 @@ from ..options import emit
               help="Throughput mode: images per call, for server GPUs (models with a dynamic batch: ONNX).")
 @click.option("--accuracy-budget", type=float, default=2.0, show_default=True,
               help="Points below the float artifact that the 'fastest within budget' answer allows.")
+@click.option("--parallel", type=int, default=4, show_default=True,
+              help="SSH devices measured at the same time (each one measurement at a time; local devices take turns).")
 @click.option("--out", type=click.Path(), default="runs/bench", show_default=True, help="Report folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print {rows: [...]} as JSON.")
 def bench(inputs: tuple[str, ...], devices: tuple[str, ...], data: str | None, threads: str | None, max_images: int,
-          repetitions: int | None, sustained_min: float | None, batch: int, accuracy_budget: float, out: str,
-          as_json: bool) -> None:
+          repetitions: int | None, sustained_min: float | None, batch: int, accuracy_budget: float, parallel: int,
+          out: str, as_json: bool) -> None:
     """Benchmark MODEL_OR_RUN_DIR... on each --device; a failure is a row, never a crash of the run."""
     import dataclasses
 
@@ -43,7 +45,8 @@ def bench(inputs: tuple[str, ...], devices: tuple[str, ...], data: str | None, t
     omitted: list[dict] = []
     rows = run_bench(arts, profs, data_dir=data, out_dir=Path(out), threads=th, max_images=max_images,
                      progress=None if as_json else lambda m: click.echo(f"bench {m}", err=True), omitted=omitted,
-                     repetitions=repetitions, sustained_s=60 * sustained_min if sustained_min else None, batch=batch)
+                     repetitions=repetitions, sustained_s=60 * sustained_min if sustained_min else None, batch=batch,
+                     parallel=max(1, parallel))
     paths = write_reports(rows, Path(out), {p.name: dataclasses.asdict(p) for p in profs}, omitted=omitted,
                           accuracy_budget=accuracy_budget)
     slim = [{k: r.get(k) for k in ROW_FIELDS} for r in rows]

@@ -44,6 +44,8 @@ def finish(rows: list[dict[str, Any]], as_json: bool, extra: dict[str, Any] | No
 @click.option("--to", "targets", help="Comma list of targets, e.g. tflite:fp32,tflite:int8,onnx:fp32 (default: all).")
 @click.option("--calibration-images", type=int, help="Training images used to calibrate int8.")
 @click.option("--accuracy-budget", type=float, help="Largest allowed top-1 drop of a quantized artifact (points).")
+@click.option("--selective", is_flag=True, default=None,
+              help="Repair int8 artifacts over the budget: better calibration, then sensitive layers kept in float.")
 @click.option("--opset", type=int, help="ONNX opset (default 17, at most 18).")
 @click.option("--config", "config_file", type=click.Path(), help="YAML with export options (or an 'export:' section).")
 @click.option("--set", "sets", multiple=True, help="Override an option: --set key=value.")

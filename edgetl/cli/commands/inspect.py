@@ -14,15 +14,19 @@ def _mb(n: float | None) -> str:
 @click.argument("model", type=click.Path())
 @click.option("--device", "devices", multiple=True, help="Profile name or .yaml path (repeatable).")
 @click.option("--layers", "show_layers", is_flag=True, help="Print the per-layer table.")
+@click.option("--threads", type=click.IntRange(1, 256), help="Estimate for this thread count (default: the profile's).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]),
+              help="Estimate the model exported at this precision (e.g. int8 of a float model, before exporting).")
 @click.option("--unsafe-keras", is_flag=True, help="Allow .keras files with Lambda layers (runs their code).")
 @click.option("--json", "as_json", is_flag=True, help="Print everything as JSON.")
-def inspect(model: str, devices: tuple[str, ...], show_layers: bool, unsafe_keras: bool, as_json: bool) -> None:
+def inspect(model: str, devices: tuple[str, ...], show_layers: bool, threads: int | None, precision: str | None,
+            unsafe_keras: bool, as_json: bool) -> None:
     """What MODEL (.tflite, .onnx, .keras) will do on each --device, without running it there."""
     from ...analysis.inspect_model import analyze, check
     from ...devices import load_profile
 
     report = analyze(model, unsafe_keras=unsafe_keras)
-    checks = [check(report, load_profile(d)) for d in devices]
+    checks = [check(report, load_profile(d), threads=threads, precision=precision) for d in devices]
     if as_json:
         emit({"model": report.to_dict(layers=show_layers), "devices": checks}, True)
         return

@@ -23,9 +23,13 @@ def pipeline(config_file: str, sets: tuple[str, ...], remeasure: bool, as_json: 
     """
     from ...config import PipelineConfig, load_yaml
 
+    raw = load_yaml(config_file)
+    has_bench = raw.get("bench") is not None or any(s.startswith("bench.") for s in sets)
+    if remeasure and not has_bench:
+        raise click.UsageError(f"--remeasure: {config_file} has no bench section, so there is nothing to measure.")
     overrides = list(sets) + (["bench.remeasure=true"] if remeasure else [])
-    config = PipelineConfig.from_dict(load_yaml(config_file), base=Path(config_file).resolve().parent,
-                                      overrides=overrides, source=config_file)
+    config = PipelineConfig.from_dict(raw, base=Path(config_file).resolve().parent, overrides=overrides,
+                                      source=config_file)
     say = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     if not as_json:
         from ..printing import config_text

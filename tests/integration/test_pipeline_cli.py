@@ -1,0 +1,69 @@
+"""The pipeline as a user runs it: every section checked first, stage lines, a summary, stable artifact paths,
+the benchmark cached like the other stages, impossible pairs left out, and the fastest artifact per device."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.tf, pytest.mark.litert]
+pytest.importorskip("tensorflow")
+pytest.importorskip("ai_edge_litert")
+
+
+def _cfg(tmp: Path, data: Path, devices: list[str]) -> Path:
+    prof = tmp / "quick-cpu.yaml"
+    prof.write_text(json.dumps({"name": "quick-cpu", "description": "this CPU, short timing", "runtime": "litert",
+                                "threads": [1], "warmup_runs": 2, "min_runs": 5, "max_runs": 30, "min_time_s": 0.2,
+                                "max_time_s": 1, "repetitions": 2}))
+    cfg = tmp / "p.yaml"
+    cfg.write_text(json.dumps({
+        "run_dir": str(tmp / "run"),
+        "train": {"data": str(data), "backbone": "mobilenet_v2", "alpha": 0.35, "image_size": 32, "weights": "none",
+                  "strategy": "feature_extraction", "epochs": 2, "head_units": 8, "batch_size": 8, "patience": 0,
+                  "val_split": 0.34, "seed": 3},
+        "export": {"targets": ["tflite:fp32", "tflite:int8"], "calibration_images": 4, "accuracy_budget": 100,
+                   "sensitivity_images": 0},
+        "bench": {"devices": [str(prof) if d == "quick" else d for d in devices]}}))
+    return cfg
+
+
+def _run(cfg: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "edgetl.cli.main", "pipeline", str(cfg), *extra],
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+def test_pipeline_end_to_end_summary_paths_and_cached_bench(color_dataset: Path, tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, color_dataset, ["quick", "coral-usb", "host-onnx"])
+    t0 = time.perf_counter()
+    bad = _run(cfg, "--set", "bench.devices=quick-cpu,corall-usb")
+    assert bad.returncode == 2 and "Did you mean 'coral-usb'" in bad.stderr and time.perf_counter() - t0 < 30
+    assert not (tmp_path / "run").exists()  # nothing ran
+    first = _run(cfg)
+    assert first.returncode == 0, first.stderr[-3000:]
+    err = first.stderr
+    assert "[1/4] train" in err and "[4/4] bench" in err and "elapsed" in err
+    assert "fastest within the accuracy budget" in err and "quick-cpu: tflite:" in err
+    assert "train.data:" in err  # the configuration, one option per line
+    run = tmp_path / "run"
+    arts = sorted(p.name for p in (run / "artifacts").iterdir())
+    assert arts == ["model_fp32.tflite", "model_fp32.tflite.json", "model_int8.tflite", "model_int8.tflite.json"]
+    doc = json.loads((run / "bench" / "bench.json").read_text())
+    devices = {r["device"] for r in doc["rows"]}
+    assert devices == {"quick-cpu", "coral-usb"}  # host-onnx runs no TFLite artifact: left out, not a row
+    assert {o["device"] for o in doc["omitted"]} == {"host-onnx", "coral-usb"}  # coral-usb: the fp32 one
+    assert [r["threads"] for r in doc["rows"] if r["device"] == "coral-usb"] == [1]
+    assert all(r["repetitions"] == 2 for r in doc["rows"] if r["status"] == "ok")
+    assert "Left out" in (run / "bench" / "bench.md").read_text()
+    second = _run(cfg)
+    assert second.returncode == 0
+    rep = json.loads((run / "pipeline_report.json").read_text())
+    assert rep["train"]["cached"] and rep["bench"]["cached"]  # every stage reused, the benchmark included
+    again = _run(cfg, "--remeasure")
+    assert json.loads((run / "pipeline_report.json").read_text())["bench"]["cached"] is False, again.stderr[-2000:]
