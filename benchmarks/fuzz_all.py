@@ -21,13 +21,18 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=10000)
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
     args = ap.parse_args()
-    out: dict[str, object] = {"date": time.strftime("%Y-%m-%d"), "cases_per_loader": args.cases}
+    from edgetl.bench.fingerprint import machine_info
+
+    out: dict[str, object] = {"script": "benchmarks/fuzz_all.py", "date": time.strftime("%Y-%m-%d"),
+                              "machine": machine_info(), "cases_per_loader": args.cases}
     env = {**os.environ, "EDGETL_FUZZ_EXAMPLES": str(args.cases), "EDGETL_SHARED": args.shared}
     t = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/fuzz/test_fuzz_loaders.py"],
-                       cwd=REPO, env=env, capture_output=True, text=True)
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/fuzz/test_fuzz_loaders.py",
+                        "tests/fuzz/test_fuzz_structured.py"], cwd=REPO, env=env, capture_output=True, text=True)
     out["pure_python_loaders"] = {"loaders": ["tflite flatbuffer reader", "contract JSON", "YAML configs",
-                                              "device profiles", "images"], "pytest_rc": p.returncode,
+                                              "device profiles", "images", "external-data locations",
+                                              "YAML anchors and nesting", "declared image sizes", "printed text",
+                                              "class names"], "pytest_rc": p.returncode,
                                   "summary": p.stdout.strip().splitlines()[-1], "seconds": round(time.perf_counter() - t)}
     sys.path.insert(0, str(REPO))
     from tests.fuzz.test_fuzz_native import _tiny_onnx

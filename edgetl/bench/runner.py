@@ -333,6 +333,11 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
                    latencies_ms=lat[:4000], rss_peak_mb=max(r.get("rss_peak_mb") or 0 for r in ok),
                    wall_s=round(sum(r["wall_s"] for r in rs), 2))
         reliable, why = verdict([r.get("noise") or {} for r in ok], spread, SPREAD_MAX, p50s)
+        cores = (first_r.get("fingerprint") or {}).get("cores")
+        if isinstance(cores, int) and n >= cores > 0:  # no core left for anything else on that machine
+            reliable = False
+            why = "; ".join(x for x in (why, f"{n} threads use all {cores} cores of the device, so any other work on "
+                                              "it moves this row between runs") if x)
         if first_r.get("windows"):
             w = first_r["windows"]
             row["drift_pct"] = round(100 * (w[-1]["p50_ms"] - w[0]["p50_ms"]) / w[0]["p50_ms"], 2) if w[0]["p50_ms"] else None

@@ -1,9 +1,10 @@
 """Printing untrusted text (file names, labels, op names, error messages) literally.
 
 Rich interprets ``[red]`` as markup and ``:smile:`` as an emoji; a terminal interprets escape sequences.
-Every command prints through :func:`console`, and every piece of text that came from a file, a folder
-name or a model goes through :func:`esc` first, so ``[/x]`` in a file name neither crashes the table nor
-vanishes, and an ESC or U+2028 in a label shows as ``\\x1b`` / ``\\u2028``.
+Every command prints through :func:`console`, which parses **no** markup and no emoji codes at all (styles
+come from :func:`styled`, a ``Text`` object), and every piece of text that came from a file, a folder name
+or a model goes through :func:`esc`, so ``[/x]`` or ``\\[`` in a file name neither crashes the table nor
+changes, and an ESC or U+2028 in a label shows as ``\\x1b`` / ``\\u2028``.
 """
 from __future__ import annotations
 
@@ -30,10 +31,23 @@ def plain(text: Any) -> str:
 
 
 def esc(text: Any) -> str:
-    """Untrusted text, safe to put inside a rich markup string or a table cell."""
-    from rich.markup import escape
+    """Untrusted text, safe to print through :func:`console` (which parses no markup): control characters
+    escaped."""
+    return plain(text)
 
-    return escape(plain(text))
+
+def styled(text: Any, style: str) -> Any:
+    """A styled piece of text (rich ``Text``): the only way edgetl colours output, so nothing is parsed."""
+    from rich.text import Text
+
+    return Text(plain(text), style=style)
+
+
+def line(*parts: Any) -> Any:
+    """A line assembled from plain strings and :func:`styled` pieces."""
+    from rich.text import Text
+
+    return Text.assemble(*[p if not isinstance(p, str) else Text(p) for p in parts])
 
 
 def console(width: int | None = None, *, stderr: bool = False) -> Any:
@@ -41,4 +55,5 @@ def console(width: int | None = None, *, stderr: bool = False) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(width=None if stream.isatty() else (width or 160), emoji=False, highlight=False, stderr=stderr)
+    return Console(width=None if stream.isatty() else (width or 160), emoji=False, highlight=False, markup=False,
+                   stderr=stderr)

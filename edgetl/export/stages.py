@@ -128,7 +128,7 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3  # 3: sensitivity, calibration audit, selective quantization
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -151,6 +151,7 @@ class ExportStage:
         convert_s = time.perf_counter() - t0
         path = ctx.out_dir / self.target.filename
         ref = np.load(inputs["reference"].path)
+        self._reference_path = inputs["reference"].path
         data, clf, report = self._write_and_verify(fmt, data, path, inputs, config, ctx, ref)
         extra: dict[str, Any] = {}
         if self.target.calibrated and (config.sensitivity_images or config.selective):
@@ -239,15 +240,18 @@ class ExportStage:
         out["sensitivity"] = {"split": "validation", "images": len(debug), "metric": metric,
                               "seconds": round(time.perf_counter() - t0, 1), "layers": sens[:25]}
         keras_acc = report["keras_accuracy"]
-        if not config.selective or report["accuracy_drop_points"] <= config.accuracy_budget:
+        disagree = 100 * (1 - report["top1_agreement"])
+        if not config.selective or max(report["accuracy_drop_points"], disagree) <= config.accuracy_budget:
             return out
-        ctx.log(f"{self.target}: {report['accuracy_drop_points']:.2f} points below Keras on the validation split, "
-                f"over the budget of {config.accuracy_budget:g}: selective quantization")
+        ctx.log(f"{self.target}: {report['accuracy_drop_points']:.2f} points below Keras and {disagree:.2f}% of "
+                f"top-1 answers different on the validation split, over the budget of {config.accuracy_budget:g}: "
+                "selective quantization")
+        ref_top1 = np.load(self._reference_path)["probs"].argmax(1)
 
-        def evaluate(data: bytes) -> tuple[float, Any]:
+        def evaluate(data: bytes) -> tuple[float, float, Any]:
             c = self._classifier(fmt, data, ctx)
-            acc = float((run_artifact(c, pixels).argmax(1) == labels).mean())
-            return acc, _call(c)
+            top1 = run_artifact(c, pixels).argmax(1)
+            return float((top1 == labels).mean()), float((top1 == ref_top1).mean()), _call(c)
 
         from ..runtime.classify import Classifier
 
@@ -257,12 +261,14 @@ class ExportStage:
         sel: dict[str, Any] = {"split": "validation", "plain_latency_ms": round(plain, 4),
                                "float_latency_ms": round(float_lat, 4), "tried": []}
         for method, data in fmt.calibration_variants(self.shared, self.target, config):  # cost no speed: first
-            acc, _ = evaluate(data)
-            drop = 100 * (keras_acc - acc)
-            sel["tried"].append({"calibration": method, "accuracy": round(acc, 4), "drop_points": round(drop, 3)})
-            if drop <= config.accuracy_budget:
+            acc, agree, _ = evaluate(data)
+            drop, dis = 100 * (keras_acc - acc), 100 * (1 - agree)
+            sel["tried"].append({"calibration": method, "accuracy": round(acc, 4), "drop_points": round(drop, 3),
+                                 "disagreement_points": round(dis, 3)})
+            if max(drop, dis) <= config.accuracy_budget:
                 sel.update(chosen=True, calibration=method, float_layers=[], _bytes=data,
-                           reason=f"{method} calibration brings the validation drop to {drop:.2f} points")
+                           reason=f"{method} calibration brings the validation disagreement to {dis:.2f}% "
+                                  f"(drop {drop:.2f} points)")
                 out["selective"] = sel
                 return out
         res = search(lambda layers: fmt.with_float_layers(self.shared, self.target, config, layers, debug), evaluate,

@@ -34,6 +34,7 @@ class Candidate:
     data: bytes
     accuracy: float
     drop_points: float
+    disagreement_points: float
     latency_ms: float
     note: str = ""
 
@@ -162,14 +163,21 @@ def onnx_sensitivity(float_proto: Any, qdq_proto: Any, debug_pixels: np.ndarray)
 
 # ---------------------------------------------------------------- the search
 
-def search(build: Callable[[list[str]], bytes], evaluate: Callable[[bytes], tuple[float, Callable[[], Any]]], *,
+def search(build: Callable[[list[str]], bytes],
+           evaluate: Callable[[bytes], tuple[float, float, Callable[[], Any]]], *,
            ranked: list[str], float_accuracy: float, budget_points: float, plain_latency_ms: float,
            float_latency_ms: float | None, max_slowdown: float, max_layers: int = 32) -> SearchResult:
-    """Keep the k most sensitive layers in float, k = 1, 2, 4, ..., until the validation drop is within budget.
+    """Keep the k most sensitive layers in float, k = 1, 2, 4, ..., until the model is within the budget.
+
+    Within the budget means: the share of validation images where the artifact's top-1 differs from the float
+    model's is at most ``budget_points`` %. That bounds the accuracy drop on any image set drawn like the
+    validation one (a drop needs a disagreement), and it is far less noisy than the drop itself, which
+    nets gains against losses: on flowers, a 0.18-point validation drop came with a 2.1-point test drop.
 
     Args:
         build: bytes of the model with the given layers in float.
-        evaluate: (validation accuracy, a zero-argument call that runs the model once) for model bytes.
+        evaluate: (validation accuracy, top-1 agreement with the float model, a zero-argument call that runs
+            the model once) for model bytes.
         ranked: layer names, most sensitive first (duplicates are ignored).
     """
     order = list(dict.fromkeys(l for l in ranked if l))
@@ -186,22 +194,24 @@ def search(build: Callable[[list[str]], bytes], evaluate: Callable[[bytes], tupl
             res.tried.append({"float_layers": k, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
             k *= 2
             continue
-        acc, run = evaluate(data)
+        acc, agree, run = evaluate(data)
         lat = latency_ms(run)
         drop = 100 * (float_accuracy - acc)
+        dis = 100 * (1 - agree)
         res.tried.append({"float_layers": k, "layers": layers, "accuracy": round(acc, 4),
-                          "drop_points": round(drop, 3), "latency_ms": round(lat, 4),
-                          "latency_vs_int8": round(lat / plain_latency_ms, 3)})
-        log.info("selective: %d float layer(s): accuracy %.4f (drop %.2f), %.3f ms (%.2fx int8)", k, acc, drop, lat,
-                 lat / plain_latency_ms)
+                          "drop_points": round(drop, 3), "disagreement_points": round(dis, 3),
+                          "latency_ms": round(lat, 4), "latency_vs_int8": round(lat / plain_latency_ms, 3)})
+        log.info("selective: %d float layer(s): accuracy %.4f (drop %.2f, disagreement %.2f), %.3f ms (%.2fx int8)",
+                 k, acc, drop, dis, lat, lat / plain_latency_ms)
         if lat > limit:
             res.reason = (f"stopped: with {k} float layer(s) the model takes {lat:.2f} ms, over the limit of "
                           f"{limit:.2f} ms ({max_slowdown:g}x the plain int8 model"
                           + (" or the float model" if float_latency_ms is not None else "") + ")")
             return res
-        if drop <= budget_points:
-            res.chosen = Candidate(layers, data, acc, drop, lat)
-            res.reason = f"{k} layer(s) in float bring the validation drop to {drop:.2f} points"
+        if dis <= budget_points and drop <= budget_points:
+            res.chosen = Candidate(layers, data, acc, drop, dis, lat)
+            res.reason = (f"{k} layer(s) in float bring the validation disagreement with the float model to "
+                          f"{dis:.2f}% (drop {drop:.2f} points)")
             return res
         k *= 2
     res.reason = res.reason or f"no candidate up to {min(max_layers, len(order))} float layers met the budget"

@@ -145,16 +145,16 @@ def test_printed_text_is_literal(text: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from edgetl.cli.console import esc, plain
+    from edgetl.cli.console import esc, line, plain, styled
 
-    con = Console(width=400, record=True, emoji=False, highlight=False, force_terminal=False)
+    con = Console(width=400, record=True, emoji=False, highlight=False, markup=False, force_terminal=False)
     t = Table()
     t.add_column("c")
-    t.add_row(esc(text))
+    t.add_row(esc(text), styled(text, "red"))
     con.print(t)
-    con.print(f"[bold]x[/] {esc(text)}")
+    con.print(line(styled("x", "bold"), f" {esc(text)}"))
     out = con.export_text()
-    assert plain(text) in out
+    assert plain(text) in out and f"x {plain(text)}" in out
     assert not any(ch in out for ch in ("\x1b", "\u2028", "\u202e", "\x07", "\x00", "\r"))
 
 

@@ -147,3 +147,19 @@ def test_keras_lambda_is_refused_unless_asked(tmp_path: Path) -> None:
     bad.write_bytes(p.read_bytes()[:200])
     with pytest.raises(ConfigError, match="not a Keras .keras file"):
         load_keras(bad)
+
+
+def test_threads_precision_and_a_reason_for_every_profile(shared: Path, tmp_path: Path) -> None:
+    """--threads and --precision change the estimate; a user's own profile gets a one-line reason, not silence."""
+    from edgetl.analysis.inspect_model import analyze, check
+    from edgetl.devices import DeviceProfile, load_profile
+
+    rep = analyze(shared / "models" / "tf2_mobilenet_v2_1.0_224_ptq.tflite")
+    four = check(rep, load_profile("rpi4"), threads=4)["estimate"]
+    one = check(rep, load_profile("rpi4"), threads=1)["estimate"]
+    assert one["threads"] == 1 and four["threads"] == 4 and one["p50_ms"] > four["p50_ms"]
+    as_float = check(rep, load_profile("rpi4"), threads=1, precision="fp32")["estimate"]
+    assert as_float["precision"] == "fp32" and as_float["p50_ms"] > one["p50_ms"]
+    mine = DeviceProfile.from_dict({"name": "my-board", "description": "d", "runtime": "litert"}, source="my.yaml")
+    c = check(rep, mine)
+    assert c["estimate"] is None and "built-in boards" in c["estimate_unavailable"]

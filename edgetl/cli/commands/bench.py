@@ -62,7 +62,7 @@ def bench(inputs: tuple[str, ...], devices: tuple[str, ...], data: str | None, t
 def table(rows: list[dict]) -> None:
     from rich.table import Table
 
-    from ..console import console, esc
+    from ..console import console, esc, styled
 
     t = Table(title="edgetl bench")
     for c in ("device", "artifact", "thr", "status", "p50 ms", "spread", "p90 ms", "p99 ms", "top-1", "agree fp32",
@@ -80,7 +80,7 @@ def table(rows: list[dict]) -> None:
             e = r["estimate"]
             note = f"estimate {e['p50_ms_low']:.1f}-{e['p50_ms_high']:.1f} ms; " + note
         t.add_row(esc(r["device"]), esc(f"{r['run']}/{r['target']}"), str(r["threads"]),
-                  f"[{style}]{esc(r['status'])}[/]",
+                  styled(r["status"], style),
                   f(r["p50_ms"]), "" if r.get("p50_spread_pct") is None else f"{r['p50_spread_pct']:.1f}%",
                   f(r["p90_ms"]), f(r["p99_ms"]), f(r["accuracy"], 4), f(r["top1_agreement"], 4),
                   f(r.get("keras_top1_agreement"), 4), f(r["size_bytes"] / 1e6, 1), f(r["rss_peak_mb"], 0), esc(note))

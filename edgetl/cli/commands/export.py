@@ -13,21 +13,21 @@ from ..options import emit, resolve_config
 def export_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
-    from ..console import console, esc
+    from ..console import console, esc, line, styled
 
     t = Table(title="exported artifacts (verified on the validation images)")
     for col in ("target", "status", "size KB", "top-1", "vs Keras pts", "agree w/ Keras", "max |diff|", "convert s"):
         t.add_column(col, justify="right" if col not in ("target", "status") else "left")
     for r in rows:
         style = {"ok": "green", "flagged": "bold yellow", "failed": "bold red"}.get(r["status"], "")
-        t.add_row(esc(r["target"]), f"[{style}]{esc(r['status'])}[/]", f"{r['size_bytes'] / 1024:.0f}", f"{r['accuracy']:.4f}",
+        t.add_row(esc(r["target"]), styled(r["status"], style), f"{r['size_bytes'] / 1024:.0f}", f"{r['accuracy']:.4f}",
                   f"{-r['accuracy_drop_points'] + 0.0:+.2f}", f"{r['top1_agreement']:.4f}", f"{r['max_abs_diff']:.4f}",
                   f"{r['convert_s']:.1f}")
     con = console(140)
     con.print(t)
     for r in rows:
         if r["status"] != "ok":
-            con.print(f"[bold red]{esc(r['target'])} {esc(r['status'].upper())}[/]: {esc(r['reason'])}")
+            con.print(line(styled(f"{r['target']} {r['status'].upper()}", "bold red"), f": {esc(r['reason'])}"))
 
 
 def finish(rows: list[dict[str, Any]], as_json: bool, extra: dict[str, Any] | None = None) -> None:

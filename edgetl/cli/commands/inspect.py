@@ -32,11 +32,11 @@ def inspect(model: str, devices: tuple[str, ...], show_layers: bool, threads: in
         return
     from rich.table import Table
 
-    from ..console import console, esc
+    from ..console import console, esc, line, styled
 
     con = console(160)
-    con.print(f"[bold]{esc(model)}[/] ({esc(report.format)}): input {list(report.input_shape)} "
-              f"{esc(report.input_dtype)}, output {list(report.output_shape)}")
+    con.print(line(styled(model, "bold"), f" ({esc(report.format)}): input {list(report.input_shape)} "
+                   f"{esc(report.input_dtype)}, output {list(report.output_shape)}"))
     con.print(f"  compute: {report.macs / 1e6:.1f} M multiply-accumulates; parameters: {report.params / 1e6:.3f} M; "
               f"weights: {esc(', '.join(f'{k} {_mb(v)}' for k, v in report.weight_bytes_by_dtype.items()))}")
     con.print(f"  peak activation memory: {_mb(report.peak_activation_bytes)}"
@@ -55,21 +55,21 @@ def inspect(model: str, devices: tuple[str, ...], show_layers: bool, threads: in
                       str(layer.params), str(list(layer.output_shape)))
         con.print(t)
     for c in checks:
-        con.print(f"\n[bold]{esc(c['device'])}[/]: "
-                  + ("runs here" if c["runs_here"] else "[red]does not run here[/]: " + esc(c["why_not"])))
+        con.print(line("\n", styled(c["device"], "bold"), ": ", "runs here" if c["runs_here"] else
+                       styled("does not run here", "red"), "" if c["runs_here"] else f": {esc(c['why_not'])}"))
         for rt in c.get("runtimes", []):
-            mark = "[green]ok[/]" if rt["ok"] else "[red]no[/]"
-            con.print(f"  {esc(rt['runtime'])}: {mark} (model needs {esc(rt['model_needs'])})" +
-                      (f" {esc(', '.join(rt['culprits']))}; fix: {esc(rt['fix'])}" if not rt["ok"] else ""))
+            mark = styled("ok", "green") if rt["ok"] else styled("no", "red")
+            con.print(line(f"  {esc(rt['runtime'])}: ", mark, f" (model needs {esc(rt['model_needs'])})" +
+                           (f" {esc(', '.join(rt['culprits']))}; fix: {esc(rt['fix'])}" if not rt["ok"] else "")))
         if "gpu_delegate" in c:
             g = c["gpu_delegate"]
             con.print("  GPU delegate: " + ("all ops supported" if g["ok"] else
                                             "falls back for " + esc(", ".join(g["unsupported_ops"]))))
         if "edgetpu" in c:
             e = c["edgetpu"]
-            head = ("[green]maps fully to the Edge TPU[/]" if e["maps_fully"] else
-                    f"[yellow]{e['ops_mapped']} of {e['ops_total']} ops map to the Edge TPU[/]")
-            con.print(f"  Edge TPU: {head}; parameters {_mb(e['parameter_bytes'])} of ~8 MB cache")
+            head = (styled("maps fully to the Edge TPU", "green") if e["maps_fully"] else
+                    styled(f"{e['ops_mapped']} of {e['ops_total']} ops map to the Edge TPU", "yellow"))
+            con.print(line("  Edge TPU: ", head, f"; parameters {_mb(e['parameter_bytes'])} of ~8 MB cache"))
             for r in e["reasons"]:
                 con.print(f"    - {esc(r)}")
             for f in e["fixes"]:

@@ -52,11 +52,11 @@ def pipeline(config_file: str, sets: tuple[str, ...], remeasure: bool, as_json: 
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    from ..console import console, esc
+    from ..console import console, esc, line, styled
 
     con = console(160, stderr=True)
     t = summary["train"]
-    con.print(f"\n[bold]summary[/] ({summary['seconds']:.0f} s)")
+    con.print(line("\n", styled("summary", "bold"), f" ({summary['seconds']:.0f} s)"))
     con.print(f"  trained: {esc(t['strategy']['strategy'])}, validation top-1 {t['validation_top1']:.4f} on "
               f"{t['validation_images']} images{' (reused)' if t['cached'] else ''}")
     for a in summary["artifacts"]:

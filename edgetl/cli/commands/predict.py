@@ -68,14 +68,14 @@ def predict(model: str, inputs: tuple[str, ...], top_k: int, threads: int | None
     else:
         from rich.table import Table
 
-        from ..console import console, esc
+        from ..console import console, esc, styled
 
         t = Table(title=esc(f"{Path(model).name} ({clf.backend_name} {clf.backend_version})"))
         for col in ("image", "label", "score", f"top {top_k}"):
             t.add_column(col)
         for r in rows:
             if "error" in r:
-                t.add_row(esc(r["image"]), "[red]error[/]", "", esc(r["error"]))
+                t.add_row(esc(r["image"]), styled("error", "red"), "", esc(r["error"]))
             else:
                 t.add_row(esc(r["image"]), esc(r["label"]), f"{r['score']:.4f}",
                           esc(", ".join(f"{p['label']} {p['score']:.3f}" for p in r["top_k"])))
