@@ -77,6 +77,8 @@ def main() -> None:
                       "reliable": r.get("reliable"), "unreliable_reason": r.get("unreliable_reason"),
                       "p50_spread_pct": r.get("p50_spread_pct"),
                       "reliable_repeat": [x.get("reliable") for x in again],
+                      "speed_probe_ms": r.get("speed_probe_ms"),
+                      "speed_probe_ms_repeat": [x.get("speed_probe_ms") for x in again],
                       "floor_ms": round(floor_ms, 3), "x_floor": round(r["p50_ms"] / floor_ms, 2),
                       "p50_ms_repeat": [x["p50_ms"] for x in again],
                       "repeat_diff_pct": [round(100 * abs(x["p50_ms"] - r["p50_ms"]) / r["p50_ms"], 1) for x in again]})

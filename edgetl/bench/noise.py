@@ -1,4 +1,4 @@
-"""How quiet the machine was while a row was timed (stdlib only; runs inside the worker, on the device).
+"""How quiet and how fast the machine was while a row was timed (runs inside the worker, on the device).
 
 Reads /proc/stat before and after: CPU time used by *other* processes (total busy time minus the worker's
 own), CPU steal (a hypervisor giving the core to someone else), and the clock of the cores where readable.
@@ -18,6 +18,7 @@ T = TypeVar("T")
 OTHER_MAX = 0.10      # fraction of all cores used by other processes
 STEAL_MAX = 0.02      # fraction of all cores stolen by the hypervisor
 CLOCK_DROP_MAX = 0.10  # relative drop of the mean core clock
+PROBE_DRIFT_MAX = 0.05  # relative change of the speed probe against the device's median during the bench
 
 
 def _stat() -> tuple[float, float, float] | None:
@@ -42,13 +43,42 @@ def _clock_mhz() -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
+_MEM: list[Any] = []
+
+
+def speed_probe() -> float:
+    """Milliseconds for a fixed single-threaded workload (best of 5): a core-bound integer loop plus a copy of
+    16 MB (memory bandwidth, shared with neighbours on a VM host): the machine's speed right now.
+
+    Where the clock cannot be read (VMs), this shows a host that gives the core less time, a lower frequency
+    or less memory bandwidth: two measurements of the same row are comparable only when their probes agree.
+    """
+    import numpy as np
+
+    if not _MEM:
+        _MEM.extend([np.ones(1 << 22, np.float32), np.empty(1 << 22, np.float32)])
+    src, dst = _MEM
+    best = float("inf")
+    for _ in range(5):
+        t = time.perf_counter_ns()
+        x = 0
+        for i in range(20000):
+            x = (x + i * i) & 0xFFFFFFF
+        np.copyto(dst, src)
+        best = min(best, (time.perf_counter_ns() - t) / 1e6)
+    return best
+
+
 def observed(fn: Callable[[], T]) -> tuple[T, dict[str, Any]]:
-    """Run ``fn`` and say how busy the rest of the machine was meanwhile."""
+    """Run ``fn`` and say how busy the rest of the machine was meanwhile, and how fast it was before and after."""
     hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    p0 = speed_probe()
     s0, c0, r0, t0 = _stat(), _clock_mhz(), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     out = fn()
     s1, c1, r1, t1 = _stat(), _clock_mhz(), resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    info: dict[str, Any] = {"elapsed_s": round(t1 - t0, 3), "clock_mhz_start": c0, "clock_mhz_end": c1}
+    p1 = speed_probe()
+    info: dict[str, Any] = {"elapsed_s": round(t1 - t0, 3), "clock_mhz_start": c0, "clock_mhz_end": c1,
+                            "probe_ms_start": round(p0, 4), "probe_ms_end": round(p1, 4)}
     cores = os.cpu_count() or 1
     if s0 is not None and s1 is not None and t1 > t0:
         own = (r1.ru_utime + r1.ru_stime) - (r0.ru_utime + r0.ru_stime)

@@ -22,8 +22,9 @@ ROW_FIELDS = ("artifact", "target", "run", "device", "threads", "batch", "status
               "unreliable_reason", "size_bytes", "load_ms", "init_ms", "first_ms", "p50_ms", "p90_ms", "p99_ms",
               "mean_ms", "std_ms", "ci95_ms", "p50_reps_ms", "p50_spread_pct", "repetitions", "throughput_ips", "runs",
               "rss_peak_mb", "accuracy", "top1_agreement", "keras_top1_agreement", "backend", "providers",
-              "node_providers", "drift_pct", "windows", "estimate")
+              "node_providers", "drift_pct", "windows", "speed_probe_ms", "estimate")
 SPREAD_MAX = 0.05  # repetitions whose medians differ by more than this make a row unreliable
+PROBE_DRIFT_MAX = 0.05  # the speed probe's change, against the device's median, that makes a row unreliable
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,7 @@ def _row(art: BenchArtifact, dev: DeviceProfile, threads: int, status: str, reas
             "batch": r.get("batch", 1), "estimate": None, "fingerprint": r.get("fingerprint"),
             "latencies_ms": r.get("latencies_ms"), "preds": r.get("preds"), "reliable": None,
             "unreliable_reason": "", "p50_reps_ms": None, "p50_spread_pct": None, "repetitions": None,
-            "drift_pct": None, "windows": r.get("windows")}
+            "drift_pct": None, "windows": r.get("windows"), "speed_probe_ms": None}
 
 
 def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, data_dir: str | None, out_dir: Path,
@@ -302,6 +303,10 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
             results.setdefault(key, []).append(r)
             if r.get("status") != "ok":
                 failed.add(key)
+    # the machine's speed over this device's whole measurement: rows timed while it differed are flagged
+    probes = [v for rs_ in results.values() for r in rs_ for v in ((r.get("noise") or {}).get("probe_ms_start"),
+                                                                    (r.get("noise") or {}).get("probe_ms_end")) if v]
+    probe_med = float(np.median(probes)) if probes else None
     rows = []
     for art, n, _ in plan:
         rs = results.get((str(art.path), n), [])
@@ -333,6 +338,15 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
                    latencies_ms=lat[:4000], rss_peak_mb=max(r.get("rss_peak_mb") or 0 for r in ok),
                    wall_s=round(sum(r["wall_s"] for r in rs), 2))
         reliable, why = verdict([r.get("noise") or {} for r in ok], spread, SPREAD_MAX, p50s)
+        mine = [v for r in ok for v in ((r.get("noise") or {}).get("probe_ms_start"),
+                                        (r.get("noise") or {}).get("probe_ms_end")) if v]
+        if mine and probe_med:
+            row["speed_probe_ms"] = round(float(np.median(mine)), 4)
+            worst = max(mine, key=lambda v: abs(v - probe_med))
+            if abs(worst - probe_med) > PROBE_DRIFT_MAX * probe_med:
+                reliable = False
+                why = "; ".join(x for x in (why, f"the machine ran {100 * (worst / probe_med - 1):+.0f}% off its "
+                                                  "usual speed while this row was timed (speed probe)") if x)
         cores = (first_r.get("fingerprint") or {}).get("cores")
         if isinstance(cores, int) and n >= cores > 0:  # no core left for anything else on that machine
             reliable = False
