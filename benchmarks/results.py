@@ -372,6 +372,10 @@ def readme_block() -> str:
         if x.get("basis") == "measured":
             rows.append(f"| fastest within budget on {x['device']} | {x['target']}, {x['threads']} thread(s), "
                         f"p50 {x['p50_ms']:.2f} ms |")
+    tt = load("test_timing.json")
+    if tt:
+        rows.append(f"| the fast tests (`python -m pytest -q`) | {tt['wall_s'] / 60:.1f} min, {tt['summary']} "
+                    f"(`benchmarks/results/test_timing.json`) |")
     return (f"{d['date']}, {machine(d['machine'])}; raw file `benchmarks/results/main_job.json`.\n\n"
             + "\n".join(rows))
 

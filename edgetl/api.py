@@ -178,16 +178,20 @@ def publish_artifacts(run_dir: str | Path) -> Path:
             if src.is_file():
                 wanted[src.name] = src
     for name, src in wanted.items():
+        dst = out / name
+        if dst.exists() and os.path.samefile(src, dst):
+            continue  # already this file (rename between two links to one file would do nothing)
         tmp = out / f".{name}.{os.getpid()}.part"
         tmp.unlink(missing_ok=True)
         try:
             os.link(src, tmp)
         except OSError:
             shutil.copy2(src, tmp)
-        os.replace(tmp, out / name)
+        os.replace(tmp, dst)
+        tmp.unlink(missing_ok=True)
     for old in out.iterdir():
-        if old.is_file() and old.name not in wanted and not old.name.startswith("."):
-            old.unlink()
+        if old.is_file() and old.name not in wanted and (not old.name.startswith(".") or old.name.endswith(".part")):
+            old.unlink()  # targets no longer exported, and parts left by an interrupted run
     return out
 
 

@@ -198,6 +198,7 @@ def plots(rows: list[dict[str, Any]]) -> dict[str, str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    matplotlib.rcParams["svg.fonttype"] = "none"  # labels stay text: selectable, searchable, checked in a browser
     ok = [r for r in rows if r["status"] == "ok" and r.get("p50_ms")]
     out: dict[str, str] = {}
     fig, ax = plt.subplots(figsize=(7, 4.5))

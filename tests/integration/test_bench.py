@@ -161,6 +161,9 @@ def test_html_report_renders_with_plots_in_chromium(shared: Path, tmp_path: Path
     rows = run_bench(collect([str(model)]), [prof], data_dir=None, out_dir=tmp_path / "r")
     for r, acc in zip(rows, (0.7, 0.7)):
         r["accuracy"] = acc  # the foreign model has no labeled eval set here; the plot needs a y value
+    # a third point almost on top of the first: its label must merge, not print over it
+    twin = {**rows[0], "target": "tflite:int8", "p50_ms": rows[0]["p50_ms"] * 1.0001, "artifact": "twin.tflite"}
+    rows.append(twin)
     paths = write_reports(rows, tmp_path / "r", {})
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -176,6 +179,12 @@ def test_html_report_renders_with_plots_in_chromium(shared: Path, tmp_path: Path
         assert markers >= sum(r["status"] == "ok" for r in rows) > 0, (plot, markers)
     page = paths["html"].read_text()
     import re
+
+    la = dom.split('id="latency_accuracy"', 1)[1].split("</section>", 1)[0]
+    labels = re.findall(r"<text[^>]*>([^<]*t[12][^<]*)</text>", la)
+    first = f"{rows[0]['target']} t{rows[0]['threads']}"
+    assert any(f"{first}, tflite:int8 t1" in x for x in labels), labels  # the near-twin shares the label
+    assert len(labels) == len(set(labels)) and not any(x.strip() == "tflite:int8 t1" for x in labels), labels
 
     assert not re.search(r"""(src|href)=["']https?:""", page) and "<script" not in page  # no CDN: opens offline
     shot = tmp_path / "shot.png"
@@ -215,6 +224,7 @@ def test_hostile_file_names_do_not_run_on_the_device(shared: Path, sshd: dict, t
     assert (tmp_path / "remote" / model.name).is_file()  # copied under its literal name
 
 
+@pytest.mark.slow
 def test_fan_out_over_two_ssh_devices_takes_about_the_slower_one(shared: Path, sshd: dict, tmp_path: Path) -> None:
     """Two SSH devices are measured at the same time (each still one measurement at a time): the wall time is
     about the slower device's, not the sum; --parallel 1 gives the sum."""

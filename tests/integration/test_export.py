@@ -112,6 +112,7 @@ def test_broken_calibration_is_flagged(real_run: Path) -> None:
     assert results["good"]["top1_agreement"] >= 0.9
 
 
+@pytest.mark.slow
 def test_sensitivity_table_and_selective_quantization(tiny_run: Path, tmp_path: Path) -> None:
     """Every int8 artifact gets a per-layer sensitivity table; with a zero budget, selective quantization runs,
     tries what costs no speed first (ONNX calibrations), and then keeps the most sensitive layers in float,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.tf, pytest.mark.litert]
+pytestmark = [pytest.mark.tf, pytest.mark.litert, pytest.mark.slow]  # a minute: .ci/run runs it with -m slow
 pytest.importorskip("tensorflow")
 pytest.importorskip("ai_edge_litert")
 
@@ -42,7 +42,7 @@ def _run(cfg: Path, *extra: str) -> subprocess.CompletedProcess:
 def test_pipeline_end_to_end_summary_paths_and_cached_bench(color_dataset: Path, tmp_path: Path) -> None:
     cfg = _cfg(tmp_path, color_dataset, ["quick", "coral-usb", "host-onnx"])
     t0 = time.perf_counter()
-    bad = _run(cfg, "--set", "bench.devices=quick-cpu,corall-usb")
+    bad = _run(cfg, "--set", f"bench.devices={tmp_path / 'quick-cpu.yaml'},corall-usb")
     assert bad.returncode == 2 and "Did you mean 'coral-usb'" in bad.stderr and time.perf_counter() - t0 < 30
     assert not (tmp_path / "run").exists()  # nothing ran
     first = _run(cfg)

@@ -1,0 +1,38 @@
+"""How long the README's test command takes: ``python -m pytest -q`` (the fast suite), timed once.
+
+    python benchmarks/test_timing.py [--out benchmarks/results/test_timing.json]
+
+Writes the wall time, pytest's summary line, the date and the machine; the README's quick start quotes it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "test_timing.json"))
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=REPO,
+                       capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    summary = [line for line in p.stdout.splitlines() if " passed" in line or " failed" in line][-1:]
+    from edgetl.bench.fingerprint import machine_info
+
+    doc = {"script": "benchmarks/test_timing.py", "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
+           "command": "python -m pytest -q", "exit_code": p.returncode, "wall_s": round(wall, 1),
+           "summary": summary[0].strip("= ") if summary else ""}
+    Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
+    print(json.dumps(doc))
+
+
+if __name__ == "__main__":
+    main()
