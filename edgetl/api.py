@@ -142,13 +142,10 @@ def export(run_dir: str | Path, config: "ExportConfig", *, on_start: Any = None)
 def find_stage(run_dir: str | Path, stage: str) -> Path:
     """The folder of the last finished ``stage`` recorded in ``run_dir/run.json``."""
     from .errors import ConfigError
+    from .runs import read_run
 
     rd = Path(run_dir)
-    path = rd / RUN_FILE
-    if not path.is_file():
-        raise ConfigError(f"{str(rd)!r} is not an edgetl run folder (no {RUN_FILE}). Pass the --out folder of "
-                          "'edgetl train' or 'edgetl pipeline'.")
-    entry = read_json(path).get("stages", {}).get(stage)
+    entry = read_run(rd).get("stages", {}).get(stage)
     if not entry or not (rd / entry["dir"] / "stage.json").is_file():
         raise ConfigError(f"Run folder {str(rd)!r} has no finished {stage!r} stage. Run 'edgetl {stage}' first.")
     return rd / entry["dir"]

@@ -73,15 +73,15 @@ class NoContractError(RuntimeBackendError):
 
 
 class ProviderUnavailableError(RuntimeBackendError):
-    """The execution provider (CUDA, TensorRT) a profile asks for is not installed here, or it is installed but
-    failed to load (``fell_back``: ONNX Runtime went on without it)."""
+    """The execution provider (CUDA, TensorRT) a profile asks for is not installed here."""
 
     kind = "provider_unavailable"
 
-    def __init__(self, message: str, *, fell_back: bool = False) -> None:
-        super().__init__(message)
-        if fell_back:
-            self.kind = "provider_fell_back"  # type: ignore[misc]
+
+class ProviderFellBackError(RuntimeBackendError):
+    """The provider is installed but failed to load, and ONNX Runtime went on without it: never a result."""
+
+    kind = "provider_fell_back"
 
 
 class DeviceUnavailableError(EdgetlError):
@@ -93,7 +93,7 @@ class DeviceUnavailableError(EdgetlError):
 KINDS: dict[str, type[EdgetlError]] = {c.kind: c for c in (
     EdgetlError, ConfigError, DataError, MissingDependencyError, WeightsError, WeightsOfflineError, ConversionError,
     RuntimeBackendError, ModelFileError, NoContractError, ProviderUnavailableError,
-    DeviceUnavailableError)}
+    ProviderFellBackError, DeviceUnavailableError)}
 
 
 def from_kind(kind: str, message: str) -> EdgetlError:

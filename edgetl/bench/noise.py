@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import resource
+import statistics
 import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -113,7 +114,7 @@ def verdict(samples: list[dict[str, Any]], spread: float | None, spread_max: flo
     if starts and ends and min(ends) < (1 - CLOCK_DROP_MAX) * max(starts):
         why.append(f"the CPU clock fell from {max(starts):.0f} to {min(ends):.0f} MHz (throttling)")
     if p50s and len(p50s) > 1:
-        med = sorted(p50s)[len(p50s) // 2] if len(p50s) % 2 else sum(sorted(p50s)[len(p50s) // 2 - 1:][:2]) / 2
+        med = statistics.median(p50s)
         close = sum(abs(p - med) <= spread_max * med for p in p50s)
         if close < len(p50s) // 2 + 1:
             why.append(f"only {close} of {len(p50s)} repetitions' medians are within {spread_max:.0%} of their median "

@@ -142,7 +142,7 @@ class ExportStage:
         return key_config(self.target, cfg)
 
     def run(self, inputs: Mapping[str, Artifact], config: ExportConfig, ctx: RunContext) -> dict[str, Artifact]:
-        from ..runtime.contract import sidecar_path
+        from ..runtime.contract import load_contract, sidecar_path
         from .formats import exporter
 
         fmt = exporter(self.target)
@@ -151,11 +151,10 @@ class ExportStage:
         convert_s = time.perf_counter() - t0
         path = ctx.out_dir / self.target.filename
         ref = np.load(inputs["reference"].path)
-        self._reference_path = inputs["reference"].path
         data, clf, report = self._write_and_verify(fmt, data, path, inputs, config, ctx, ref)
         extra: dict[str, Any] = {}
         if self.target.calibrated and (config.sensitivity_images or config.selective):
-            extra = self._quantization_checks(fmt, config, ctx, report, clf)
+            extra = self._quantization_checks(fmt, config, ctx, report, clf, ref["probs"].argmax(1))
             if extra.get("selective", {}).get("chosen"):
                 chosen = extra["selective"].pop("_bytes")
                 data, clf, report = self._write_and_verify(fmt, chosen, path, inputs, config, ctx, ref)
@@ -176,7 +175,7 @@ class ExportStage:
                 logging.getLogger(__name__).warning("%s: %s", self.target, w)
         names, pixels, _ = self.shared.validation
         g = min(config.golden_images, len(names))
-        contract = load_contract_of(path).with_golden(golden_entries([Path(n).name for n in names[:g]], pixels[:g],
+        contract = load_contract(path).with_golden(golden_entries([Path(n).name for n in names[:g]], pixels[:g],
                                                                      run_artifact(clf, pixels[:g]), with_images=True))
         atomic_write_json(sidecar_path(path), contract.to_dict())
         report.update({"target": self.target.name, "file": path.name, "size_bytes": len(data),
@@ -222,7 +221,7 @@ class ExportStage:
         return data, clf, report
 
     def _quantization_checks(self, fmt: Any, config: ExportConfig, ctx: RunContext, report: dict[str, Any],
-                             clf: Any) -> dict[str, Any]:
+                             clf: Any, ref_top1: np.ndarray) -> dict[str, Any]:
         """The per-layer sensitivity table, and selective quantization when the artifact is over its budget."""
         from ..quantize.selective import latency_ms, search
 
@@ -246,18 +245,16 @@ class ExportStage:
         ctx.log(f"{self.target}: {report['accuracy_drop_points']:.2f} points below Keras and {disagree:.2f}% of "
                 f"top-1 answers different on the validation split, over the budget of {config.accuracy_budget:g}: "
                 "selective quantization")
-        ref_top1 = np.load(self._reference_path)["probs"].argmax(1)
 
         def evaluate(data: bytes) -> tuple[float, float, Any]:
-            c = self._classifier(fmt, data, ctx)
+            c = self._classifier(data, ctx)
             top1 = run_artifact(c, pixels).argmax(1)
             return float((top1 == labels).mean()), float((top1 == ref_top1).mean()), _call(c)
 
         from ..runtime.classify import Classifier
 
         plain = latency_ms(_call(Classifier.load(clf.path, threads=1)))
-        float_lat = latency_ms(_call(self._classifier(fmt, fmt.float_bytes(self.shared, config), ctx,
-                                                      float_model=True)))
+        float_lat = latency_ms(_call(self._classifier(fmt.float_bytes(self.shared, config), ctx, float_model=True)))
         sel: dict[str, Any] = {"split": "validation", "plain_latency_ms": round(plain, 4),
                                "float_latency_ms": round(float_lat, 4), "tried": []}
         for method, data in fmt.calibration_variants(self.shared, self.target, config):  # cost no speed: first
@@ -285,7 +282,7 @@ class ExportStage:
         ctx.log(f"{self.target}: selective: {res.reason}")
         return out
 
-    def _classifier(self, fmt: Any, data: bytes, ctx: RunContext, float_model: bool = False) -> Any:
+    def _classifier(self, data: bytes, ctx: RunContext, float_model: bool = False) -> Any:
         """A one-thread Classifier on candidate bytes (written next to the stage's files, with a contract)."""
         from ..runtime.classify import Classifier
 
@@ -302,9 +299,3 @@ def _call(clf: Any) -> Any:
     """One inference on a zero input: what the latency comparisons time."""
     x = np.zeros(clf.input_shape, clf.input_dtype)
     return lambda: clf.scores_from_input(x)
-
-
-def load_contract_of(path: Path) -> Any:
-    from ..runtime.contract import load_contract
-
-    return load_contract(path)

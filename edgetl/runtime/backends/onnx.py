@@ -6,7 +6,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ...errors import MissingDependencyError, ModelFileError, ProviderUnavailableError, RuntimeBackendError
+from ...errors import (MissingDependencyError, ModelFileError, ProviderFellBackError, ProviderUnavailableError,
+                       RuntimeBackendError)
 from ..limits import MAX_INPUT_ELEMENTS
 from ..onnx_file import check_external_data, read_onnx
 
@@ -63,11 +64,10 @@ class OnnxBackend:
         self.providers = self._s.get_providers()
         fell_back = [p for p in wanted if p not in self.providers]
         if fell_back:  # ONNX Runtime drops a provider whose libraries fail to load, and goes on without it
-            raise ProviderUnavailableError(
+            raise ProviderFellBackError(
                 f"{path}: asked for {', '.join(wanted)} but ONNX Runtime {self.version} set up only "
                 f"{', '.join(self.providers)} ({', '.join(fell_back)} failed to load: check its CUDA/TensorRT "
-                "libraries). Not measured, so a CPU result is never shown as an accelerator's.",
-                fell_back=True)
+                "libraries). Not measured, so a CPU result is never shown as an accelerator's.")
         ins, outs = self._s.get_inputs(), self._s.get_outputs()
         if len(ins) != 1 or len(outs) != 1:
             raise RuntimeBackendError(f"{path}: edgetl classifies with models of one input and one output; this "
