@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parent
 RAW = ROOT / "results"
 RESULTS = ROOT / "RESULTS.md"
 README = ROOT.parent / "README.md"
-BEGIN, END = "<!-- results:main_job begin (benchmarks/results.py) -->", "<!-- results:main_job end -->"
+
+
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- results:{name} begin (benchmarks/results.py) -->", f"<!-- results:{name} end -->"
 
 
 def load(name: str) -> Any | None:
@@ -47,6 +50,11 @@ def f(v: Any, d: int = 2) -> str:
 
 def pct(v: Any) -> str:
     return "-" if v is None else f"{v:.1f}%"
+
+
+def rel(v: Any) -> str:
+    """A ratio minus one (0.12) as a signed percentage (+12.0%)."""
+    return "-" if v is None else f"{v * 100:+.1f}%"
 
 
 def missing(raw: str, command: str) -> str:
@@ -334,8 +342,41 @@ def selective() -> str:
     return "\n".join(out) + "\n"
 
 
-SECTIONS: list[Callable[[], str]] = [main_job, headline, runtime_overhead, runtime_only, selective, cached_features,
-                                     gpu, loopback, lite_import, estimator, fuzz]
+def ray_rows(d: dict[str, Any]) -> list[str]:
+    rows = ["| run | workers x CPUs | features s | vs local | whole train stage s | vs local | val / test top-1 | "
+            "weights vs local |", "|---|---|---|---|---|---|---|---|"]
+    for r in d["runs"]:
+        st = r.get("ray_stats") or {}
+        shape = f"{st['workers']} x {st['worker_cpus']}" if st else "TensorFlow, all cores"
+        diff = r.get("max_weight_diff_vs_local")
+        rows.append(f"| {r['name']} | {shape} | {r['timings_s']['features_s']:.1f} | "
+                    f"{rel(r.get('features_overhead_vs_local'))} | {r['wall_s']:.1f} | {rel(r.get('wall_overhead_vs_local'))} | "
+                    f"{r['val_top1']:.4f} / {f(r['test_top1'], 4)} | {'-' if diff is None else f'max abs diff {diff:.1e}'} |")
+    return rows
+
+
+def ray_features() -> str:
+    d = load("ray_features.json")
+    out = ["## Feature extraction on Ray: local cluster against the local path\n"]
+    if d is None:
+        return out[0] + missing("ray_features.json", "python benchmarks/ray_features.py --shared ../shared")
+    out.append(source("ray_features.json", "benchmarks/ray_features.py", d) + "\n")
+    out.append("The flowers main job's train stage (2816 photos, MobileNetV2 1.0/224, `auto`: three cached outputs "
+               "x two views), each run from a fresh cache; the Ray runs against `ray start --head` on this machine.\n")
+    out += ray_rows(d)
+    m = d["scaling_model"]
+    c = m["check_2_workers"]
+    out.append(f"\nScaling model fitted on the one-worker run: start {m['start_s']:.1f} s, "
+               f"{m['per_image_s'] * 1000:.1f} ms per image (decode + forward pass, both views), "
+               f"{m['overhead_per_shard_s'] * 1000:.0f} ms overhead per shard of {m['shard_images']} images. "
+               f"Predicted for two workers {c['predicted_s']:.1f} s, measured {c['measured_s']:.1f} s "
+               f"({rel(c['error'])}).\n")
+    out.append("| workers (one core each) | " + " | ".join(m["predict_500k_images_h"]) + " |")
+    out.append("|---|" + "---|" * len(m["predict_500k_images_h"]))
+    out.append("| 500,000 images, hours (model) | " + " | ".join(f"{v:.2f}" for v in m["predict_500k_images_h"].values())
+               + " |")
+    return "\n".join(out) + "\n"
+
 
 
 def render() -> str:
@@ -380,12 +421,96 @@ def readme_block() -> str:
             + "\n".join(rows))
 
 
+def ray_readme_block() -> str:
+    d = load("ray_features.json")
+    if d is None:
+        return "Not measured yet: `python benchmarks/ray_features.py --shared ../shared`."
+    return (f"{d['date']}, {machine(d['machine'])}; raw file `benchmarks/results/ray_features.json`.\n\n"
+            + "\n".join(ray_rows(d)))
+
+
+def text_rows(d: dict[str, Any]) -> list[str]:
+    t, fe, sms = d["trec6"], d["trec6_feature_extraction"], d["sms_spam"]
+    rows = ["| what | measured |", "|---|---|",
+            f"| `edgetl pipeline examples/trec6.yaml`, cold caches | {d['wall_s'] / 60:.1f} min |",
+            f"| TREC-6 sequence length | {t['sequence']['length']} tokens ({t['sequence']['chosen_from']}; "
+            f"{100 * t['sequence']['train_texts_cut']:.1f}% of training texts cut) |",
+            f"| TREC-6 test top-1, fine-tuned (Keras) | **{t['test']['top1']:.4f}** on {t['test']['images']} questions "
+            f"(validation {t['validation']['top1']:.4f}) |",
+            f"| TREC-6 test top-1, feature extraction only | {f(fe['test_top1'], 4)} (validation "
+            f"{fe['validation_top1']:.4f}) |",
+            f"| SMS spam test top-1 (Keras) | **{sms['test']['top1']:.4f}** on {sms['test']['images']} messages "
+            f"(validation {sms['validation']['top1']:.4f}) |"]
+    for name, part in (("TREC-6", t), ("SMS spam", sms)):
+        for r in part["exports"]:
+            tt = r.get("test") or {}
+            rows.append(f"| {name} {r['target']} | test top-1 {f(tt.get('accuracy'), 4)} "
+                        f"({-(tt.get('accuracy_drop_points') or 0) + 0.0:+.2f} points vs Keras), "
+                        f"{r['size_bytes'] / 2**20:.1f} MiB, {r['status']} |")
+    lat = {(r["device"], r["target"]): r for r in t["bench"] if r.get("status") == "ok" and r.get("threads") == 1}
+    base = lat.get(("host-cpu", "tflite:fp32"))
+    for key in sorted(lat):
+        r = lat[key]
+        ratio = f", {r['p50_ms'] / base['p50_ms']:.2f}x fp32" if base and key[0] == "host-cpu" else ""
+        rows.append(f"| TREC-6 {key[1]} on {key[0]}, 1 thread | p50 {r['p50_ms']:.2f} ms per question{ratio} |")
+    return rows
+
+
+def text_readme_block() -> str:
+    d = load("text_main_job.json")
+    if d is None:
+        return "Not measured yet: `python benchmarks/text_main_job.py --shared ../shared`."
+    return (f"{d['date']}, {machine(d['machine'])}; raw file `benchmarks/results/text_main_job.json`.\n\n"
+            + "\n".join(text_rows(d)))
+
+
+def text_main_job() -> str:
+    d = load("text_main_job.json")
+    out = ["## Text: TREC-6 and SMS spam with MiniLM-L6\n"]
+    if d is None:
+        return out[0] + missing("text_main_job.json", "python benchmarks/text_main_job.py --shared ../shared")
+    out.append(source("text_main_job.json", "benchmarks/text_main_job.py", d) + "\n")
+    out += text_rows(d)
+    out.append("\nAccuracy and latency against the sequence length (the trained TREC-6 weights rebuilt at each "
+               "length; TFLite, one thread, timed round-robin in one process):\n")
+    out.append("| tokens | training texts cut | test top-1 (Keras) | fp32 p50 ms | dynamic p50 ms | dynamic / fp32 |")
+    out.append("|---|---|---|---|---|---|")
+    for r in d["length_sweep"]:
+        out.append(f"| {r['length']} | {100 * r['train_texts_cut']:.1f}% | {r['test_top1']:.4f} | {r['fp32_p50_ms']:.2f} | "
+                   f"{r['dynamic_p50_ms']:.2f} | {r['dynamic_vs_fp32']:.2f} |")
+    ro = d["runtime_only"]
+    out.append(f"\nRuntime-only environment (TensorFlow importable: {ro['tensorflow_importable']}), "
+               f"{ro['texts']} test texts through `edgetl predict --texts-file`: " + ", ".join(
+                   f"{k} {v['same_labels']}/{v['of']} same labels" if "same_labels" in v else f"{k} error"
+                   for k, v in ro["artifacts"].items()) + ".\n")
+    ref = load("text_reference.json")
+    if ref:
+        out.append(f"Encoder against the reference ({source('text_reference.json', 'benchmarks/text_reference.py', ref)}"
+                   f"): transformers {ref['reference']['transformers']} on torch {ref['reference']['torch']}, "
+                   f"{ref['texts']} real texts at {ref['length']} tokens: token ids identical: "
+                   f"{ref['token_ids_identical']}; mean-pooled embeddings max abs diff {ref['pooled_max_abs_diff']:.1e} "
+                   f"(mean {ref['pooled_mean_abs_diff']:.1e}, embedding values average {ref['embedding_scale']:.2f}), "
+                   f"cosine similarity min {ref['cosine_min']:.7f}.\n")
+    return "\n".join(out) + "\n"
+
+
+README_BLOCKS: dict[str, Callable[[], str]] = {"main_job": readme_block, "ray_features": ray_readme_block,
+                                               "text_main_job": text_readme_block}
+
+
 def with_readme_block(text: str) -> str:
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"README.md has no {BEGIN} ... {END} block")
-    a, rest = text.split(BEGIN, 1)
-    _, b = rest.split(END, 1)
-    return a + BEGIN + "\n" + readme_block() + "\n" + END + b
+    for name, make in README_BLOCKS.items():
+        begin, end = markers(name)
+        if begin not in text or end not in text:
+            raise SystemExit(f"README.md has no {begin} ... {end} block")
+        a, rest = text.split(begin, 1)
+        _, b = rest.split(end, 1)
+        text = a + begin + "\n" + make() + "\n" + end + b
+    return text
+
+
+SECTIONS: list[Callable[[], str]] = [main_job, text_main_job, headline, runtime_overhead, runtime_only, selective,
+                                     cached_features, ray_features, gpu, loopback, lite_import, estimator, fuzz]
 
 
 def main() -> None:

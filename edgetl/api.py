@@ -18,7 +18,12 @@ if TYPE_CHECKING:
 
 from .runs import RUN_FILE  # noqa: E402
 # Options that locate inputs rather than decide the result: the cache key uses the inputs' content instead.
-_LOCATION_KEYS = ("data", "val_data", "weights", "weights_dir", "cache_dir")
+# where things are and where work runs: the trained model is the same, so they stay out of the cache key
+_LOCATION_KEYS = ("data", "val_data", "weights", "weights_dir", "cache_dir", "ray", "ray_shard_images",
+                  "ray_worker_cpus")
+# options of one kind of data only: they stay out of the other kind's cache keys (image keys are unchanged)
+_TEXT_ONLY_KEYS = ("text_column", "label_column", "max_length")
+_IMAGE_ONLY_KEYS = ("alpha", "image_size", "augment", "early_layer")
 
 
 def _update_run(run_dir: Path, change: Any) -> dict[str, Any]:
@@ -60,6 +65,10 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     from .data.scan import scan
     from .deps import import_tensorflow, require
 
+    if config.ray:  # a missing ray or a wrong address fails before minutes of decoding
+        from .distributed.ray_features import preflight
+
+        preflight(config.ray)
     import_tensorflow()
     require("matplotlib", extra="train")
     from .train.fit import TrainStage
@@ -70,6 +79,11 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     if config.data.startswith(PREFIX):
         cache = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
         config = config.replace(data=resolve_data(config.data, cache))
+    from .text.data import is_text_data
+    from .text.specs import is_text_backbone
+
+    if is_text_backbone(config.backbone) or is_text_data(config.data):
+        return _train_text(config, out, progress)
     spec = get_spec(config.backbone)
     alpha, size = spec.resolve_alpha(config.alpha), spec.resolve_size(config.image_size)
     weights = resolve_weights(spec, alpha, size, config.weights, config.weights_dir)
@@ -81,11 +95,49 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     else:
         w_art = Artifact(Path(weights.kind), f"{weights.kind}:{spec.name}:{alpha}:{size}", "weights")
     inputs = {"data": Artifact(ds.root, data_hash, "dataset"), "weights": w_art}
-    key_cfg = {k: v for k, v in config.to_dict().items() if k not in _LOCATION_KEYS}
+    key_cfg = {k: v for k, v in config.to_dict().items() if k not in _LOCATION_KEYS + _TEXT_ONLY_KEYS}
     run_dir = Path(out)
     existed = run_dir.exists()
     try:
         result = run_stage(TrainStage(ds, val, progress=progress), inputs, config, run_dir, config_dict=key_cfg)
+    except BaseException:
+        _remove_if_empty(run_dir, existed)
+        raise
+    _record(run_dir, "train", result)
+    return result
+
+
+def _train_text(config: TrainConfig, out: str | Path, progress: bool) -> StageResult:
+    """The text path: a CSV/TSV/JSONL file or class folders of .txt files, and a pretrained text encoder."""
+    from .data.cache import default_cache_dir
+    from .errors import ConfigError
+    from .text.data import load_texts
+    from .text.specs import get_text_spec, is_text_backbone, resolve_text_weights
+    from .text.train import TextTrainStage, check_text_config
+
+    if not is_text_backbone(config.backbone):
+        if config.backbone != TrainConfig.__dataclass_fields__["backbone"].default:
+            raise ConfigError(f"{config.data!r} holds texts but backbone {config.backbone!r} is an image backbone. "
+                              "Pick a text encoder (edgetl backbones lists them), e.g. --backbone minilm_l6.")
+        config = config.replace(backbone="minilm_l6")  # the default backbone, for text data
+    check_text_config(config)
+    spec = get_text_spec(config.backbone)
+    cache = Path(config.cache_dir).expanduser() if config.cache_dir else default_cache_dir()
+    folder, published = resolve_text_weights(spec, config.weights, config.weights_dir, cache)
+    ds = load_texts(config.data, text_column=config.text_column, label_column=config.label_column,
+                    strict=config.strict)
+    val = load_texts(config.val_data, text_column=config.text_column, label_column=config.label_column,
+                     strict=config.strict, classes=ds.classes) if config.val_data else None
+    data_hash = ds.content_hash() + (val.content_hash() if val else "")
+    inputs = {"data": Artifact(ds.root, data_hash, "dataset"),
+              "weights": Artifact(folder / "model.safetensors", sha256_file(folder / "model.safetensors"), "weights")}
+    key_cfg = {k: v for k, v in config.to_dict().items() if k not in _LOCATION_KEYS + _IMAGE_ONLY_KEYS}
+    run_dir = Path(out)
+    existed = run_dir.exists()
+    try:
+        result = run_stage(TextTrainStage(ds, val, folder, progress=progress,
+                                          expected_sha256=spec.sha256 if published else None), inputs, config, run_dir,
+                           config_dict=key_cfg)
     except BaseException:
         _remove_if_empty(run_dir, existed)
         raise

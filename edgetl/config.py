@@ -178,6 +178,13 @@ class TrainConfig(ConfigBase):
         patience: Early-stopping patience in epochs, on validation accuracy.
         strict: Refuse the dataset if any file is unreadable instead of skipping it.
         cache_dir: Where decoded images and backbone features are cached (None: ~/.cache/edgetl).
+        text_column: Column of the text in a CSV/TSV/JSONL text dataset.
+        label_column: Column of the label in a CSV/TSV/JSONL text dataset.
+        max_length: Tokens per text for text models (None: the 95th percentile of the training texts, capped).
+        ray: Compute the backbone features on this Ray cluster (HOST:PORT of the head, or auto for one started on
+            this machine); needs edgetl[distributed]. The images must be at the same path on every node.
+        ray_shard_images: Images per unit of work on Ray (the most a dying worker loses).
+        ray_worker_cpus: CPUs each Ray worker reserves and uses.
     """
 
     section: ClassVar[str] = "train"
@@ -208,9 +215,19 @@ class TrainConfig(ConfigBase):
     patience: int = 5
     strict: bool = False
     cache_dir: str | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    max_length: int | None = None
+    ray: str | None = None
+    ray_shard_images: int = 256
+    ray_worker_cpus: int = 1
 
     def __post_init__(self) -> None:
         self._coerce_fields()
+        if self.max_length is not None and not 8 <= self.max_length <= 512:
+            raise ConfigError(f"max_length must be between 8 and 512 tokens; got {self.max_length}.")
+        if self.ray_shard_images < 1 or self.ray_worker_cpus < 1:
+            raise ConfigError("ray_shard_images and ray_worker_cpus must be at least 1.")
         if not 0.0 < self.val_split < 0.9 and self.val_data is None:
             raise ConfigError(f"val_split must be between 0 and 0.9; got {self.val_split}.")
         if not 0.0 <= self.test_split < 0.5:

@@ -16,6 +16,7 @@ _PIP_NAMES = {
     "yaml": "pyyaml",
     "matplotlib": "matplotlib",
     "torch": "torch==2.13.0",
+    "ray": "ray==2.60.0",
 }
 
 

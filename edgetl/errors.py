@@ -90,10 +90,16 @@ class DeviceUnavailableError(EdgetlError):
     kind = "device_unavailable"
 
 
+class ClusterError(EdgetlError):
+    """A Ray cluster cannot be reached, has no room for a worker, or its workers differ from this machine."""
+
+    kind = "cluster"
+
+
 KINDS: dict[str, type[EdgetlError]] = {c.kind: c for c in (
     EdgetlError, ConfigError, DataError, MissingDependencyError, WeightsError, WeightsOfflineError, ConversionError,
     RuntimeBackendError, ModelFileError, NoContractError, ProviderUnavailableError,
-    ProviderFellBackError, DeviceUnavailableError)}
+    ProviderFellBackError, DeviceUnavailableError, ClusterError)}
 
 
 def from_kind(kind: str, message: str) -> EdgetlError:

@@ -22,6 +22,10 @@ def load_keras(path: str | Path, *, unsafe: bool = False) -> Any:
         raise ConfigError(f"{p} is not a Keras .keras file (not a zip archive). Save the model with model.save('x.keras').")
     check_keras_archive(p)  # before Keras reads a byte of it
     import keras
+
+    from .text.encoder import layer_classes
+
+    layer_classes()  # edgetl's text encoder layers, registered so text models load (safe mode stays on)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")

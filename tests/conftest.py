@@ -79,3 +79,63 @@ def real_run(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                       image_size=128, weights="imagenet", weights_dir=str(shared / "weights"),
                       strategy="feature_extraction", epochs=20, seed=0), out, progress=False)
     return out
+
+
+TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "is", "what", "who", "where", "how", "many",
+              "city", "river", "person", "number", "free", "win", "call", "now", "prize", "ok", "see", "you", "later",
+              "##s", "##ing", "?", "!", ".", ","]
+
+
+def make_tiny_bert(folder: Path, seed: int = 0) -> Path:
+    """A 2-layer BERT (hidden 32) with random weights in the sentence-transformers folder layout."""
+    import json as _json
+    import struct
+
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    h, f, L, v = 32, 64, 64, len(TINY_VOCAB)
+    (folder / "vocab.txt").write_text("\n".join(TINY_VOCAB) + "\n", encoding="utf-8")
+    (folder / "config.json").write_text(_json.dumps({
+        "model_type": "bert", "hidden_act": "gelu", "vocab_size": v, "hidden_size": h, "num_hidden_layers": 2,
+        "num_attention_heads": 2, "intermediate_size": f, "max_position_embeddings": L, "type_vocab_size": 2}))
+    rng = np.random.default_rng(seed)
+    shapes = {"embeddings.word_embeddings.weight": (v, h), "embeddings.position_embeddings.weight": (L, h),
+              "embeddings.token_type_embeddings.weight": (2, h), "embeddings.LayerNorm.weight": (h,),
+              "embeddings.LayerNorm.bias": (h,)}
+    for i in range(2):
+        p = f"encoder.layer.{i}."
+        for n in ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"):
+            shapes[p + n + ".weight"], shapes[p + n + ".bias"] = (h, h), (h,)
+        shapes[p + "intermediate.dense.weight"], shapes[p + "intermediate.dense.bias"] = (f, h), (f,)
+        shapes[p + "output.dense.weight"], shapes[p + "output.dense.bias"] = (h, f), (h,)
+        for n in ("attention.output.LayerNorm", "output.LayerNorm"):
+            shapes[p + n + ".weight"], shapes[p + n + ".bias"] = (h,), (h,)
+    header, blobs, off = {}, [], 0
+    for name, shape in shapes.items():
+        std = 1.0 if "word_embeddings" in name else 0.02  # BERT's own init: the residual path keeps tokens apart
+        a = (np.ones(shape) if name.endswith("LayerNorm.weight") else rng.normal(0, std, shape)).astype("<f4")
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [off, off + a.nbytes]}
+        blobs.append(a.tobytes())
+        off += a.nbytes
+    head = _json.dumps(header).encode()
+    (folder / "model.safetensors").write_bytes(struct.pack("<Q", len(head)) + head + b"".join(blobs))
+    return folder
+
+
+def make_text_csv(path: Path, per_class: int = 24, seed: int = 0) -> Path:
+    """Three classes of short texts the tiny vocabulary covers, each class with its own words."""
+    import csv as _csv
+    import random
+
+    rng = random.Random(seed)
+    words = {"question": ["what", "who", "where", "how", "many", "city", "river", "?"],
+             "spam": ["free", "win", "call", "now", "prize", "!"], "chat": ["ok", "see", "you", "later", "."]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = _csv.writer(fh)
+        w.writerow(["text", "label"])
+        for label, ws in words.items():
+            for _ in range(per_class):
+                w.writerow([" ".join(rng.choice(ws) for _ in range(rng.randint(3, 9))), label])
+    return path

@@ -37,6 +37,7 @@ class BenchArtifact:
     eval_paths: tuple[str, ...] = ()
     eval_labels: tuple[int, ...] = ()
     keras_agreement: float | None = None  # top-1 agreement with the Keras model, from export-time verification
+    eval_texts: bool = False  # eval_paths holds texts (a text model), not image paths
 
 
 def _keras_agreement(model: Path) -> float | None:
@@ -63,6 +64,12 @@ def _split_of(c: Any) -> dict[str, Any]:
         return {}
 
 
+def _eval_items(split: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The validation items of a run: image paths, or a text run's texts."""
+    items = split.get("val_texts") if split.get("kind") == "text" else split.get("val")
+    return tuple(items or []), tuple(split.get("val_labels", []))
+
+
 def collect(inputs: list[str]) -> list[BenchArtifact]:
     """Artifacts from run folders (their exports) and from model files."""
     from ..runtime.contract import load_contract
@@ -86,8 +93,8 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
                 mp = p / e["path"]
                 c = load_contract(mp)
                 out.append(BenchArtifact(mp, target, p.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
-                                         tuple(split.get("val", [])), tuple(split.get("val_labels", [])),
-                                         _keras_agreement(mp)))
+                                         *_eval_items(split), _keras_agreement(mp),
+                                         eval_texts=split.get("kind") == "text"))
         elif p.is_file():
             try:
                 c = load_contract(p)
@@ -101,8 +108,8 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
             target = t.name
             split = _split_of(c)
             out.append(BenchArtifact(p, target, p.parent.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
-                                     tuple(split.get("val", [])), tuple(split.get("val_labels", [])),
-                                     keras_agreement=_keras_agreement(p)))
+                                     *_eval_items(split), keras_agreement=_keras_agreement(p),
+                                     eval_texts=split.get("kind") == "text"))
         else:
             raise ConfigError(f"{item!r} does not exist: pass model files (.tflite, .onnx) or edgetl run folders.")
     return out
@@ -114,6 +121,19 @@ def eval_set(art: BenchArtifact, data_dir: str | None, max_images: int, cache: P
 
     if art.size == (0, 0):
         return None
+    if art.eval_texts:
+        if data_dir:
+            raise ConfigError("--data gives images for image models; a text model is measured on its run's "
+                              "validation texts.")
+        n = min(len(art.eval_paths), max_images or len(art.eval_paths))
+        buf = io.BytesIO()
+        np.savez(buf, texts=np.array(art.eval_paths[:n], dtype=str), labels=np.asarray(art.eval_labels[:n]))
+        import hashlib
+
+        f = cache / ("eval-text-" + hashlib.sha256(buf.getvalue()).hexdigest()[:16] + ".npz")
+        if not f.is_file():
+            atomic_write_bytes(f, buf.getvalue())
+        return f
     if data_dir:
         from ..data.scan import scan
 

@@ -92,7 +92,8 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
     out["rss_delta_mb"] = round(_rss_mb() - rss0, 1)
     if eval_path is not None:
         data = np.load(eval_path)
-        preds = [int(np.argmax(clf.scores(p))) for p in data["pixels"]]
+        items = [str(t) for t in data["texts"]] if "texts" in data.files else data["pixels"]
+        preds = [int(np.argmax(clf.scores(p))) for p in items]
         out["preds"] = preds
         if "labels" in data:
             out["accuracy"] = float(np.mean(np.asarray(preds) == data["labels"]))

@@ -6,7 +6,8 @@ from typing import Any
 from ..errors import ConversionError
 
 
-def keras_to_onnx(model: Any, *, input_size: int, opset: int) -> Any:
+def keras_to_onnx(model: Any, *, input_size: int, opset: int,
+                  signature: tuple[tuple[int, ...], str, str] | None = None) -> Any:
     """Return an ``onnx.ModelProto`` taking float32 [N, size, size, 3] named ``image``.
 
     The batch dimension is dynamic: devices run batch 1 (the contract says [1, ...]); a server GPU can run
@@ -15,16 +16,55 @@ def keras_to_onnx(model: Any, *, input_size: int, opset: int) -> Any:
     import tensorflow as tf
     import tf2onnx
 
-    spec = (tf.TensorSpec((None, input_size, input_size, 3), tf.float32, name="image"),)
+    shape, dtype, name = signature or ((input_size, input_size, 3), "float32", "image")
+    spec = (tf.TensorSpec((None, *shape), getattr(tf, dtype), name=name),)
     from ..runtime.quiet import native_stderr_quiet
 
+    import logging
+
+    erfc_note = _DropErfcNotes()
+    logging.getLogger("tf2onnx.tfonnx").addFilter(erfc_note)
     try:
         with native_stderr_quiet():
             proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
     except Exception as exc:
         raise ConversionError(f"tf2onnx could not convert the model (opset {opset}): {exc}. tf2onnx 1.17 supports "
                               "opsets up to 18.", details=str(exc)[-2000:]) from exc
+    finally:
+        logging.getLogger("tf2onnx.tfonnx").removeFilter(erfc_note)
+    _replace_erfc(proto)
     return proto
+
+
+class _DropErfcNotes:
+    """tf2onnx logs Erfc (exact GELU) as unsupported and keeps it as a placeholder that _replace_erfc rewrites."""
+
+    def filter(self, record: Any) -> bool:
+        msg = record.getMessage()
+        return not ("Erfc" in msg and ("not supported" in msg or "Unsupported ops" in msg))
+
+
+def _replace_erfc(proto: Any) -> None:
+    """tf2onnx writes TensorFlow's Erfc (from exact GELU) as an ONNX op that does not exist: use 1 - Erf(x)."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    g = proto.graph
+    nodes = list(g.node)
+    if not any(n.op_type == "Erfc" for n in nodes):
+        return
+    one = "edgetl_erfc_one"
+    g.initializer.append(numpy_helper.from_array(np.array(1.0, np.float32), one))
+    out = []
+    for n in nodes:
+        if n.op_type == "Erfc":
+            tmp = n.output[0] + "_erf"
+            out.append(helper.make_node("Erf", [n.input[0]], [tmp], name=n.name + "_erf"))
+            out.append(helper.make_node("Sub", [one, tmp], [n.output[0]], name=n.name + "_one_minus"))
+        else:
+            out.append(n)
+    del g.node[:]
+    g.node.extend(out)
 
 
 def set_metadata(proto: Any, key: str, value: str) -> None:

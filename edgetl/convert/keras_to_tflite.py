@@ -16,11 +16,14 @@ from ..errors import ConversionError
 
 
 
-def keras_to_saved_model(model: Any, path: str | Path, *, input_size: int) -> Path:
-    """Export ``model`` as a SavedModel whose signature takes float32 [1, size, size, 3] named ``image``."""
+def keras_to_saved_model(model: Any, path: str | Path, *, input_size: int | None = None,
+                         signature: tuple[tuple[int, ...], str, str] | None = None) -> Path:
+    """Export ``model`` as a SavedModel with batch 1: float32 [1, size, size, 3] named ``image``, or
+    ``signature`` = (shape without the batch, dtype, name), e.g. ((64,), "int32", "tokens") for a text model."""
     import tensorflow as tf
 
-    spec = tf.TensorSpec((1, input_size, input_size, 3), tf.float32, name="image")
+    shape, dtype, name = signature or ((input_size, input_size, 3), "float32", "image")
+    spec = tf.TensorSpec((1, *shape), getattr(tf, dtype), name=name)
     try:
         model.export(str(path), format="tf_saved_model", input_signature=[spec], verbose=False)
     except Exception as exc:
@@ -41,7 +44,7 @@ def make_converter(saved_model: str | Path, target: "Target | str", *,
 
 def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
                           representative: Callable[[], Iterable[list[np.ndarray]]] | None = None,
-                          allow_flex_ops: bool = False) -> bytes:
+                          allow_flex_ops: bool = False, integer_io: bool = True) -> bytes:
     """Convert a SavedModel to TFLite bytes.
 
     Args:
@@ -49,8 +52,10 @@ def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
             activations), int8 (full integer with int8 input/output) or uint8 (full integer with uint8 I/O).
         representative: Calibration batches for int8/uint8: float32 pixels preprocessed as in training.
         allow_flex_ops: Also allow TensorFlow Select ops (off by default: edge runtimes lack them).
+        integer_io: Full-integer targets take and give int8/uint8 (images); False keeps a text model's int32
+            token ids in and float probabilities out.
     """
-    conv, precision = _converter(saved_model, target, representative, allow_flex_ops)
+    conv, precision = _converter(saved_model, target, representative, allow_flex_ops, integer_io)
     from ..runtime.quiet import native_stderr_quiet
 
     try:
@@ -70,7 +75,7 @@ def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
 
 
 def _converter(saved_model: str | Path, target: "Target | str", representative: Any,
-               allow_flex_ops: bool) -> tuple[Any, str]:
+               allow_flex_ops: bool, integer_io: bool = True) -> tuple[Any, str]:
     import tensorflow as tf
 
     from ..targets import TFLITE, get
@@ -89,7 +94,9 @@ def _converter(saved_model: str | Path, target: "Target | str", representative: 
         if representative is None:
             raise ConversionError(f"TFLite {precision} needs calibration images (a representative dataset).")
         conv.representative_dataset = representative
-    if t.full_integer:
+    if t.full_integer and not integer_io:
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]  # int32 ids in, float out
+    elif t.full_integer:
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         io = {"int8": tf.int8, "uint8": tf.uint8}[t.io_dtype]
         conv.inference_input_type = io

@@ -14,10 +14,21 @@ GOLDEN_TOLERANCE = 0.02
 
 
 def make_contract(target: Target, backend: Any, *, size: int, labels: list[str], train: dict[str, Any],
-                  source: dict[str, Any], versions: dict[str, str]) -> Contract:
-    """The contract of an exported image model, from the runtime's view of the file (shapes, dtypes, scales)."""
+                  source: dict[str, Any], versions: dict[str, str], tokenizer: Any = None) -> Contract:
+    """The contract of an exported model, from the runtime's view of the file (shapes, dtypes, scales); a text
+    model's carries its tokenizer (vocabulary, lower-casing, special tokens, length)."""
     iq, oq = backend.input_quant, backend.output_quant
     model = train["model"]
+    if tokenizer is not None:
+        return Contract(
+            input_shape=tuple(int(x) for x in backend.input_shape), layout="TOKENS",
+            input_dtype=str(backend.input_dtype), output_scale=oq[0] if oq else None,
+            output_zero_point=oq[1] if oq else 0, output_kind="probabilities", labels=tuple(labels), kind="text",
+            format=target.format.name, precision=target.precision, output_shape=(1, len(labels)),
+            output_dtype=str(getattr(backend, "output_dtype", "float32")), tokenizer=tokenizer.to_dict(),
+            mean=(0.0,), std=(1.0,),
+            meta={"backbone": {"name": model["backbone"], "sequence_length": size}, "source": source,
+                  "versions": versions, "golden_tolerance": GOLDEN_TOLERANCE})
     return Contract(
         input_shape=tuple(int(x) for x in backend.input_shape), layout=IMAGE_INPUT["layout"],
         input_dtype=str(backend.input_dtype), input_scale=iq[0] if iq else None, input_zero_point=iq[1] if iq else 0,
@@ -37,11 +48,15 @@ def png_base64(pixels: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def golden_entries(names: list[str], pixels: np.ndarray, scores: np.ndarray, *, with_images: bool) -> list[dict]:
+def golden_entries(names: list[str], pixels: Any, scores: np.ndarray, *, with_images: bool,
+                   texts: bool = False) -> list[dict]:
+    """Expected outputs for a few validation items; with their image (PNG) or their text, for ``selftest``."""
     out = []
     for name, px, s in zip(names, pixels, scores):
         e: dict[str, Any] = {"name": name, "top1": int(np.argmax(s)), "scores": [round(float(v), 6) for v in s]}
-        if with_images:
+        if texts:
+            e["text"] = str(px)
+        elif with_images:
             e["png_base64"] = png_base64(px)
         out.append(e)
     return out

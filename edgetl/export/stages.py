@@ -38,8 +38,40 @@ class ExportInputs:
         self.split = read_json(train_dir / "split.json")
         # metrics.json (JSON) is the source of the labels; labels.txt is for people and other tools
         self.labels = [str(c) for c in self.metrics["data"]["classes"]]
-        self.size = int(self.metrics["model"]["input_size"])
+        self.size = int(self.metrics["model"]["input_size"])  # pixels, or tokens for a text model
+        self.kind = str(self.metrics.get("kind", "image"))
         self._tmp = tempfile.TemporaryDirectory(prefix="edgetl-export-")
+        self.tokenizer = None
+        if self.kind == "text":
+            from ..runtime.tokenizer import WordPieceTokenizer
+
+            self.tokenizer = WordPieceTokenizer.from_dict(read_json(train_dir / "tokenizer.json"))
+            bad = [t for t in config.targets if get_target(t).io_dtype == "uint8"]
+            if bad:
+                from ..errors import ConfigError
+
+                raise ConfigError(f"{', '.join(bad)}: uint8 input is for images; a text model takes token ids. "
+                                  "Use tflite:int8 (int8 inside, token ids in) instead.")
+
+    @property
+    def signature(self) -> tuple[tuple[int, ...], str, str]:
+        """The model input without the batch: (shape, dtype, name)."""
+        if self.kind == "text":
+            return (self.size,), "int32", "tokens"
+        return (self.size, self.size, 3), "float32", "image"
+
+    def model_input(self, items: Any) -> np.ndarray:
+        """What the Keras model takes for validation items: pixels as they are, texts as token ids."""
+        return self.tokenizer.batch(items) if self.tokenizer is not None else items
+
+    def keras_scores(self, items: Any) -> np.ndarray:
+        from ..train.loops import predict_images
+
+        if self.tokenizer is not None:
+            if not len(items):
+                return np.zeros((0, len(self.labels)), np.float32)
+            return self.model.predict(self.model_input(items), batch_size=64, verbose=0)
+        return predict_images(self.model, items)
 
     @cached_property
     def model(self) -> Any:
@@ -53,7 +85,12 @@ class ExportInputs:
         return model
 
     @cached_property
-    def validation(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+    def validation(self) -> tuple[list[str], Any, np.ndarray]:
+        """(names, items, labels): items are decoded pixels, or the texts of a text model."""
+        if self.kind == "text":
+            texts, labels = self.split["val_texts"], np.asarray(self.split["val_labels"])
+            n = self.config.verify_images or len(texts)
+            return [f"val[{i}]" for i in range(min(n, len(texts)))], list(texts[:n]), labels[:n]
         paths, labels = self.split["val"], np.asarray(self.split["val_labels"])
         n = self.config.verify_images or len(paths)
         pixels, keep = decode_many(paths[:n], self.size)
@@ -62,6 +99,10 @@ class ExportInputs:
     @cached_property
     def test(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """The held-out test images (empty when the run has no test split)."""
+        if self.kind == "text":
+            texts = list(self.split.get("test_texts") or [])
+            return ([f"test[{i}]" for i in range(len(texts))], texts,
+                    np.asarray(self.split.get("test_labels") or [], np.int64))
         paths, labels = self.split.get("test") or [], np.asarray(self.split.get("test_labels") or [], np.int64)
         if not paths:
             return [], np.zeros((0, self.size, self.size, 3), np.uint8), labels
@@ -76,6 +117,13 @@ class ExportInputs:
     def _calibration(self) -> tuple[np.ndarray, dict[str, Any]]:
         from ..quantize.calibration import audit, calibration_set
 
+        if self.kind == "text":
+            texts, labels = self.split["train_texts"], self.split["train_labels"]
+            rng = np.random.default_rng(0)
+            idx = sorted(int(i) for i in rng.choice(len(texts), size=min(self.config.calibration_images, len(texts)),
+                                                    replace=False))
+            return (self.tokenizer.batch([texts[i] for i in idx]),
+                    audit([labels[i] for i in idx], self.labels, self.config.calibration_images))
         train = self.split["train"]
         pixels, idx = calibration_set(train, self.config.calibration_images, self.size)
         labels = self.split.get("train_labels")
@@ -92,7 +140,7 @@ class ExportInputs:
     def saved_model(self) -> Path:
         from ..convert.keras_to_tflite import keras_to_saved_model
 
-        return keras_to_saved_model(self.model, Path(self._tmp.name) / "saved_model", input_size=self.size)
+        return keras_to_saved_model(self.model, Path(self._tmp.name) / "saved_model", signature=self.signature)
 
 
 class ReferenceStage:
@@ -106,12 +154,10 @@ class ReferenceStage:
         return library_versions("tensorflow", "tensorflow-cpu", "keras")
 
     def run(self, inputs: Mapping[str, Artifact], config: Any, ctx: RunContext) -> dict[str, Artifact]:
-        from ..train.loops import predict_images
-
         names, pixels, labels = self.shared.validation
-        probs = predict_images(self.shared.model, pixels)
+        probs = self.shared.keras_scores(pixels)
         _, t_pixels, t_labels = self.shared.test
-        t_probs = predict_images(self.shared.model, t_pixels) if len(t_pixels) else np.zeros((0, probs.shape[1]))
+        t_probs = self.shared.keras_scores(t_pixels) if len(t_pixels) else np.zeros((0, probs.shape[1]))
         buf = io.BytesIO()
         np.savez(buf, probs=probs.astype(np.float32), labels=labels, test_probs=t_probs.astype(np.float32),
                  test_labels=t_labels)
@@ -153,7 +199,8 @@ class ExportStage:
         ref = np.load(inputs["reference"].path)
         data, clf, report = self._write_and_verify(fmt, data, path, inputs, config, ctx, ref)
         extra: dict[str, Any] = {}
-        if self.target.calibrated and (config.sensitivity_images or config.selective):
+        text = self.shared.kind == "text"
+        if self.target.calibrated and (config.sensitivity_images or config.selective) and not text:
             extra = self._quantization_checks(fmt, config, ctx, report, clf, ref["probs"].argmax(1))
             if extra.get("selective", {}).get("chosen"):
                 chosen = extra["selective"].pop("_bytes")
@@ -164,7 +211,7 @@ class ExportStage:
         if self.target.calibrated:
             report["calibration"] = self.shared.calibration_audit
             warns = list(report["calibration"]["warnings"])
-            risk = get_spec(self.shared.metrics["model"]["backbone"]).quantization_risk
+            risk = None if text else get_spec(self.shared.metrics["model"]["backbone"]).quantization_risk
             if risk:
                 worst = [r["layer"] for r in (report.get("sensitivity") or {}).get("layers", [])[:3]]
                 warns.append(f"{self.shared.metrics['model']['backbone']} is known to quantize badly: {risk}"
@@ -176,7 +223,8 @@ class ExportStage:
         names, pixels, _ = self.shared.validation
         g = min(config.golden_images, len(names))
         contract = load_contract(path).with_golden(golden_entries([Path(n).name for n in names[:g]], pixels[:g],
-                                                                     run_artifact(clf, pixels[:g]), with_images=True))
+                                                                     run_artifact(clf, pixels[:g]), with_images=True,
+                                                                     texts=text))
         atomic_write_json(sidecar_path(path), contract.to_dict())
         report.update({"target": self.target.name, "file": path.name, "size_bytes": len(data),
                        "convert_s": round(convert_s, 2), "backend": f"{clf.backend_name} {clf.backend_version}",
@@ -200,7 +248,8 @@ class ExportStage:
         source = {"stage": self.name, "key": ctx.key, "run_dir": str(ctx.run_dir),
                   "keras_model_sha256": inputs["model"].sha256, "train_stage": self.shared.train_dir.name}
         contract = make_contract(self.target, probe, size=self.shared.size, labels=self.shared.labels,
-                                 train=self.shared.metrics, source=source, versions=dict(self.tool_versions()))
+                                 train=self.shared.metrics, source=source, versions=dict(self.tool_versions()),
+                                 tokenizer=self.shared.tokenizer)
         data = fmt.embed(data, contract.to_dict())
         atomic_write_bytes(path, data)
         atomic_write_json(sidecar_path(path), contract.to_dict())

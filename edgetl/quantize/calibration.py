@@ -45,13 +45,13 @@ def audit(chosen_labels: Sequence[int], classes: Sequence[str], requested: int) 
             "split": "train (calibration images are never verification or test images)"}
 
 
-def representative(pixels: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None
-                   ) -> Callable[[], Iterable[list[np.ndarray]]]:
-    """A TFLite representative_dataset over ``pixels`` (float32 0..255, batch 1)."""
+def representative(pixels: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None, *,
+                   keep_dtype: bool = False) -> Callable[[], Iterable[list[np.ndarray]]]:
+    """A TFLite representative_dataset over ``pixels`` (float32 0..255, batch 1); token ids keep their dtype."""
 
     def gen() -> Iterable[list[np.ndarray]]:
         for p in pixels:
-            x = p[None].astype(np.float32)
+            x = p[None] if keep_dtype else p[None].astype(np.float32)
             yield [transform(x) if transform else x]
 
     return gen

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -34,17 +35,21 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             x = next(self._it, None)
-            return None if x is None else {self._name: x[None].astype(np.float32)}
+            return None if x is None else {self._name: x[None] if x.dtype.kind == "i" else x[None].astype(np.float32)}
 
     with tempfile.TemporaryDirectory(prefix="edgetl-onnx-") as tmp:
         src, pre, dst = Path(tmp, "f.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "q.onnx")
         onnx.save(proto, src)
+        cwd = os.getcwd()
         try:
+            os.chdir(tmp)  # its fallback paths write scratch files into the current folder; keep them in ours
             quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
         except Exception as exc:  # pre-processing is an optimization; quantize the plain model if it fails
             log.warning("ONNX Runtime's quantization pre-processing failed (%s: %s); quantizing the model without it",
                         type(exc).__name__, str(exc)[:200])
             pre = src
+        finally:
+            os.chdir(cwd)
         try:
             if mode == "dynamic":
                 quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel)

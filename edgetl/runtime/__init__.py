@@ -8,3 +8,5 @@ from __future__ import annotations
 from .classify import Classifier as Classifier
 from .classify import Prediction as Prediction
 from .contract import Contract as Contract
+from .text import TextClassifier as TextClassifier
+from .tokenizer import WordPieceTokenizer as WordPieceTokenizer

@@ -99,6 +99,10 @@ class Classifier:
         contract = load_contract(p, data)
         contract = _with_options(p, contract, backends[0], mean=mean, std=std, labels=labels,
                                  output_kind=output_kind, layout=layout)
+        if contract.kind == "text" and cls is Classifier:  # a text model: the tokenizer comes with it
+            from .text import TextClassifier
+
+            return TextClassifier(p, contract, backends)
         return cls(p, contract, backends)
 
     @contextmanager

@@ -79,6 +79,8 @@ class Contract:
     def size(self) -> tuple[int, int]:
         """(height, width) of the model input."""
         s = self.input_shape
+        if self.kind == "text":
+            return (s[-1], 1)  # tokens: the sequence length
         return (s[1], s[2]) if self.layout == "NHWC" else (s[2], s[3])
 
     @property
@@ -138,15 +140,16 @@ class Contract:
             kind = str(d.get("kind", "image"))
             if kind not in ("image", "text"):
                 raise ValueError(f"kind {kind!r}")
-            layout = str(inp.get("layout", "NHWC")).upper()
-            if layout not in ("NHWC", "NCHW"):
-                raise ValueError(f"layout {layout!r}")
+            layout = str(inp.get("layout", "NHWC" if kind == "image" else "TOKENS")).upper()
+            if layout not in (("NHWC", "NCHW") if kind == "image" else ("TOKENS",)):
+                raise ValueError(f"layout {layout!r} for a {kind} model")
             shape = tuple(int(x) for x in inp["shape"])
-            if (kind == "image" and len(shape) != 4) or not shape or min(shape) < 1:
+            if (kind == "image" and len(shape) != 4) or (kind == "text" and len(shape) != 2) or not shape \
+                    or min(shape) < 1:
                 raise ValueError(f"input shape {list(shape)}")
             tok = inp.get("tokenizer")
-            if tok is not None and not isinstance(tok, dict):
-                raise TypeError("tokenizer must be an object")
+            if tok is not None and not isinstance(tok, dict) or (kind == "text" and tok is None):
+                raise TypeError("a text model's contract needs a tokenizer object")
             known = {"schema", "kind", "format", "precision", "input", "output", "labels"}
             return cls(
                 input_shape=shape, layout=layout, input_dtype=str(inp.get("dtype", "float32")),

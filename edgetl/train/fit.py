@@ -38,6 +38,7 @@ class TrainStage:
         self.dataset = dataset
         self.val_dataset = val_dataset
         self.progress = progress
+        self.ray_stats: dict[str, Any] | None = None  # what the Ray feature extraction did, when it ran
 
     def tool_versions(self) -> Mapping[str, str]:
         return library_versions("tensorflow", "tensorflow-cpu", "keras")
@@ -103,10 +104,21 @@ class TrainStage:
             wanted.add(cut)
         views = ("orig", "flip") if "flip" in cfg.augment and cached_aug else ("orig",)
         t = time.perf_counter()
+        remote = None
+        if cfg.ray:
+            from ..distributed.ray_features import RayExtraction
+
+            remote = RayExtraction(cfg.ray, [str(Path(f).resolve()) for f in files], spec.name, alpha, size,
+                                   shard_images=cfg.ray_shard_images, worker_cpus=cfg.ray_worker_cpus,
+                                   progress=self.progress)
         feats = extract(bb, pre, pixels, sorted(wanted), images_key=images_key, model_id=model_id,
                         cache_dir=cache_dir, views=views, batch_size=cfg.batch_size,
-                        verbose=loops.verbosity() if self.progress else 0)
+                        verbose=loops.verbosity() if self.progress else 0, remote=remote)
         timings["features_s"] = time.perf_counter() - t
+        self.ray_stats = remote.stats if remote is not None else None
+        if remote is not None and remote.stats:
+            ctx.log(f"features on Ray: {remote.stats['shards']} shards ({remote.stats['resumed_shards']} resumed) "
+                    f"on {remote.stats['workers']} worker(s) at {', '.join(remote.stats['nodes'])}")
 
         choice: dict[str, Any] = {"strategy": strategy.value, "requested": strategy.value}
         if strategy == Strategy.AUTO:
@@ -202,6 +214,7 @@ class TrainStage:
             "schema": 1, "validation": metrics, **({"test": test_metrics} if test_metrics else {}),
             "strategy": choice, "fine_tune": fine_tune,
             "timings_s": {k: round(v, 2) for k, v in timings.items()},
+            **({"ray": self.ray_stats} if self.ray_stats else {}),
             "data": {"root": str(self.dataset.root), "classes": classes, "counts": self.dataset.counts(),
                      "train_images": int(len(tr)), "val_images": int(len(va)), "test_images": int(len(te)),
                      "skipped": [{"path": p, "reason": r} for p, r in self.dataset.skipped +

@@ -20,20 +20,26 @@ def _callbacks(patience: int) -> list[Any]:
                                           restore_best_weights=True, verbose=0)] if patience else []
 
 
-def _compile(model: Any, lr: float) -> None:
+def _compile(model: Any, lr: float, steps: int | None = None) -> None:
+    """Adam at ``lr``; with ``steps``, warm up over the first 10% and decay to zero (the BERT fine-tuning recipe)."""
     import keras
 
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rate: Any = lr
+    if steps:
+        warm = max(1, steps // 10)
+        rate = keras.optimizers.schedules.CosineDecay(0.0, max(1, steps - warm), warmup_target=lr, warmup_steps=warm)
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
 def fit_arrays(model: Any, phase: str, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, *,
                lr: float, epochs: int, batch_size: int, patience: int, seed: int, start_epoch: int = 0,
-               verbose: int = 2) -> list[dict[str, Any]]:
-    """Fit ``model`` on in-memory arrays (cached features), early-stopping on validation accuracy."""
+               verbose: int = 2, warmup_decay: bool = False) -> list[dict[str, Any]]:
+    """Fit ``model`` on in-memory arrays (cached features; a tuple for a model of several inputs), early-stopping
+    on validation accuracy; ``warmup_decay``: the rate warms up and decays over the planned epochs."""
     import tensorflow as tf
 
-    _compile(model, lr)
-    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size).prefetch(2)
+    _compile(model, lr, epochs * -(-len(y) // batch_size) if warmup_decay else None)
+    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(batch_size).prefetch(2)
     val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(batch_size)
     h = model.fit(train, validation_data=val, epochs=epochs, callbacks=_callbacks(patience), verbose=verbose, shuffle=False)
     return history_rows(phase, h.history, start_epoch)

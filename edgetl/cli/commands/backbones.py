@@ -11,11 +11,15 @@ from ..options import emit
 def backbones(as_json: bool) -> None:
     """List the backbones, their input sizes, width multipliers and weight file names."""
     from ...backbones.specs import BACKBONES
+    from ...text.specs import TEXT_BACKBONES
 
-    rows = [{"name": s.name, "keras": s.keras_app, "default_size": s.default_size, "sizes": list(s.sizes),
+    rows = [{"name": s.name, "kind": "image", "keras": s.keras_app, "default_size": s.default_size, "sizes": list(s.sizes),
              "alphas": list(s.alphas), "preprocess": s.preprocess, "fine_tune_from": s.fine_tune_from,
              "early_layer": s.early_layer,
              "weights_file": s.weights_filename(s.default_alpha, s.default_size)} for s in BACKBONES.values()]
+    rows += [{"name": s.name, "kind": "text", "default_size": None, "sizes": [], "alphas": [], "preprocess": "wordpiece",
+              "fine_tune_from": None, "early_layer": None, "weights_file": f"{s.folder}/ (hub: {s.hub_repo})",
+              "max_length": s.max_length, "description": s.description} for s in TEXT_BACKBONES.values()]
     if as_json:
         emit(rows, True)
         return
@@ -24,9 +28,10 @@ def backbones(as_json: bool) -> None:
     from ..console import console
 
     t = Table(title="edgetl backbones")
-    for col in ("name", "default size", "alphas", "preprocess", "offline weights file"):
+    for col in ("name", "kind", "default size", "alphas", "preprocess", "offline weights file or folder"):
         t.add_column(col)
     for r in rows:
-        t.add_row(r["name"], str(r["default_size"]), ",".join(map(str, r["alphas"])) or "-", r["preprocess"],
+        size = str(r["default_size"]) if r["kind"] == "image" else f"<= {r['max_length']} tokens"
+        t.add_row(r["name"], r["kind"], size, ",".join(map(str, r["alphas"])) or "-", r["preprocess"],
                   r["weights_file"])
     console(200).print(t)

@@ -14,8 +14,10 @@ import click
 @click.argument("config_file", type=click.Path())
 @click.option("--set", "sets", multiple=True, help="Override an option: --set train.epochs=5 (repeatable).")
 @click.option("--remeasure", is_flag=True, help="Benchmark again even if this run's benchmark is finished.")
+@click.option("--ray", help="Compute the backbone features on a Ray cluster (HOST:PORT or auto); same as "
+              "--set train.ray=ADDRESS.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def pipeline(config_file: str, sets: tuple[str, ...], remeasure: bool, as_json: bool) -> None:
+def pipeline(config_file: str, sets: tuple[str, ...], remeasure: bool, ray: str | None, as_json: bool) -> None:
     """Run the stages in CONFIG_FILE; a rerun reuses every stage whose inputs and options are unchanged.
 
     Every option of every section is checked before the first stage starts. Relative paths in the file are
@@ -27,7 +29,7 @@ def pipeline(config_file: str, sets: tuple[str, ...], remeasure: bool, as_json: 
     has_bench = raw.get("bench") is not None or any(s.startswith("bench.") for s in sets)
     if remeasure and not has_bench:
         raise click.UsageError(f"--remeasure: {config_file} has no bench section, so there is nothing to measure.")
-    overrides = list(sets) + (["bench.remeasure=true"] if remeasure else [])
+    overrides = list(sets) + (["bench.remeasure=true"] if remeasure else []) + ([f"train.ray={ray}"] if ray else [])
     config = PipelineConfig.from_dict(raw, base=Path(config_file).resolve().parent, overrides=overrides,
                                       source=config_file)
     say = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))

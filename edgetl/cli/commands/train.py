@@ -25,6 +25,8 @@ from ..options import emit, resolve_config
 @click.option("--augment", help="Comma list: flip,crop,rotation,brightness,contrast.")
 @click.option("--strict", is_flag=True, default=None, help="Refuse the dataset if any image is unreadable.")
 @click.option("--seed", type=int, help="Seed for split, weights and shuffling.")
+@click.option("--ray", help="Compute backbone features on a Ray cluster: HOST:PORT of its head, or auto "
+              "(needs edgetl[distributed]; the images must be at the same path on every node).")
 @click.option("--out", "out", type=click.Path(), default="runs/train", show_default=True, help="Run folder.")
 @click.option("--config", "config_file", type=click.Path(), help="YAML file with train options (or a 'train:' section).")
 @click.option("--set", "sets", multiple=True, help="Override an option: --set key=value (repeatable).")

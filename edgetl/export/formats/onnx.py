@@ -15,7 +15,8 @@ def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list
 
     proto = _float(inputs, cfg)
     if target.precision == "int8":
-        proto = quantize_onnx(proto, mode=cfg.onnx_int8_mode, pixels=inputs.calibration,
+        proto = quantize_onnx(proto, mode="dynamic" if inputs.kind == "text" else cfg.onnx_int8_mode,
+                              pixels=inputs.calibration,
                               per_channel=cfg.onnx_per_channel)
     elif target.precision == "fp16":
         proto = to_float16(proto)
@@ -53,7 +54,8 @@ def _float(inputs: Any, cfg: ExportConfig) -> Any:
 
     cache = inputs.__dict__.setdefault("_onnx_float", {})
     if cfg.opset not in cache:
-        cache[cfg.opset] = keras_to_onnx(inputs.model, input_size=inputs.size, opset=cfg.opset)
+        cache[cfg.opset] = keras_to_onnx(inputs.model, input_size=inputs.size, opset=cfg.opset,
+                                         signature=inputs.signature)
     return cache[cfg.opset]
 
 

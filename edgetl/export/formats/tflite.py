@@ -13,8 +13,9 @@ def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list
     from ...convert.keras_to_tflite import saved_model_to_tflite
     from ...quantize.calibration import representative
 
-    rep = representative(inputs.calibration) if target.calibrated else None
-    data = saved_model_to_tflite(inputs.saved_model, target, representative=rep, allow_flex_ops=cfg.allow_flex_ops)
+    rep = representative(inputs.calibration, keep_dtype=inputs.kind == "text") if target.calibrated else None
+    data = saved_model_to_tflite(inputs.saved_model, target, representative=rep, allow_flex_ops=cfg.allow_flex_ops,
+                                 integer_io=inputs.kind != "text")
     return data, ops(data)
 
 

@@ -85,10 +85,11 @@ class LiteRTBackend:
                                       f"one has {len(inp)} inputs and {len(out)} outputs.")
         self._in, self._out = inp[0]["index"], out[0]["index"]
         self.input_shape = tuple(int(x) for x in inp[0]["shape"])
-        if len(self.input_shape) != 4:
-            raise RuntimeBackendError(f"{path}: the model input has shape {list(self.input_shape)}; edgetl classifies "
-                                      "images with a 4-D input (NHWC or NCHW).")
         self.input_dtype = np.dtype(inp[0]["dtype"])
+        if len(self.input_shape) != 4 and not (len(self.input_shape) == 2 and self.input_dtype.kind == "i"
+                                               and self.input_dtype.itemsize >= 4):
+            raise RuntimeBackendError(f"{path}: the model input has shape {list(self.input_shape)}; edgetl classifies "
+                                      "images with a 4-D input (NHWC or NCHW) and texts with [1, tokens] int32 ids.")
         self.output_dtype = np.dtype(out[0]["dtype"])
         self.output_shape = tuple(int(x) for x in out[0]["shape"])
         self.input_quant = _quant(inp[0])

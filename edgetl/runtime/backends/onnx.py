@@ -12,7 +12,7 @@ from ..limits import MAX_INPUT_ELEMENTS
 from ..onnx_file import check_external_data, read_onnx
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)": np.int8,
-           "tensor(float16)": np.float16}
+           "tensor(float16)": np.float16, "tensor(int32)": np.int32, "tensor(int64)": np.int64}
 
 
 class OnnxBackend:
@@ -74,9 +74,9 @@ class OnnxBackend:
                                       f"one has {len(ins)} inputs and {len(outs)} outputs.")
         self._in_name, self._out_name = ins[0].name, outs[0].name
         shape = [d if isinstance(d, int) and d > 0 else 1 for d in (ins[0].shape or [])]
-        if len(shape) != 4:
+        if len(shape) != 4 and not (len(shape) == 2 and ins[0].type in ("tensor(int32)", "tensor(int64)")):
             raise RuntimeBackendError(f"{path}: the model input has shape {ins[0].shape}; edgetl classifies images "
-                                      "with a 4-D input (NHWC or NCHW).")
+                                      "with a 4-D input (NHWC or NCHW) and texts with [1, tokens] int32 ids.")
         self.input_shape = tuple(shape)
         first = (ins[0].shape or [1])[0]
         self.dynamic_batch = not (isinstance(first, int) and first > 0)

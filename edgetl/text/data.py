@@ -1,0 +1,186 @@
+"""Labelled texts from a CSV, TSV or JSON-lines file, or from class folders of ``.txt`` files.
+
+Rows that cannot be used (an empty text, a missing label, bytes that are not UTF-8) are skipped, counted and
+named in the report, or refused with ``strict``; a label with control or line-separator characters is
+refused, as an image class folder would be. Files are read up to a size limit, texts are cut at
+``MAX_TEXT_CHARS`` (the model sees at most a few hundred tokens of them anyway).
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.scan import label_problem
+from ..errors import DataError
+from ..runtime.tokenizer import MAX_TEXT_CHARS
+
+TEXT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
+MAX_FILE_BYTES = int(float(os.environ.get("EDGETL_MAX_TEXT_FILE_MB", "512")) * 2**20)
+MAX_FILES = 1_000_000
+
+
+@dataclass
+class TextDataset:
+    """Usable texts and their labels; ``skipped`` lists (where, why) for each row that was left out."""
+
+    root: Path
+    classes: list[str]
+    texts: list[str]
+    label_ids: list[int]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.asarray(self.label_ids, dtype=np.int64)
+
+    def counts(self) -> dict[str, int]:
+        n = np.bincount(self.labels, minlength=len(self.classes))
+        return {c: int(k) for c, k in zip(self.classes, n)}
+
+    def content_hash(self) -> str:
+        h = hashlib.sha256()
+        for t, y in zip(self.texts, self.label_ids):
+            h.update(f"{self.classes[y]}\x00{t}\x01".encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
+
+
+def is_text_data(path: str | Path) -> bool:
+    """A text file, or a folder whose class sub-folders hold .txt files (and no images)."""
+    p = Path(path)
+    if p.is_file():
+        return p.suffix.lower() in TEXT_SUFFIXES
+    if p.is_dir():
+        for sub in sorted(p.iterdir())[:50]:
+            if sub.is_dir():
+                names = [f.suffix.lower() for f in list(sub.iterdir())[:50] if f.is_file()]
+                if names:
+                    return all(n == ".txt" for n in names)
+    return False
+
+
+def load_texts(path: str | Path, *, text_column: str = "text", label_column: str = "label", strict: bool = False,
+               classes: list[str] | None = None) -> TextDataset:
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"Text data {str(p)!r} does not exist. Pass a CSV/TSV/JSONL file or a folder of class "
+                        "sub-folders with .txt files.")
+    rows = _read_folder(p) if p.is_dir() else _read_file(p, text_column, label_column)
+    texts, labels, skipped = [], [], []
+    for where, text, label in rows:
+        why = ("not UTF-8" if _undecodable(text) or _undecodable(label) else
+               "no label" if not label.strip() else "empty text" if not text.strip() else None)
+        if why:
+            skipped.append((where, why))
+            continue
+        texts.append(text[:MAX_TEXT_CHARS])
+        labels.append(label.strip())
+    if skipped and strict:
+        listing = "; ".join(f"{w}: {r}" for w, r in skipped[:5])
+        raise DataError(f"{len(skipped)} row(s) of {str(p)!r} cannot be used (strict mode): {listing}. Fix them, or "
+                        "run without --strict to skip them.")
+    for lab in sorted(set(labels)):
+        bad = label_problem(lab)
+        if bad:
+            raise DataError(f"Label {lab!r} in {str(p)!r} {bad}. Rename it: labels end up in reports and on devices.")
+    names = classes or sorted(set(labels))
+    unknown = sorted(set(labels) - set(names))
+    if unknown:
+        raise DataError(f"{str(p)!r} has label(s) {unknown[:5]} that the training data does not have.")
+    if classes is None and len(names) < 2:
+        raise DataError(f"{str(p)!r} has {len(names)} label(s) ({names}) among {len(texts)} usable texts; a "
+                        f"classifier needs at least two. Check --set text_column / label_column "
+                        f"(now {text_column!r} / {label_column!r}).")
+    index = {c: i for i, c in enumerate(names)}
+    return TextDataset(p, names, texts, [index[x] for x in labels], skipped)
+
+
+def _undecodable(s: str) -> bool:
+    return any("\udc80" <= ch <= "\udcff" for ch in s)
+
+
+def _read_bytes(p: Path) -> str:
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise DataError(f"{str(p)!r} is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES / 2**20:.0f} MiB limit for a "
+                        "text file. Split it, or raise EDGETL_MAX_TEXT_FILE_MB.")
+    data = p.read_bytes()
+    return data.decode("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8", errors="surrogateescape")
+
+
+def _read_file(p: Path, text_col: str, label_col: str) -> list[tuple[str, str, str]]:
+    text = _read_bytes(p)
+    suffix = p.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        return _read_jsonl(p, text, text_col, label_col)
+    if suffix not in (".csv", ".tsv"):
+        raise DataError(f"{str(p)!r}: edgetl reads text data from .csv, .tsv and .jsonl files or class folders.")
+    csv.field_size_limit(MAX_FILE_BYTES)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",")
+        header = next(reader, None)
+        if header is None:
+            raise DataError(f"{str(p)!r} is empty. Give a header row with {text_col!r} and {label_col!r} columns.")
+        header = [h.strip() for h in header]
+        missing = [c for c in (text_col, label_col) if c not in header]
+        if missing:
+            raise DataError(f"{str(p)!r} has no column {missing[0]!r} (its columns: {header[:10]}). Name the columns "
+                            "with --set text_column=... / label_column=....")
+        ti, li = header.index(text_col), header.index(label_col)
+        rows = []
+        for row in reader:
+            where = f"{p.name} line {reader.line_num}"
+            if not row:
+                continue
+            if len(row) != len(header):
+                rows.append((where, "", ""))  # a broken row: counted as unusable below
+                continue
+            rows.append((where, row[ti], row[li]))
+        return rows
+    except csv.Error as exc:
+        raise DataError(f"{str(p)!r} is not valid CSV near line {reader.line_num}: {exc}. Check its quoting.") from None
+
+
+def _read_jsonl(p: Path, text: str, text_col: str, label_col: str) -> list[tuple[str, str, str]]:
+    rows = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{p.name} line {n}"
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            rows.append((where, "", ""))
+            continue
+        if not isinstance(obj, dict):
+            rows.append((where, "", ""))
+            continue
+        t, lab = obj.get(text_col), obj.get(label_col)
+        rows.append((where, t if isinstance(t, str) else "", str(lab) if isinstance(lab, (str, int)) else ""))
+    return rows
+
+
+def _read_folder(p: Path) -> list[tuple[str, str, str]]:
+    rows = []
+    subs = sorted(d for d in p.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not subs:
+        raise DataError(f"{str(p)!r} has no class sub-folders. Put each class's .txt files in a folder named after it.")
+    root = p.resolve()
+    for d in subs:
+        for f in sorted(d.iterdir())[:MAX_FILES]:
+            if f.suffix.lower() != ".txt" or not f.is_file():
+                continue
+            if root not in f.resolve().parents:  # a link out of the data folder is never followed
+                rows.append((f"{d.name}/{f.name}", "", ""))
+                continue
+            size = f.stat().st_size
+            body = "" if size > MAX_FILE_BYTES else f.read_bytes()[: MAX_TEXT_CHARS * 4].decode(
+                "utf-8", errors="surrogateescape")
+            rows.append((f"{d.name}/{f.name}", body, d.name))
+    return rows

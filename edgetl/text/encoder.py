@@ -1,0 +1,219 @@
+"""A BERT encoder (MiniLM and kin) as a Keras 3 model, its weights read from a sentence-transformers folder.
+
+The graph takes one int32 input, token ids padded with the pad id, and builds the attention mask from it,
+so an exported model has a single input and the device needs only the tokenizer in the contract. Every
+op is one TFLite and ONNX convert directly: dense layers, an explicit scaled-dot-product attention, layer
+normalization, exact (erf) GELU, and masked mean pooling as sentence-transformers does it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import WeightsError
+
+MASK_VALUE = -1e4  # added to attention scores of padding (HF BERT adds the dtype's minimum; same softmax in fp32)
+MAX_HEADER = 16 * 2**20
+DROPOUT = 0.1  # hidden and attention dropout while fine-tuning, as BERT was pretrained
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    vocab_size: int
+    hidden: int
+    layers: int
+    heads: int
+    intermediate: int
+    max_positions: int
+    type_vocab: int = 2
+    eps: float = 1e-12
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> "BertConfig":
+        p = folder / "config.json"
+        try:
+            d = json.loads(p.read_text(encoding="utf-8")[:1_000_000])
+            if d.get("model_type", "bert") != "bert" or d.get("hidden_act", "gelu") != "gelu":
+                raise ValueError(f"model_type {d.get('model_type')!r} / hidden_act {d.get('hidden_act')!r}: "
+                                 "edgetl builds BERT encoders with GELU")
+            return cls(int(d["vocab_size"]), int(d["hidden_size"]), int(d["num_hidden_layers"]),
+                       int(d["num_attention_heads"]), int(d["intermediate_size"]), int(d["max_position_embeddings"]),
+                       int(d.get("type_vocab_size", 2)), float(d.get("layer_norm_eps", 1e-12)))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise WeightsError(f"{p}: not a usable BERT config ({exc}). Point --weights-dir at a sentence-transformers "
+                               "or Hugging Face BERT folder (config.json, model.safetensors, vocab.txt).") from None
+
+
+def read_safetensors(path: Path, *, expected_sha256: str | None = None) -> dict[str, np.ndarray]:
+    """The float tensors of a ``.safetensors`` file, every offset checked against the file's size."""
+    data = path.read_bytes()
+    if expected_sha256 is not None:
+        got = hashlib.sha256(data).hexdigest()
+        if got != expected_sha256:
+            raise WeightsError(f"{path}: sha256 {got[:16]}... differs from the published {expected_sha256[:16]}...: "
+                               "the file is damaged or not the published one. Download it again.")
+    try:
+        (n,) = struct.unpack("<Q", data[:8])
+        if n > min(MAX_HEADER, len(data) - 8):
+            raise ValueError(f"header of {n} bytes")
+        header = json.loads(data[8:8 + n])
+        body = memoryview(data)[8 + n:]
+        out = {}
+        for name, info in header.items():
+            if name == "__metadata__":
+                continue
+            dtype = {"F32": "<f4", "F16": "<f2"}.get(info["dtype"])
+            a, b = (int(x) for x in info["data_offsets"])
+            shape = tuple(int(x) for x in info["shape"])
+            if dtype is None:
+                continue  # integer buffers (position ids) are not weights
+            if not 0 <= a <= b <= len(body) or (b - a) != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:
+                raise ValueError(f"tensor {name!r} lies outside the file or has the wrong size")
+            out[name] = np.frombuffer(body[a:b], dtype=dtype).reshape(shape).astype(np.float32)
+        return out
+    except (struct.error, ValueError, KeyError, TypeError) as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file ({exc}).") from None
+
+
+def build_encoder(cfg: BertConfig, seq_len: int, *, pad_id: int = 0, name: str = "encoder") -> Any:
+    """ids (B, seq_len) int32 -> (hidden states (B, L, H), mask (B, L) float) as a Keras model."""
+    import keras
+
+    if seq_len > cfg.max_positions:
+        raise WeightsError(f"sequence length {seq_len} exceeds the encoder's {cfg.max_positions} positions.")
+    Embeddings, TransformerLayer = layer_classes()
+    ids = keras.Input((seq_len,), dtype="int32", name="tokens")
+    x = Embeddings(cfg, seq_len, pad_id, name="embeddings")(ids)
+    mask = keras.ops.cast(keras.ops.not_equal(ids, pad_id), "float32")
+    for i in range(cfg.layers):
+        x = TransformerLayer(cfg, name=f"layer_{i}")(x, mask)
+    return keras.Model(ids, [x, mask], name=name)
+
+
+def mean_pool(x: Any, mask: Any) -> Any:
+    import keras
+
+    m = keras.ops.expand_dims(mask, -1)
+    return keras.ops.sum(x * m, axis=1) / keras.ops.maximum(keras.ops.sum(m, axis=1), 1e-9)
+
+
+def _layers() -> tuple[type, type]:
+    import keras
+
+    @keras.saving.register_keras_serializable(package="edgetl")
+    class Embeddings(keras.layers.Layer):
+        def __init__(self, cfg: BertConfig | dict, seq_len: int, pad_id: int = 0, **kw: Any) -> None:
+            super().__init__(**kw)
+            self.cfg = cfg if isinstance(cfg, BertConfig) else BertConfig(**cfg)
+            self.seq_len, self.pad_id = seq_len, pad_id
+            self.word = keras.layers.Embedding(self.cfg.vocab_size, self.cfg.hidden, name="word")
+            self.norm = keras.layers.LayerNormalization(epsilon=self.cfg.eps, name="norm")
+
+        def build(self, shape: Any) -> None:
+            h = self.cfg.hidden
+            self.word.build(shape)
+            self.position = self.add_weight(shape=(self.cfg.max_positions, h), name="position", initializer="zeros")
+            self.token_type = self.add_weight(shape=(self.cfg.type_vocab, h), name="token_type", initializer="zeros")
+            self.norm.build((None, self.seq_len, h))
+
+        def call(self, ids: Any) -> Any:
+            x = self.word(ids) + self.position[: self.seq_len][None] + self.token_type[0][None, None]
+            return self.norm(x)
+
+        def get_config(self) -> dict:
+            return {**super().get_config(), "cfg": self.cfg.__dict__, "seq_len": self.seq_len, "pad_id": self.pad_id}
+
+    @keras.saving.register_keras_serializable(package="edgetl")
+    class TransformerLayer(keras.layers.Layer):
+        def __init__(self, cfg: BertConfig | dict, **kw: Any) -> None:
+            super().__init__(**kw)
+            self.cfg = cfg if isinstance(cfg, BertConfig) else BertConfig(**cfg)
+            h = self.cfg.hidden
+            self.q, self.k, self.v, self.o = (keras.layers.Dense(h, name=n) for n in ("query", "key", "value", "out"))
+            self.norm1 = keras.layers.LayerNormalization(epsilon=self.cfg.eps, name="attention_norm")
+            self.ff1 = keras.layers.Dense(self.cfg.intermediate, name="intermediate")
+            self.ff2 = keras.layers.Dense(h, name="output")
+            self.norm2 = keras.layers.LayerNormalization(epsilon=self.cfg.eps, name="output_norm")
+            # BERT's own regularization while fine-tuning (identity at inference, so exports are unaffected)
+            self.drop_attention = keras.layers.Dropout(DROPOUT)
+            self.drop_hidden = keras.layers.Dropout(DROPOUT)
+
+        def build(self, x_shape: Any, mask_shape: Any = None) -> None:
+            for d in (self.q, self.k, self.v, self.o, self.ff1):
+                d.build(x_shape)
+            self.ff2.build((*x_shape[:-1], self.cfg.intermediate))
+            self.norm1.build(x_shape)
+            self.norm2.build(x_shape)
+
+        def call(self, x: Any, mask: Any, training: Any = None) -> Any:
+            ops = keras.ops
+            nh = self.cfg.heads
+            hd = self.cfg.hidden // nh
+            L = ops.shape(x)[1]
+
+            def heads(t: Any) -> Any:
+                return ops.transpose(ops.reshape(t, (-1, L, nh, hd)), (0, 2, 1, 3))
+
+            q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
+            scores = ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) * (1.0 / float(np.sqrt(hd)))
+            scores = scores + (1.0 - mask[:, None, None, :]) * MASK_VALUE
+            probs = self.drop_attention(ops.softmax(scores, axis=-1), training=training)
+            ctx = ops.reshape(ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3)), (-1, L, self.cfg.hidden))
+            x = self.norm1(x + self.drop_hidden(self.o(ctx), training=training))
+            ff = self.ff2(keras.activations.gelu(self.ff1(x), approximate=False))
+            return self.norm2(x + self.drop_hidden(ff, training=training))
+
+        def get_config(self) -> dict:
+            return {**super().get_config(), "cfg": self.cfg.__dict__}
+
+    return Embeddings, TransformerLayer
+
+
+_CLASSES: list[tuple[type, type]] = []
+
+
+def layer_classes() -> tuple[type, type]:
+    """The Keras layer classes (defined, and registered for loading .keras files, on first use)."""
+    if not _CLASSES:
+        _CLASSES.append(_layers())
+    return _CLASSES[0]
+
+
+def load_weights(encoder: Any, tensors: dict[str, np.ndarray], cfg: BertConfig, source: str) -> None:
+    """Copy Hugging Face BERT tensors (``[bert.]embeddings...``, ``encoder.layer.N...``) into ``encoder``."""
+    t = {k.removeprefix("bert."): v for k, v in tensors.items()}
+
+    def get(name: str, shape: tuple[int, ...]) -> np.ndarray:
+        if name not in t:
+            raise WeightsError(f"{source}: tensor {name!r} is missing; is this a BERT checkpoint?")
+        if tuple(t[name].shape) != shape:
+            raise WeightsError(f"{source}: tensor {name!r} has shape {t[name].shape}, expected {shape}.")
+        return t[name]
+
+    h, f = cfg.hidden, cfg.intermediate
+    emb = encoder.get_layer("embeddings")
+    emb.word.embeddings.assign(get("embeddings.word_embeddings.weight", (cfg.vocab_size, h)))
+    emb.position.assign(get("embeddings.position_embeddings.weight", (cfg.max_positions, h)))
+    emb.token_type.assign(get("embeddings.token_type_embeddings.weight", (cfg.type_vocab, h)))
+    emb.norm.set_weights([get("embeddings.LayerNorm.weight", (h,)), get("embeddings.LayerNorm.bias", (h,))])
+    for i in range(cfg.layers):
+        p, L = f"encoder.layer.{i}.", encoder.get_layer(f"layer_{i}")
+
+        def dense(layer: Any, name: str, n_in: int, n_out: int) -> None:
+            layer.set_weights([get(p + name + ".weight", (n_out, n_in)).T, get(p + name + ".bias", (n_out,))])
+
+        dense(L.q, "attention.self.query", h, h)
+        dense(L.k, "attention.self.key", h, h)
+        dense(L.v, "attention.self.value", h, h)
+        dense(L.o, "attention.output.dense", h, h)
+        dense(L.ff1, "intermediate.dense", h, f)
+        dense(L.ff2, "output.dense", f, h)
+        L.norm1.set_weights([get(p + "attention.output.LayerNorm.weight", (h,)),
+                             get(p + "attention.output.LayerNorm.bias", (h,))])
+        L.norm2.set_weights([get(p + "output.LayerNorm.weight", (h,)), get(p + "output.LayerNorm.bias", (h,))])

@@ -1,0 +1,273 @@
+"""The train stage for text: tokenize -> cached encoder outputs -> head -> fine-tune the top layers -> model.keras.
+
+Feature extraction trains the head on cached mean-pooled sentence embeddings; fine-tuning then trains the
+top ``fine_tune_layers`` transformer layers together with the head, at a low rate, on the cached hidden
+states of the layer below them (the frozen bottom of the encoder runs once per text, not once per epoch).
+The saved model takes token ids (the tokenizer is in ``tokenizer.json`` beside it and in every contract).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, ClassVar, Mapping
+
+import numpy as np
+
+from ..artifacts import Artifact, atomic_write_json, atomic_write_text, library_versions
+from ..config import Strategy, TrainConfig
+from ..data.cache import default_cache_dir, load_npy, save_npy
+from ..data.scan import split
+from ..errors import ConfigError
+from ..pipeline import RunContext
+from ..runtime.tokenizer import WordPieceTokenizer
+from ..train import loops
+from ..train.metrics import classification_metrics
+from ..train.report import plot_history
+from .data import TextDataset
+from .specs import get_text_spec
+
+
+def choose_length(counts: np.ndarray, cap: int) -> int:
+    """The 95th percentile of token counts ([CLS] and [SEP] included), up to a multiple of 8, at most ``cap``."""
+    p95 = float(np.percentile(counts, 95)) if len(counts) else 16.0
+    return int(min(cap, max(16, 8 * math.ceil(p95 / 8))))
+
+
+def load_tokenizer(folder: Path, max_length: int) -> WordPieceTokenizer:
+    vocab = (folder / "vocab.txt").read_text(encoding="utf-8").split("\n")
+    if vocab and vocab[-1] == "":
+        vocab = vocab[:-1]
+    lower = True
+    cfg = folder / "tokenizer_config.json"
+    if cfg.is_file():
+        try:
+            lower = bool(json.loads(cfg.read_text(encoding="utf-8")[:100_000]).get("do_lower_case", True))
+        except ValueError:
+            pass
+    return WordPieceTokenizer(tuple(vocab), max_length=max_length, lowercase=lower)
+
+
+class TextTrainStage:
+    """Train a text classifier; outputs ``model`` (model.keras, token ids in), ``labels``, ``metrics``, ``split``."""
+
+    name: ClassVar[str] = "train"
+    version: ClassVar[int] = 1
+    config_type: ClassVar[type] = TrainConfig
+
+    def __init__(self, dataset: TextDataset, val_dataset: TextDataset | None, folder: Path, *,
+                 progress: bool = True, expected_sha256: str | None = None) -> None:
+        self.dataset, self.val_dataset, self.folder, self.progress = dataset, val_dataset, folder, progress
+        self.expected_sha256 = expected_sha256  # the published hash, when the folder must be the published one
+
+    def tool_versions(self) -> Mapping[str, str]:
+        return library_versions("tensorflow", "tensorflow-cpu", "keras")
+
+    def run(self, inputs: Mapping[str, Artifact], config: TrainConfig, ctx: RunContext) -> dict[str, Artifact]:
+        import keras
+
+        from .encoder import BertConfig, build_encoder, load_weights, read_safetensors
+
+        t_start = time.perf_counter()
+        cfg = config
+        keras.utils.set_random_seed(cfg.seed)
+        spec = get_text_spec(cfg.backbone)
+        timings: dict[str, float] = {}
+        ds, vds = self.dataset, self.val_dataset
+        texts, labels = list(ds.texts), ds.labels
+        if vds is not None:
+            tr_va = split(ds, cfg.test_split or 0.0, cfg.seed) if cfg.test_split else (np.arange(len(texts)), None)
+            tr = tr_va[0]
+            te = tr_va[1] if cfg.test_split else np.zeros(0, np.int64)
+            va = np.arange(len(texts), len(texts) + len(vds.texts))
+            texts += vds.texts
+            labels = np.concatenate([labels, vds.labels])
+        else:
+            parts = split(ds, cfg.val_split, cfg.seed, cfg.test_split)
+            tr, va = parts[0], parts[1]
+            te = parts[2] if len(parts) == 3 else np.zeros(0, np.int64)
+        classes = ds.classes
+        ctx.log(f"{len(tr)} training, {len(va)} validation and {len(te)} test texts, {len(classes)} classes")
+
+        bcfg = BertConfig.from_folder(self.folder)
+        cap = min(cfg.max_length or spec.max_length, bcfg.max_positions)
+        probe = load_tokenizer(self.folder, bcfg.max_positions)
+        counts = np.array([len(probe.encode(texts[i])) for i in tr])
+        length = cfg.max_length or choose_length(counts, cap)
+        tok = load_tokenizer(self.folder, length)
+        ids = tok.batch(texts)
+        truncated = float((counts > length).mean())
+        ctx.log(f"sequence length {length} tokens (95th percentile of the training texts: "
+                f"{np.percentile(counts, 95):.0f}; {100 * truncated:.1f}% of them are cut)")
+
+        t = time.perf_counter()
+        tensors = read_safetensors(self.folder / "model.safetensors", expected_sha256=self.expected_sha256)
+        encoder = build_encoder(bcfg, length, pad_id=tok.pad_id)
+        load_weights(encoder, tensors, bcfg, str(self.folder / "model.safetensors"))
+        n_ft = bcfg.layers if cfg.fine_tune_layers is None else min(cfg.fine_tune_layers, bcfg.layers)
+        cut = bcfg.layers - n_ft
+        key = hashlib.sha256(f"{inputs['data'].sha256}|{inputs['weights'].sha256}|{length}|text-v1".encode()
+                             ).hexdigest()[:20]
+        cache = (Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()) / "features"
+        pooled, hidden, mask = self._features(encoder, ids, cut, cache, key, cfg.batch_size, tok.pad_id)
+        timings["features_s"] = time.perf_counter() - t
+
+        from ..backbones.build import build_head
+
+        head = build_head(bcfg.hidden, len(classes), units=cfg.head_units, dropout=cfg.dropout, seed=cfg.seed)
+        kw = dict(batch_size=cfg.batch_size, patience=cfg.patience, seed=cfg.seed,
+                  verbose=loops.verbosity() if self.progress else 0)
+        t = time.perf_counter()
+        history = loops.fit_arrays(head, "head", pooled[tr], labels[tr], pooled[va], labels[va],
+                                   lr=cfg.learning_rate, epochs=cfg.epochs, **kw)
+        fe_val = float((head.predict(pooled[va], verbose=0).argmax(1) == labels[va]).mean())
+        timings["head_s"] = time.perf_counter() - t
+        strategy = cfg.strategy
+        fine_tune: dict[str, Any] = {}
+        if strategy in (Strategy.AUTO, Strategy.FINE_TUNE, Strategy.FINE_TUNE_ALL) and cfg.fine_tune_epochs:
+            t = time.perf_counter()
+            if cut == 0:  # every layer: the embeddings train too, from the token ids (nothing below to cache)
+                top, x_tr, x_va = self._classifier(encoder, head, length), ids[tr], ids[va]
+                encoder.trainable = True
+            else:
+                top = self._top(encoder, head, bcfg, cut, length)
+                x_tr, x_va = (hidden[tr], mask[tr]), (hidden[va], mask[va])
+            history += loops.fit_arrays(top, "fine_tune", x_tr, labels[tr], x_va, labels[va], lr=cfg.fine_tune_lr,
+                                        epochs=cfg.fine_tune_epochs, start_epoch=len(history), warmup_decay=True,
+                                        **kw)
+            fine_tune = {"layers": n_ft, "of": bcfg.layers, "lr": cfg.fine_tune_lr, "schedule": "10% warm-up, cosine "
+                         "decay", "embeddings_trained": cut == 0,
+                         "cached_cut": None if cut == 0 else f"layer_{cut}"}
+            timings["fine_tune_s"] = time.perf_counter() - t
+            strategy = Strategy.FINE_TUNE
+        else:
+            strategy = Strategy.FEATURE_EXTRACTION
+        model = self._classifier(encoder, head, length)
+        model.trainable = False
+        t = time.perf_counter()
+        probs = model.predict(ids[va], batch_size=64, verbose=0)
+        metrics = classification_metrics(probs, labels[va], classes)
+        metrics["split"] = "validation (also chose the best epoch: slightly optimistic)"
+        test_metrics = None
+        if len(te):
+            test_metrics = classification_metrics(model.predict(ids[te], batch_size=64, verbose=0), labels[te], classes)
+            test_metrics["split"] = "test (held out: used for no choice)"
+        timings["evaluate_s"] = time.perf_counter() - t
+        timings["total_s"] = time.perf_counter() - t_start
+        choice = {"strategy": strategy.value, "requested": cfg.strategy.value,
+                  "feature_extraction_val_top1": round(fe_val, 4)}
+        ctx.log(f"validation top-1 {metrics['top1']:.4f} (feature extraction alone: {fe_val:.4f})"
+                + (f", test top-1 {test_metrics['top1']:.4f}" if test_metrics else "") + f" ({strategy.value})")
+        seq = {"length": length, "chosen_from": "max_length option" if cfg.max_length else "95th percentile, cap "
+               f"{cap}", "train_token_counts": {q: int(np.percentile(counts, q)) for q in (50, 90, 95, 99, 100)},
+               "train_texts_cut": round(truncated, 4)}
+        return self._write(ctx, cfg, model, tok, classes, history, metrics, test_metrics, choice, fine_tune, timings,
+                           spec, bcfg, seq, texts, labels, tr, va, te)
+
+    def _features(self, encoder: Any, ids: np.ndarray, cut: int, cache: Path, key: str, batch: int, pad_id: int
+                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """Mean-pooled final states (for the head) and, when fine-tuning starts above the first layer, the
+        states below the first fine-tuned layer; cached by content."""
+        import keras
+
+        from .encoder import mean_pool
+
+        names = ["pooled"] + ([f"hidden{cut}"] if cut > 0 else [])
+        paths = [cache / f"text-{key}-{what}.npy" for what in names]
+        got = [load_npy(p) if p.is_file() else None for p in paths]
+        mask = (ids != pad_id).astype(np.float32)
+        if all(g is not None and g.shape[0] == len(ids) for g in got):
+            return np.asarray(got[0]), (np.asarray(got[1]) if cut > 0 else None), mask
+        x = encoder.get_layer("embeddings").output
+        m = encoder.outputs[1]
+        states = [x]
+        for i in range(len([ly for ly in encoder.layers if ly.name.startswith("layer_")])):
+            x = encoder.get_layer(f"layer_{i}")(x, m)
+            states.append(x)
+        outs = [mean_pool(x, m)] + ([states[cut]] if cut > 0 else [])
+        arrays = keras.Model(encoder.input, outs).predict(ids, batch_size=batch, verbose=0)
+        arrays = arrays if isinstance(arrays, (list, tuple)) else [arrays]
+        for p, a in zip(paths, arrays):
+            save_npy(p, a.astype(np.float32))
+        return arrays[0], (arrays[1] if cut > 0 else None), mask
+
+    def _top(self, encoder: Any, head: Any, bcfg: Any, cut: int, length: int) -> Any:
+        """(hidden states at the cut, mask) -> the top layers (trainable) -> mean pool -> head."""
+        import keras
+
+        from .encoder import mean_pool
+
+        h = keras.Input((length, bcfg.hidden), name="hidden")
+        m = keras.Input((length,), name="mask")
+        x = h
+        for i in range(cut, bcfg.layers):
+            layer = encoder.get_layer(f"layer_{i}")
+            layer.trainable = True
+            x = layer(x, m)
+        return keras.Model([h, m], head(mean_pool(x, m)))
+
+    def _classifier(self, encoder: Any, head: Any, length: int) -> Any:
+        import keras
+
+        from .encoder import mean_pool
+
+        ids = keras.Input((length,), dtype="int32", name="tokens")
+        x, m = encoder(ids)
+        return keras.Model(ids, head(mean_pool(x, m)), name="edgetl_text_classifier")
+
+    def _write(self, ctx: RunContext, cfg: TrainConfig, model: Any, tok: WordPieceTokenizer, classes: list[str],
+               history: list, metrics: dict, test_metrics: dict | None, choice: dict, fine_tune: dict, timings: dict,
+               spec: Any, bcfg: Any, seq: dict, texts: list[str], labels: np.ndarray, tr: np.ndarray, va: np.ndarray,
+               te: np.ndarray) -> dict[str, Artifact]:
+        out = ctx.out_dir
+        loops.strip_optimizers(model)
+        tmp = out / ".model.part.keras"
+        model.save(tmp)
+        tmp.replace(out / "model.keras")
+        atomic_write_text(out / "labels.txt", "".join(f"{c}\n" for c in classes))
+        atomic_write_json(out / "tokenizer.json", tok.to_dict())
+        atomic_write_json(out / "config.json", cfg.to_dict())
+        atomic_write_json(out / "history.json", history)
+        plot_history(history, out / "history.png")
+        report = {
+            "schema": 1, "kind": "text", "validation": metrics, **({"test": test_metrics} if test_metrics else {}),
+            "strategy": choice, "fine_tune": fine_tune, "timings_s": {k: round(v, 2) for k, v in timings.items()},
+            "sequence": seq,
+            "data": {"root": str(self.dataset.root), "classes": classes, "counts": self.dataset.counts(),
+                     "train_texts": int(len(tr)), "val_texts": int(len(va)), "test_texts": int(len(te)),
+                     "skipped": [{"where": w, "reason": r} for w, r in self.dataset.skipped +
+                                 (self.val_dataset.skipped if self.val_dataset else [])],
+                     "val_source": cfg.val_data or f"seeded split {cfg.val_split} (seed {cfg.seed})"},
+            "model": {"backbone": spec.name, "alpha": None, "input_size": seq["length"], "kind": "text",
+                      "weights": str(self.folder), "params": int(model.count_params()),
+                      "weights_sha256_checked": self.expected_sha256 is not None,
+                      "encoder": {"layers": bcfg.layers, "hidden": bcfg.hidden, "heads": bcfg.heads},
+                      "input": {"shape": [1, seq["length"]], "dtype": "int32", "name": "tokens"}},
+            "versions": dict(self.tool_versions()),
+        }
+        atomic_write_json(out / "metrics.json", report)
+        atomic_write_json(out / "split.json", {
+            "root": str(self.dataset.root), "kind": "text",
+            "train": [int(i) for i in tr], "val": [int(i) for i in va], "test": [int(i) for i in te],
+            "train_labels": [int(labels[i]) for i in tr], "val_labels": [int(labels[i]) for i in va],
+            "test_labels": [int(labels[i]) for i in te],
+            "val_texts": [texts[i] for i in va], "test_texts": [texts[i] for i in te],
+            "train_texts": [texts[i] for i in tr]})
+        ctx.info = {"top1": metrics["top1"], "strategy": choice["strategy"]}  # type: ignore[attr-defined]
+        return {n: Artifact.from_file(out / f, k) for n, f, k in [
+            ("model", "model.keras", "keras"), ("labels", "labels.txt", "labels"), ("metrics", "metrics.json", "json"),
+            ("split", "split.json", "json"), ("history", "history.json", "json"),
+            ("tokenizer", "tokenizer.json", "json")]}
+
+
+def check_text_config(cfg: TrainConfig) -> None:
+    """Image-only options make no sense for text: say so rather than ignore them."""
+    if cfg.augment:
+        raise ConfigError("augment applies to images; text training takes no augmentations. Remove it.")
+    if cfg.ray:
+        raise ConfigError("--ray computes image features on a cluster; text training runs on this machine. Remove it.")
+    if cfg.strategy == Strategy.FEATURE_EXTRACTION_EARLY:
+        raise ConfigError("feature_extraction_early is an image strategy; for text use auto, feature_extraction or "
+                          "fine_tune.")
