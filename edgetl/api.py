@@ -279,6 +279,21 @@ def preflight(config: "PipelineConfig") -> dict[str, Any]:
         for module in fmt.export_modules + fmt.runtime_modules:
             check_installed(module, extra="train")
     profiles = config.bench.profiles() if config.bench else []
+    from .text.data import is_text_data, load_texts
+    from .text.specs import get_text_spec, is_text_backbone
+
+    if is_text_backbone(t.backbone) or (not t.data.startswith(PREFIX) and is_text_data(t.data)):
+        from .data.cache import default_cache_dir
+        from .text.specs import resolve_text_weights
+        from .text.train import check_text_config
+
+        tspec = get_text_spec(t.backbone if is_text_backbone(t.backbone) else "minilm_l6")
+        check_text_config(t)
+        cache = Path(t.cache_dir).expanduser() if t.cache_dir else default_cache_dir()
+        folder, _ = resolve_text_weights(tspec, t.weights, t.weights_dir, cache)
+        ds = load_texts(t.data, text_column=t.text_column, label_column=t.label_column, strict=t.strict)
+        return {"backbone": tspec.name, "kind": "text", "weights": str(folder), "devices": [p.name for p in profiles],
+                "data": {"classes": len(ds.classes), "images": len(ds.texts)}}
     spec = get_spec(t.backbone)
     alpha, size = spec.resolve_alpha(t.alpha), spec.resolve_size(t.image_size)
     weights = resolve_weights(spec, alpha, size, t.weights, t.weights_dir)
@@ -313,11 +328,12 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
     for w in facts.get("warnings", []):
         note(f"warning: {w}")
     n_stages = 3 + (1 if config.bench else 0)
-    note(f"[1/{n_stages}] train ({facts['backbone']}, {facts.get('data', {}).get('images', '?')} images)")
+    items = "texts" if facts.get("kind") == "text" else "images"
+    note(f"[1/{n_stages}] train ({facts['backbone']}, {facts.get('data', {}).get('images', '?')} {items})")
     res = train(config.train, run_dir, progress=progress)
     m = read_json(res.out_dir / "metrics.json")
     note(f"      {'reused ' if res.cached else ''}{res.out_dir.name}: {m['strategy']['strategy']}, validation top-1 "
-         f"{m['validation']['top1']:.4f} on {m['validation']['images']} images ({_elapsed(t0)})")
+         f"{m['validation']['top1']:.4f} on {m['validation']['images']} {items} ({_elapsed(t0)})")
     note(f"[2/{n_stages}] export and verify {len(config.export.targets)} artifacts")
     rows = export(run_dir, config.export, on_start=lambda s, k: note(f"      {s} ({k}) ({_elapsed(t0)})"))
     art_dir = publish_artifacts(run_dir)

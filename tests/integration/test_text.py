@@ -79,7 +79,15 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ.setdefault("EDGETL_CACHE_DIR", str(root / "cache"))
     train(TrainConfig(data=str(data), backbone="minilm_l6", weights=str(bert), epochs=30, fine_tune_epochs=3,
                       fine_tune_lr=1e-4, head_units=16, test_split=0.2, seed=0, patience=5), root / "run", progress=False)
-    export(root / "run", ExportConfig(targets=("tflite:fp32", "tflite:dynamic", "onnx:fp32"), calibration_images=20))
+    cwd, empty = os.getcwd(), root / "cwd"
+    empty.mkdir()
+    os.chdir(empty)  # exports write nowhere but their stage folders (ONNX Runtime's tools like the current folder)
+    try:
+        export(root / "run", ExportConfig(targets=("tflite:fp32", "tflite:dynamic", "onnx:fp32", "onnx:int8"),
+                                          calibration_images=20))
+    finally:
+        os.chdir(cwd)
+    assert not list(empty.iterdir())
     return root / "run"
 
 
@@ -122,6 +130,16 @@ def test_predict_text_in_the_cli_and_a_texts_file(text_run: Path, tmp_path: Path
     p = subprocess.run([sys.executable, "-m", "edgetl.cli.main", "predict", str(model), "photo.jpg"],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and "text model" in p.stderr
+
+
+def test_the_text_device_app_reads_lines_from_stdin(text_run: Path) -> None:
+    app = Path(__file__).resolve().parents[2] / "examples" / "device_app" / "text_app.py"
+    p = subprocess.run([sys.executable, str(app), str(text_run / "artifacts" / "model_dynamic.tflite"), "--selftest"],
+                       input="win free prize call now !\n\nok see you later .\n", capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr
+    rows = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [r["label"] for r in rows] == ["spam", "chat"] and all(r["ms"] > 0 for r in rows)
 
 
 def test_a_text_contract_without_tokenizer_is_refused(text_run: Path) -> None:
