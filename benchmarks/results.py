@@ -431,9 +431,9 @@ def ray_readme_block() -> str:
 
 def text_rows(d: dict[str, Any]) -> list[str]:
     t, fe, sms = d["trec6"], d["trec6_feature_extraction"], d["sms_spam"]
+    timed_by = " (the pipeline's own timing of its cold run)" if d.get("wall_note") else ""
     rows = ["| what | measured |", "|---|---|",
-            f"| `edgetl pipeline examples/trec6.yaml`, cold caches | {d['wall_s'] / 60:.1f} min"
-            f"{' (the pipeline' + chr(39) + 's own timing of its cold run)' if d.get('wall_note') else ''} |",
+            f"| `edgetl pipeline examples/trec6.yaml`, cold caches | {d['wall_s'] / 60:.1f} min{timed_by} |",
             f"| TREC-6 sequence length | {t['sequence']['length']} tokens ({t['sequence']['chosen_from']}; "
             f"{100 * t['sequence']['train_texts_cut']:.1f}% of training texts cut) |",
             f"| TREC-6 test top-1, fine-tuned (Keras) | **{t['test']['top1']:.4f}** on {t['test']['images']} questions "

@@ -6,7 +6,8 @@
    feature-extraction accuracy next to the fine-tuned one, every artifact's verification, the benchmark rows
    (one thread, side by side in one interleaved run).
 2. The same TREC-6 split with ``--strategy feature_extraction`` (head on frozen embeddings only): test accuracy.
-3. SMS spam with the same YAML (train + TFLite fp32/dynamic export): test accuracy and the drop.
+3. SMS spam with the same YAML but fine-tuned at 5e-5 (chosen on its validation split), train + TFLite
+   fp32/dynamic export: test accuracy and the drop.
 4. Accuracy and latency against the sequence length: the trained TREC-6 weights rebuilt at several lengths,
    test accuracy in Keras and the 1-thread latency of fp32 and dynamic TFLite, timed round-robin.
 5. A runtime-only environment (``pip install .[runtime]``, no TensorFlow) classifies the test texts with each
@@ -27,6 +28,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 YAML = REPO / "examples" / "trec6.yaml"
+# chosen on the SMS validation split (0.9939 at 5e-5 against 0.9877 at 1e-4, the TREC-6 rate; 2026-11-26)
+SMS_FINE_TUNE_LR = 5e-5
 
 
 def cli(*args: str, env: dict) -> dict | list:
@@ -142,8 +145,13 @@ def main() -> None:
     args = ap.parse_args()
     shared = Path(args.shared).resolve()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="edgetl-text-job-"))
+    cold_file = work / "cold_pipeline_seconds.json"  # the first, cold pipeline run's own timing, kept for resumes
     first = work / "trec6" / "pipeline_report.json"
-    cold_s = json.loads(first.read_text())["seconds"] if args.work and first.is_file() else None
+    cold_s = None
+    if args.work and cold_file.is_file():
+        cold_s = json.loads(cold_file.read_text())["seconds"]
+    elif args.work and first.is_file():
+        cold_s = json.loads(first.read_text())["seconds"]
     env = {**os.environ, "EDGETL_CACHE_DIR": str(work / "cache")}
     trec, sms = shared / "datasets" / "trec6" / "trec6.csv", shared / "datasets" / "sms_spam" / "sms_spam.csv"
     weights = ["--set", f"train.weights_dir={shared / 'weights'}"]
@@ -154,12 +162,16 @@ def main() -> None:
     summary = cli("pipeline", str(YAML), "--set", f"train.data={trec}", *weights, "--set", f"run_dir={work / 'trec6'}",
                   env=env)
     doc["wall_s"] = round(time.perf_counter() - t0, 1) if cold_s is None else cold_s
+    if not cold_file.is_file():
+        cold_file.write_text(json.dumps({"seconds": doc["wall_s"] if cold_s is None else cold_s}))
     if cold_s is not None:
         doc["wall_note"] = ("the pipeline's own timing of its first, cold run (this script resumed an interrupted "
                             "run of itself and found the stages cached)")
     run = work / "trec6"
     m = read(run, "train-*/metrics.json")
     bench = json.loads((run / "bench" / "bench.json").read_text())
+    # the pipeline's summary without its artifact list (each entry carries the whole contract, vocabulary included)
+    summary = {k: v for k, v in summary.items() if k != "artifacts"} if isinstance(summary, dict) else summary
     doc["trec6"] = {"summary": summary, "validation": m["validation"], "test": m.get("test"),
                     "strategy": m["strategy"], "sequence": m["sequence"], "timings_s": m["timings_s"],
                     "exports": export_rows(run),
@@ -174,10 +186,10 @@ def main() -> None:
     print("trec6 fe", doc["trec6_feature_extraction"], flush=True)
     sms_run = work / "sms"
     cli("train", "--config", str(YAML), "--data", str(sms), "--weights-dir", str(shared / "weights"),
-        "--out", str(sms_run), env=env)
+        "--fine-tune-lr", str(SMS_FINE_TUNE_LR), "--out", str(sms_run), env=env)
     cli("export", str(sms_run), "--config", str(YAML), "--to", "tflite:fp32,tflite:dynamic", env=env)
     sm = read(sms_run, "train-*/metrics.json")
-    doc["sms_spam"] = {"validation": sm["validation"], "test": sm.get("test"), "strategy": sm["strategy"],
+    doc["sms_spam"] = {"fine_tune_lr": SMS_FINE_TUNE_LR, "validation": sm["validation"], "test": sm.get("test"), "strategy": sm["strategy"],
                        "sequence": sm["sequence"], "timings_s": sm["timings_s"], "exports": export_rows(sms_run)}
     print("sms", sm["validation"]["top1"], sm.get("test", {}).get("top1"), flush=True)
     doc["length_sweep"] = length_sweep(run, [int(x) for x in args.lengths.split(",")], args.rounds)
