@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from ..artifacts import Artifact, atomic_write_json, atomic_write_text, library_versions
+from ..artifacts import Artifact, atomic_write_json, library_versions
 from ..config import Strategy, TrainConfig
 from ..data.cache import default_cache_dir, load_npy, save_npy
 from ..data.scan import split
@@ -25,7 +25,7 @@ from ..pipeline import RunContext
 from ..runtime.tokenizer import WordPieceTokenizer
 from ..train import loops
 from ..train.metrics import classification_metrics
-from ..train.report import plot_history
+from ..train.report import save_run_files
 from .data import TextDataset
 from .specs import get_text_spec
 
@@ -222,15 +222,8 @@ class TextTrainStage:
                spec: Any, bcfg: Any, seq: dict, texts: list[str], labels: np.ndarray, tr: np.ndarray, va: np.ndarray,
                te: np.ndarray) -> dict[str, Artifact]:
         out = ctx.out_dir
-        loops.strip_optimizers(model)
-        tmp = out / ".model.part.keras"
-        model.save(tmp)
-        tmp.replace(out / "model.keras")
-        atomic_write_text(out / "labels.txt", "".join(f"{c}\n" for c in classes))
+        save_run_files(out, model, classes, cfg, history)
         atomic_write_json(out / "tokenizer.json", tok.to_dict())
-        atomic_write_json(out / "config.json", cfg.to_dict())
-        atomic_write_json(out / "history.json", history)
-        plot_history(history, out / "history.png")
         report = {
             "schema": 1, "kind": "text", "validation": metrics, **({"test": test_metrics} if test_metrics else {}),
             "strategy": choice, "fine_tune": fine_tune, "timings_s": {k: round(v, 2) for k, v in timings.items()},

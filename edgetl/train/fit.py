@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from ..artifacts import Artifact, atomic_write_json, atomic_write_text, library_versions
+from ..artifacts import Artifact, atomic_write_json, library_versions
 from ..backbones import build as B
 from ..backbones.specs import get_spec
 from ..backbones.weights import resolve_weights
@@ -21,7 +21,7 @@ from ..pipeline import RunContext
 from . import loops
 from .features import POOL, extract
 from .metrics import classification_metrics
-from .report import plot_history
+from .report import save_run_files
 from .strategy import choose_strategy
 
 log = logging.getLogger(__name__)
@@ -201,14 +201,7 @@ class TrainStage:
                files: list[Path], tr: np.ndarray, va: np.ndarray, labels: np.ndarray, te: np.ndarray,
                test_metrics: dict | None) -> dict[str, Artifact]:
         out = ctx.out_dir
-        loops.strip_optimizers(model)
-        tmp_model = out / ".model.part.keras"
-        model.save(tmp_model)
-        tmp_model.replace(out / "model.keras")
-        atomic_write_text(out / "labels.txt", "".join(f"{c}\n" for c in classes))
-        atomic_write_json(out / "config.json", cfg.to_dict())
-        atomic_write_json(out / "history.json", history)
-        plot_history(history, out / "history.png")
+        save_run_files(out, model, classes, cfg, history)
         from ..runtime.contract import IMAGE_INPUT  # normalization is inside the graph
         report = {
             "schema": 1, "validation": metrics, **({"test": test_metrics} if test_metrics else {}),

@@ -35,3 +35,18 @@ def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
     tmp.replace(path)
+
+
+def save_run_files(out: Any, model: Any, classes: list[str], config: Any, history: list) -> None:
+    """What every train stage writes the same way: model.keras (whole or not at all), labels, config, history."""
+    from ..artifacts import atomic_write_json, atomic_write_text
+    from .loops import strip_optimizers
+
+    strip_optimizers(model)
+    tmp = out / ".model.part.keras"
+    model.save(tmp)
+    tmp.replace(out / "model.keras")
+    atomic_write_text(out / "labels.txt", "".join(f"{c}\n" for c in classes))
+    atomic_write_json(out / "config.json", config.to_dict())
+    atomic_write_json(out / "history.json", history)
+    plot_history(history, out / "history.png")
