@@ -1,8 +1,6 @@
 """Per-profile checks of an analyzed model: runtime op versions, GPU delegate, budgets, latency estimate."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from ..devices import DeviceProfile
@@ -16,7 +14,6 @@ GPU_DELEGATE_OPS = {"ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTH
                     "FULLY_CONNECTED", "HARD_SWISH", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD", "PRELU",
                     "QUANTIZE", "RELU", "RELU6", "RESHAPE", "RESIZE_BILINEAR", "SOFTMAX", "SUB", "TANH", "TRANSPOSE_CONV"}
 RUNTIME_OVERHEAD_MB = 30  # interpreter, Python and numpy, measured on host-cpu (RSS before the model loads)
-CALIBRATION = Path(__file__).with_name("calibration.json")
 
 
 def _version_tuple(v: str | None) -> tuple[int, ...]:
@@ -68,40 +65,11 @@ def budgets(r: ModelReport, prof: DeviceProfile) -> dict[str, Any]:
     return out
 
 
-def load_calibration() -> dict[str, Any] | None:
-    if CALIBRATION.is_file():
-        return json.loads(CALIBRATION.read_text())
-    return None
-
-
 def estimate(r: ModelReport, prof: DeviceProfile, precision: str | None = None) -> dict[str, Any] | None:
-    """A latency range for ``prof`` from the calibrated model, or None when the profile has no estimate.
+    """A latency range for ``prof`` (edgetl.analysis.estimate), or None; ``why_no_estimate`` says why.
 
     ``precision`` (fp32, fp16, int8) asks what the model would do exported at that precision.
     """
-    from .estimate import DEVICES, PROFILE_GROUPS, Fit, predict_ms
+    from .estimate import estimate_for
 
-    cal = load_calibration()
-    if cal is None or prof.name not in PROFILE_GROUPS:
-        return None
-    fit = Fit(cal["e_dense"], cal["p_int8"], cal["alpha"], cal["s_ms_per_mb"], cal["groups"], cal["efficiency"])
-    kind = "edgetpu" if prof.delegate == "edgetpu" else ("gpu" if prof.runtime == "onnxruntime" else "cpu")
-    prec = precision or precision_of(r)
-    if prof.needs_full_int8 and prec != "int8":
-        return None  # it would not run on the accelerator at all: see the Edge TPU lint
-    group = PROFILE_GROUPS[prof.name]
-    threads = max(prof.threads)
-    est = predict_ms(fit, macs_m=r.macs / 1e6, params_m=r.weight_bytes / 1e6, family=r.family,
-                     precision="int8" if prec == "int8" else "fp32", group=group, device=prof.name, kind=kind,
-                     threads=threads)
-    err = cal["loo_p80_ape"]
-    calibrated = group in fit.groups
-    return {"p50_ms": round(est, 2), "p50_ms_low": round(est / (1 + err), 2), "p50_ms_high": round(est * (1 + err), 2),
-            "threads": threads, "expected_error": f"leave-one-out on published figures: median {cal['loo_median_ape']:.0%}, "
-            f"80% of anchors within {err:.0%}", "basis": ("this device's published anchors" if calibrated else
-                                                          f"no anchors for {prof.name}: its peak x the median efficiency of "
-                                                          f"{DEVICES.get(prof.name, ('', kind))[1]} devices"),
-            "precision": prec,
-            "note": "an estimate, not a measurement" + ("" if prec in ("int8", "fp32") else
-                                                      f"; {prec} is estimated as fp32")}
-
+    return estimate_for(r, prof, precision or precision_of(r))[0]

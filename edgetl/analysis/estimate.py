@@ -1,175 +1,151 @@
-"""Latency estimates for devices edgetl cannot reach, calibrated on published measurements.
+"""Latency estimates for a profile's device, from its hardware: block and the calibrated cost models.
 
-Model (per anchor a, in milliseconds):
+- CPU targets (LiteRT/XNNPACK, ONNX Runtime on the CPU): ``cost.CostModel`` with the profile's ``core``, ``cores``
+  and ``clock_ghz``; any profile, built-in or the user's own, that names them gets an estimate.
+- Edge TPU targets: ``edgetpu_cost`` for the part the compiler maps; ops after the partition point run on the
+  host CPU (``hardware.host``), estimated with the CPU model.
+- GPU targets: no published anchors back them here; a stated prior (a fraction of the peak) with a wide range.
 
-    latency = MACs / (G[group] * E[family] * P[precision] * threads**alpha) + S * max(0, params_MB - 8)
-
-- ``group`` is a (device, runtime) pair from the anchors (``rpi4/tflite-xnnpack``); ``G`` is its effective
-  single-thread throughput in GMAC/s, the geometric mean over its anchors. A group without anchors (a new
-  board) gets its per-core peak times the median efficiency (G / peak) of groups of the same kind.
-- ``E`` lets dense convolutions (ResNet, VGG, Inception) run faster per MAC than depthwise ones (MobileNet,
-  EfficientNet); ``P`` is the int8 speed-up on CPUs; ``alpha`` is thread scaling. These three are fitted on
-  all anchors by grid search (least squares in log space).
-- ``S`` is the Edge TPU's cost per MB of parameters beyond its ~8 MB on-chip cache (streamed each inference).
-
-Estimates are reported as ranges using the leave-one-out error on the anchors (``benchmarks/estimator_loo.py``).
+The range printed with an estimate is the 10th..90th percentile band of the leave-one-device-out residuals on the
+published anchors (``benchmarks/estimator_cv.py``), so its coverage is measured, not assumed. A device's own
+measurements (``edgetl calibrate``) replace the published fit by a per-device scale factor and a narrower range.
 """
 from __future__ import annotations
 
-import csv
+import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from ..devices import DeviceProfile
+from .cost import PROFILE_RUNTIMES, CostModel, cpu_from_hardware, work_of
+from .report import ModelReport
 
-# Published multiply-accumulate counts (M) and parameters (M) of the anchor models at their input size.
-MODELS = {  # name: (MMACs at 224 unless noted, Mparams, family, source)
-    ("mobilenet_v2", "1.0", 224): (300.0, 3.5, "depthwise", "Sandler et al. 2018, Table 6"),
-    ("mobilenet_v2", "0.35", 224): (59.0, 1.7, "depthwise", "Sandler et al. 2018, Figure 5 / TF-slim table"),
-    ("mobilenet_v1", "1.0", 224): (569.0, 4.2, "depthwise", "Howard et al. 2017, Table 8"),
-    ("mobilenet_v3_large", "1.0", 224): (219.0, 5.4, "depthwise", "Howard et al. 2019, Table 3"),
-    ("mobilenet_v3_small", "1.0", 224): (56.0, 2.5, "depthwise", "Howard et al. 2019, Table 4"),
-    ("efficientnet_b0", "", 224): (390.0, 5.3, "depthwise", "Tan and Le 2019, Table 2"),
-    ("efficientnet_lite0", "", 224): (407.0, 4.7, "depthwise", "tensorflow/tpu EfficientNet-Lite README"),
-    ("inception_v3", "", 299): (5713.0, 23.8, "dense", "Szegedy et al. 2016, Table 3"),
-    ("inception_v1", "", 224): (1500.0, 6.6, "dense", "Szegedy et al. 2015, Section 5"),
-    ("resnet50", "", 224): (4100.0, 25.6, "dense", "He et al. 2016, Table 1 (3.8-4.1 GMACs)"),
-    ("resnet50", "", 299): (7306.0, 25.6, "dense", "resnet50 at 224 scaled by (299/224)^2"),
-    ("vgg16", "", 224): (15500.0, 138.0, "dense", "Simonyan and Zisserman 2015"),
-}
-# Per-core (or per-accelerator) peak GMAC/s and kind of each anchor device, from public specifications.
-DEVICES = {
-    "pixel1": (8.6, "cpu"), "pixel3": (22.4, "cpu"), "pixel4": (19.4, "cpu"), "rpi4": (12.0, "cpu"),
-    "rpi5": (19.2, "cpu"), "rpi-zero2w": (2.0, "cpu"), "x86-zen3-5700g": (73.6, "cpu"), "x86-xeon-8573c": (96.0, "cpu"),
-    "coral-usb": (2000.0, "edgetpu"), "coral-devboard": (2000.0, "edgetpu"), "pixel3-gpu": (363.0, "gpu"),
-    "jetson-nano": (118.0, "gpu"), "jetson-orin-nano": (640.0, "gpu"),
-}
-# Which anchor group a built-in profile belongs to (None: no anchors; estimated from its peak).
-PROFILE_GROUPS = {"rpi4": "rpi4/tflite-xnnpack", "rpi5": "rpi5/tflite-xnnpack", "rpi-zero2w": "rpi-zero2w/tflite-xnnpack",
-                  "pixel4": "pixel4/tflite-cpu", "coral-usb": "coral-usb/edgetpu",
-                  "coral-devboard": "coral-devboard/edgetpu", "jetson-nano": "jetson-nano/gpu",
-                  "jetson-orin-nano": "jetson-orin-nano/gpu"}
-CACHE_MB = 8.0
+CALIBRATION = Path(__file__).with_name("calibration.json")
+GPU_PRIOR_EFFICIENCY = 0.1   # fraction of a GPU's fp16 peak a batch-1 CNN reaches (TensorRT, small models)
+GPU_PRIOR_SPREAD = 3.0       # the printed range is x/÷ this: no anchors
 
 
-@dataclass(frozen=True)
-class Anchor:
-    id: str
-    model: str
-    macs_m: float
-    params_m: float
-    family: str
-    precision: str
-    group: str
-    device: str
-    kind: str
-    threads: int
-    latency_ms: float
-    source: str
+def load_calibration() -> dict[str, Any] | None:
+    if CALIBRATION.is_file():
+        cal = json.loads(CALIBRATION.read_text())
+        return cal if cal.get("schema") == 2 else None
+    return None
 
 
-def load_anchors(path: str | Path) -> list[Anchor]:
-    out = []
-    with open(path, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            key = (row["model"], row["alpha"], int(row["input_px"]))
-            if key not in MODELS:
-                raise ValueError(f"{path}: anchor {row['id']} model {key} has no MAC count in MODELS")
-            macs, params, family, _ = MODELS[key]
-            runtime = row["runtime"]
-            device = row["device"] + ("-gpu" if runtime == "tflite-gpu" else "")
-            kind = "edgetpu" if runtime == "edgetpu" else ("gpu" if runtime == "tflite-gpu" else "cpu")
-            out.append(Anchor(row["id"], row["model"], macs, params, family, row["precision"],
-                              f"{row['device']}/{runtime}", device, kind, int(row["threads"] or 1),
-                              float(row["latency_ms"]), row["source"]))
-    return out
+def _range(p50: float, q10: float, q90: float) -> tuple[float, float]:
+    # residual r = log(predicted / published): the published value lies in [p50 / e^q90, p50 / e^q10]
+    return p50 / math.exp(q90), p50 / math.exp(q10)
 
 
-@dataclass
-class Fit:
-    e_dense: float
-    p_int8: float
-    alpha: float
-    s_ms_per_mb: float
-    groups: dict[str, float]  # log G
-    efficiency: dict[str, float]  # kind -> median log(G/peak)
+def _precision(prec: str) -> tuple[str, str]:
+    if prec == "int8":
+        return "int8", ""
+    if prec in ("fp16", "dynamic"):
+        return "fp32", f"; {prec} is estimated as fp32 (the anchors have no {prec} runs)"
+    return "fp32", ""
 
 
-def _factor(a: Anchor | dict, e: float, p: float, alpha: float) -> float:
-    g = a if isinstance(a, dict) else a.__dict__
-    f = (e if g["family"] == "dense" else 1.0) * (p if g["precision"] == "int8" and g["kind"] == "cpu" else 1.0)
-    return f * (g["threads"] ** alpha if g["kind"] == "cpu" else 1.0)
+def estimate_for(r: ModelReport, prof: DeviceProfile, precision: str, threads: int | None = None
+                 ) -> tuple[dict[str, Any] | None, str]:
+    """An estimate for ``prof`` (or None) and, when None, a one-line reason."""
+    cal = load_calibration()
+    if cal is None:
+        return None, "the estimator's calibration file is missing from this installation"
+    hw = prof.hardware or {}
+    n = threads or max(prof.threads)
+    work = work_of(r)
+    if prof.delegate == "edgetpu" or hw.get("accelerator") == "edgetpu":
+        return _edgetpu(r, prof, precision, work, cal)
+    if prof.runtime == "onnxruntime" and any(p in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+                                              for p in prof.providers):
+        return _gpu(r, prof, precision, work)
+    if prof.delegate == "gpu":
+        return _gpu(r, prof, precision, work)
+    cpu, why = cpu_from_hardware(hw)
+    if cpu is None:
+        return None, (f"profile {prof.name}: {why}; add them to estimate, or measure with "
+                      f"'edgetl bench --device {prof.path or prof.name}'")
+    model = CostModel.from_dict(cal["cpu"])
+    runtime = PROFILE_RUNTIMES.get(prof.runtime, "xnnpack")
+    prec, note = _precision(precision)
+    p50 = model.predict_ms(work, cpu, threads=n, runtime=runtime, precision=prec)
+    q10, q90 = model.log_q10, model.log_q90
+    basis = f"{cpu.cores}x {cpu.core} at {cpu.clock_ghz:g} GHz"
+    own = hw.get("latency_calibration") or {}
+    if isinstance(own, dict) and own.get("scale"):
+        from .calibrate import _predict
 
-
-def _streaming(a: Anchor) -> float:
-    return max(0.0, a.params_m - CACHE_MB) if a.kind == "edgetpu" else 0.0
-
-
-def fit(anchors: list[Anchor]) -> Fit:
-    best = None
-    compute = [a for a in anchors if _streaming(a) == 0]
-    for e in np.linspace(1.0, 4.0, 13):
-        for p in np.linspace(1.0, 3.0, 11):
-            for alpha in np.linspace(0.3, 1.0, 8):
-                ys: dict[str, list[float]] = {}
-                for a in compute:
-                    ys.setdefault(a.group, []).append(math.log(a.macs_m / 1e3 / (a.latency_ms / 1e3)) -
-                                                      math.log(_factor(a, e, p, alpha)))
-                groups = {g: float(np.mean(v)) for g, v in ys.items()}
-                sse = sum((math.log(a.macs_m / 1e3 / (a.latency_ms / 1e3)) - math.log(_factor(a, e, p, alpha))
-                           - groups[a.group]) ** 2 for a in compute)
-                if best is None or sse < best[0]:
-                    best = (sse, e, p, alpha, groups)
-    assert best is not None
-    _, e, p, alpha, groups = best
-    eff: dict[str, list[float]] = {}
-    for g, lg in groups.items():
-        dev = next(a.device for a in anchors if a.group == g)
-        if dev in DEVICES:
-            eff.setdefault(DEVICES[dev][1], []).append(lg - math.log(DEVICES[dev][0]))
-    efficiency = {k: float(np.median(v)) for k, v in eff.items()}
-    f = Fit(e, p, alpha, 0.0, groups, efficiency)
-    stream = [a for a in anchors if _streaming(a) > 0]
-    if stream:
-        rest = [(a.latency_ms - _compute_ms(f, a.__dict__, a.group, a.device), _streaming(a)) for a in stream]
-        f.s_ms_per_mb = max(0.0, sum(r * m for r, m in rest) / sum(m * m for _, m in rest))
-    return f
-
-
-def _log_g(f: Fit, group: str, device: str) -> float:
-    if group in f.groups:
-        return f.groups[group]
-    peak, kind = DEVICES.get(device, (None, "cpu"))
-    if peak is None:
-        raise KeyError(f"no anchors and no peak figure for device {device!r}")
-    return math.log(peak) + f.efficiency.get(kind, float(np.median(list(f.efficiency.values()))))
-
-
-def _compute_ms(f: Fit, a: dict, group: str, device: str) -> float:
-    g = math.exp(_log_g(f, group, device))
-    return a["macs_m"] / 1e3 / (g * _factor(a, f.e_dense, f.p_int8, f.alpha)) * 1e3
-
-
-def predict_ms(f: Fit, *, macs_m: float, params_m: float, family: str, precision: str, group: str, device: str,
-               kind: str, threads: int) -> float:
-    a = {"macs_m": macs_m, "family": family, "precision": precision, "kind": kind, "threads": threads}
-    stream = max(0.0, params_m - CACHE_MB) if kind == "edgetpu" else 0.0
-    return _compute_ms(f, a, group, device) + f.s_ms_per_mb * stream
-
-
-def leave_one_out(anchors: list[Anchor]) -> list[dict[str, Any]]:
-    rows = []
-    for i, a in enumerate(anchors):
-        f = fit(anchors[:i] + anchors[i + 1:])
         try:
-            pred = predict_ms(f, macs_m=a.macs_m, params_m=a.params_m, family=a.family, precision=a.precision,
-                              group=a.group, device=a.device, kind=a.kind, threads=a.threads)
-        except KeyError:
-            pred = float("nan")
-        rows.append({"id": a.id, "model": a.model, "precision": a.precision, "group": a.group, "threads": a.threads,
-                     "published_ms": a.latency_ms, "predicted_ms": round(pred, 2),
-                     "ape": abs(pred - a.latency_ms) / a.latency_ms, "group_had_other_anchors":
-                     any(b.group == a.group for j, b in enumerate(anchors) if j != i)})
-    return rows
+            p50 = _predict(model, work, cpu, min(n, cpu.cores), runtime, prec, float(own["scale"]),
+                           float(own.get("int8", 1.0)), float(own.get("s", model.s)))
+            q10, q90 = float(own.get("log_q10", q10)), float(own.get("log_q90", q90))
+        except (TypeError, ValueError):
+            return None, (f"profile {prof.name}: hardware.latency_calibration is not what edgetl calibrate writes; "
+                          "run edgetl calibrate again")
+        basis += (f", calibrated on {own.get('measurements', '?')} of its own measurements (x{float(own['scale']):.3g}"
+                  f" the published fit)")
+    elif not cpu.known_core:
+        basis += " (core type without anchors: its peak_gflops_fp32)"
+    lo, hi = _range(p50, q10, q90)
+    v = cal["validation"]["leave_one_device_out"]
+    expected = (f"leave-one-device-out on {cal['validation']['anchors']} published figures from "
+                f"{cal['validation']['devices']} devices: median {v['median_ape']:.0%}; the range held "
+                f"{v['coverage_80']:.0%} of them")
+    if isinstance(own, dict) and own.get("leave_one_model_out_median_ape") is not None:
+        expected = (f"leave-one-model-out on this device's own {own.get('measurements')} measurements: median "
+                    f"{float(own['leave_one_model_out_median_ape']):.0%}")
+    return {"p50_ms": round(p50, 2), "p50_ms_low": round(lo, 2), "p50_ms_high": round(hi, 2),
+            "threads": min(n, cpu.cores), "precision": precision, "runtime": runtime, "basis": basis,
+            "work": work.to_dict(),
+            "expected_error": expected, "note": "an estimate, not a measurement" + note}, ""
+
+
+def _edgetpu(r: ModelReport, prof: DeviceProfile, precision: str, work: Any, cal: dict[str, Any]
+             ) -> tuple[dict[str, Any] | None, str]:
+    from . import edgetpu_cost
+
+    if precision != "int8":
+        return None, "it would not run on the Edge TPU (not full integer): export tflite:int8 or tflite:uint8"
+    hw = prof.hardware or {}
+    mapped = 1.0
+    host_ms, note = 0.0, ""
+    if r.format == "tflite":
+        from .edgetpu import lint_edgetpu
+
+        lint = lint_edgetpu(r.path)
+        if lint.partition_index is not None:
+            tpu_macs = sum(layer.macs for layer in r.layers[:lint.partition_index])
+            mapped = tpu_macs / max(1, r.macs)
+            host, why = cpu_from_hardware(hw.get("host") or {})
+            if host is None:
+                return None, (f"the model maps only partly to the Edge TPU (from {lint.partition_op} on, it runs on "
+                              f"the host) and profile {prof.name} does not describe its host CPU (hardware.host: "
+                              "core, cores, clock_ghz)")
+            rest = type(r)(**{**r.__dict__, "layers": r.layers[lint.partition_index:]})
+            host_ms = CostModel.from_dict(cal["cpu"]).predict_ms(work_of(rest), host, threads=1,
+                                                                 runtime="xnnpack", precision="int8")
+            note = (f"; {100 * (1 - mapped):.0f}% of the MACs run on the host CPU after {lint.partition_op} "
+                    f"({host_ms:.1f} ms of the estimate)")
+    facts = {"macs_m": r.macs * mapped / 1e6, "params_m": r.weight_bytes / 1e6}
+    p50 = edgetpu_cost.predict_ms(cal["edgetpu"], facts, hw) + host_ms
+    spread = 1.5  # 4 Edge TPU anchors: a stated, wide range
+    return {"p50_ms": round(p50, 2), "p50_ms_low": round(p50 / spread, 2), "p50_ms_high": round(p50 * spread, 2),
+            "threads": 1, "precision": precision, "runtime": "edgetpu",
+            "basis": f"Edge TPU model fitted on {cal['edgetpu'].get('rows', 0)} published Coral figures",
+            "expected_error": "too few Edge TPU anchors to validate by device: the range is x/÷1.5, not measured",
+            "note": "an estimate, not a measurement" + note}, ""
+
+
+def _gpu(r: ModelReport, prof: DeviceProfile, precision: str, work: Any) -> tuple[dict[str, Any] | None, str]:
+    hw = prof.hardware or {}
+    peak = hw.get("peak_gflops_fp16") or hw.get("peak_gflops_fp32")
+    if not peak:
+        return None, (f"profile {prof.name} runs on a GPU and its hardware: block has no peak_gflops_fp16 or "
+                      "peak_gflops_fp32")
+    p50 = 2 * r.macs / (float(peak) * 1e9 * GPU_PRIOR_EFFICIENCY) * 1e3 + 0.02 * work.ops
+    return {"p50_ms": round(p50, 2), "p50_ms_low": round(p50 / GPU_PRIOR_SPREAD, 2),
+            "p50_ms_high": round(p50 * GPU_PRIOR_SPREAD, 2), "threads": 1, "precision": precision, "runtime": "gpu",
+            "basis": f"{GPU_PRIOR_EFFICIENCY:.0%} of the GPU's {peak} GFLOP/s peak plus 20 us per op (a prior)",
+            "expected_error": "no published GPU anchors back this: a prior with a x/÷3 range",
+            "note": "an estimate, not a measurement"}, ""

@@ -89,16 +89,9 @@ def check(report: ModelReport, prof: DeviceProfile, *, threads: int | None = Non
 
 def why_no_estimate(report: ModelReport, prof: DeviceProfile, out: dict[str, Any]) -> str:
     """One line: why a device gets no latency estimate."""
-    from .compat import load_calibration, precision_of
-    from .estimate import PROFILE_GROUPS
+    from .compat import precision_of
+    from .estimate import estimate_for
 
     if not out["runs_here"] and report.format != "keras":
         return f"the model does not run there ({out['why_not']})"
-    if load_calibration() is None:
-        return "the estimator's calibration file is missing from this installation"
-    if prof.name not in PROFILE_GROUPS:
-        return (f"the estimator is calibrated for the built-in boards only ({', '.join(sorted(PROFILE_GROUPS))}); "
-                f"{prof.name} is not one of them: measure it with 'edgetl bench --device {prof.path or prof.name}'")
-    if prof.needs_full_int8 and precision_of(report) != "int8":
-        return "it would not run on the accelerator (not full integer): see the Edge TPU check"
-    return "no estimate for this combination"
+    return estimate_for(report, prof, precision_of(report))[1] or "no estimate for this combination"

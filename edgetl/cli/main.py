@@ -25,6 +25,8 @@ SUBCOMMANDS = {
     "artifacts": ("edgetl.cli.commands.runs:artifacts", "List a run's current artifacts and their stable paths."),
     "clean": ("edgetl.cli.commands.runs:clean", "Remove a run's stale stages (and, with --cache, the cache)."),
     "inspect": ("edgetl.cli.commands.inspect:inspect", "Size, compute, memory, op and Edge TPU checks, latency estimates."),
+    "calibrate": ("edgetl.cli.commands.calibrate:calibrate",
+                  "Fit latency estimates to a board from its own bench measurements."),
 }
 
 

@@ -43,6 +43,7 @@ MAX_INPUT_ELEMENTS = Limit("input_elements", "EDGETL_MAX_INPUT_ELEMENTS", 50_000
 MAX_ACTIVATION_BYTES = Limit("activation_bytes", "EDGETL_MAX_ACTIVATION_BYTES", 1 << 30,
                              "the memory its declared intermediate tensors need, in bytes")
 MAX_CONFIG_BYTES = Limit("config_bytes", "EDGETL_MAX_CONFIG_BYTES", 1 << 20, "the file's size in bytes")
+MAX_BENCH_BYTES = Limit("bench_bytes", "EDGETL_MAX_BENCH_BYTES", 64 << 20, "the bench file's size in bytes")
 MAX_CONTRACT_BYTES = Limit("contract_bytes", "EDGETL_MAX_CONTRACT_BYTES", 64 << 20, "the contract's size in bytes")
 MAX_ARCHIVE_MEMBER_BYTES = Limit("archive_member_bytes", "EDGETL_MAX_ARCHIVE_MEMBER_BYTES", 64 << 20,
                                  "an archive member's uncompressed size in bytes")

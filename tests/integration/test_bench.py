@@ -245,3 +245,41 @@ def test_fan_out_over_two_ssh_devices_takes_about_the_slower_one(shared: Path, s
         assert [r["device"] for r in doc["rows"]] == ["pi-a", "pi-b"]
         assert all(r["status"] == "ok" for r in doc["rows"]), doc["rows"]
     assert walls[2] < 0.8 * walls[1], walls
+
+
+def test_calibrate_from_own_measurements(shared: Path, tmp_path: Path) -> None:
+    """A board's bench rows fed back: the calibrated profile estimates what was measured; errors name the fix."""
+    from click.testing import CliRunner
+
+    from edgetl.cli.main import cli
+
+    model = tmp_path / "m.tflite"
+    model.write_bytes((shared / FOREIGN).read_bytes())
+    prof = tmp_path / "my-host.yaml"
+    prof.write_text(json.dumps({"name": "my-host", "description": "this machine", "runtime": "litert",
+                                "threads": [1, 2], "warmup_runs": 3, "min_runs": 10, "max_runs": 40,
+                                "min_time_s": 0.2, "max_time_s": 2,
+                                "hardware": {"core": "x86-64", "cores": 2, "clock_ghz": 2.1,
+                                             "peak_gflops_fp32": 268.8}}))
+    doc = _bench([str(model), "--device", str(prof), "--out", str(tmp_path / "report")])
+    bench_json = tmp_path / "bench.json"
+    bench_json.write_text(json.dumps(doc))
+    runner = CliRunner()
+    out = tmp_path / "my-host-calibrated.yaml"
+    r = runner.invoke(cli, ["calibrate", str(bench_json), "--device", str(prof), "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    assert res["calibration"]["measurements"] == 2 and res["calibration"]["models"] == 1
+    assert res["leave_one_model_out"] == []  # one model: nothing to leave out
+    measured = {row["threads"]: row["p50_ms"] for row in doc["rows"] if row["status"] == "ok"}
+    for threads, ms in measured.items():
+        r = runner.invoke(cli, ["inspect", str(model), "--device", str(out), "--threads", str(threads), "--json"])
+        assert r.exit_code == 0, r.output
+        est = json.loads(r.output)["devices"][0]["estimate"]
+        assert "calibrated on 2 of its own measurements" in est["basis"]
+        assert 0.7 < est["p50_ms"] / ms < 1.4, (threads, est, ms)
+    # rows of another device, or a profile without CPU facts: one line that says what to do
+    r = runner.invoke(cli, ["calibrate", str(bench_json), "--device", "rpi4"])
+    assert r.exit_code != 0 and "no measured rows of device 'rpi4'" in str(r.exception)
+    r = runner.invoke(cli, ["calibrate", str(bench_json), "--device", "host-cpu"])
+    assert r.exit_code != 0 and "lacks core, cores, clock_ghz" in str(r.exception)

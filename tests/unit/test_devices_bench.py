@@ -118,5 +118,6 @@ def test_package_data_globs_match_files() -> None:
     root = Path(__file__).resolve().parents[2]
     globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["edgetl"]
     assert "profiles/*.yaml" in globs and "analysis/calibration.json" in globs
+    assert {"analysis/anchors.csv", "analysis/anchor_devices.yaml", "analysis/anchor_models.json"} <= set(globs)
     for g in globs:
         assert list((root / "edgetl").glob(g)), g

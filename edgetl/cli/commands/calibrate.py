@@ -1,0 +1,84 @@
+"""``edgetl calibrate``: fit the latency estimator to a board from its own bench measurements."""
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import click
+
+from ..options import emit
+
+
+@click.command()
+@click.argument("bench_json", type=click.Path())
+@click.option("--device", required=True, help="The board's profile (.yaml path or built-in name) its rows were measured on.")
+@click.option("--out", type=click.Path(), help="Where to write the calibrated profile (default: <profile>-calibrated.yaml).")
+@click.option("--json", "as_json", is_flag=True, help="Print the calibration and its validation as JSON.")
+def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> None:
+    """Calibrate latency estimates for --device from BENCH_JSON ('edgetl bench --json' output or bench.json).
+
+    Writes a copy of the profile with hardware.latency_calibration; 'edgetl inspect MODEL --device <that file>'
+    then estimates the models you did not measure. With 3 or more models measured, the error of that is
+    reported leave-one-model-out.
+    """
+    import yaml
+
+    from ...analysis import calibrate as cal
+    from ...analysis.compat import precision_of
+    from ...analysis.cost import PROFILE_RUNTIMES, CostModel, cpu_from_hardware, work_of
+    from ...analysis.estimate import load_calibration
+    from ...analysis.inspect_model import analyze
+    from ...devices import load_profile
+    from ...errors import ConfigError
+    from ...safe_yaml import load_mapping
+
+    prof = load_profile(device)
+    cpu, why = cpu_from_hardware(prof.hardware or {})
+    if cpu is None:
+        raise ConfigError(f"profile {prof.name}: {why}. Calibration corrects the estimate for a described CPU.")
+    published = load_calibration()
+    if published is None:
+        raise ConfigError("the estimator's calibration file is missing from this installation; reinstall edgetl.")
+    model = CostModel.from_dict(published["cpu"])
+    rows = []
+    skipped = []
+    for r in cal.read_bench_rows(bench_json, prof.name):
+        path = Path(str(r["artifact"]))
+        if not path.is_file():
+            raise ConfigError(f"{bench_json}: artifact {path} of a measured row is not here; calibrate where the "
+                              "bench ran, or keep the run folder.")
+        rep = analyze(path)
+        prec = precision_of(rep)  # from the file itself: full integer, or float
+        if prec not in ("fp32", "int8"):
+            skipped.append(f"{path.name} ({prec})")
+            continue
+        rows.append((work_of(rep), int(r.get("threads") or 1), prec, float(r["p50_ms"]), f"{rep.macs / 1e6:.0f}M"))
+    if not rows:
+        raise ConfigError(f"{bench_json}: no fp32 or int8 rows of {prof.name} to calibrate on (skipped: "
+                          f"{', '.join(sorted(set(skipped)))}).")
+    runtime = PROFILE_RUNTIMES.get(prof.runtime, "xnnpack")
+    result = cal.calibrate(model, cpu, runtime, rows)
+    raw = dict(load_mapping(prof.path, "Device profile") or {}) if prof.path else {
+        "description": prof.description, "runtime": prof.runtime, "threads": list(prof.threads)}
+    hw = dict(raw.get("hardware") or prof.hardware or {})
+    hw["latency_calibration"] = {**result["calibration"], "from": str(bench_json), "date": str(date.today())}
+    dest = Path(out or f"{prof.name}-calibrated.yaml")
+    if dest.suffix not in (".yaml", ".yml"):
+        raise ConfigError(f"--out {dest}: a profile is a .yaml file; name it {dest.stem}.yaml.")
+    raw.update({"name": dest.stem, "hardware": hw})  # a profile's name is its file's name
+    if "description" not in raw:
+        raw["description"] = f"{prof.description} (latency calibrated)"
+    tmp = dest.with_name(dest.name + ".tmp")
+    tmp.write_text("# written by edgetl calibrate\n" + yaml.safe_dump(raw, sort_keys=False))
+    tmp.replace(dest)
+    if as_json:
+        emit({"profile": str(dest), **result, "skipped_targets": skipped}, True)
+        return
+    c = result["calibration"]
+    click.echo(f"{prof.name}: {c['measurements']} measurements of {c['models']} models; scale x{c['scale']:.3g} "
+               f"against the published fit, int8 x{c['int8']:.3g} of fp32, thread scaling s={c['s']:.3g}")
+    if "leave_one_model_out_median_ape" in c:
+        click.echo(f"leave-one-model-out median error: {c['leave_one_model_out_median_ape']:.1%}")
+    else:
+        click.echo("fewer than 3 models: no leave-one-model-out check; the published range is kept")
+    click.echo(f"wrote {dest}: edgetl inspect MODEL --device {dest}")

@@ -1,0 +1,60 @@
+"""The CPU cost model's pieces: op classes, hardware facts, the device calibration's fit."""
+import math
+
+import numpy as np
+import pytest
+
+from edgetl.analysis.calibrate import _predict, calibrate, fit_device
+from edgetl.analysis.cost import CostModel, Work, cpu_from_hardware, op_class, work_of
+from edgetl.analysis.report import LayerStat, ModelReport
+
+
+def test_op_classes_across_formats() -> None:
+    assert {op_class(o, 1, ()) for o in ("CONV_2D", "Conv2D", "Conv", "QLinearConv")} == {"conv"}
+    assert {op_class(o, 1, ()) for o in ("DEPTHWISE_CONV_2D", "DepthwiseConv2D", "Conv(depthwise)")} == {"depthwise"}
+    assert {op_class(o, 1, ()) for o in ("FULLY_CONNECTED", "Dense", "Gemm", "MatMul")} == {"fc"}
+    assert op_class("ADD", 0, (1, 4)) == "other"
+
+
+def test_work_counts_macs_per_class_and_skips_fused_layers() -> None:
+    layers = [LayerStat(0, "CONV_2D", "c", 2_000_000, 10, (1, 8, 8, 4)),
+              LayerStat(1, "DEPTHWISE_CONV_2D", "d", 500_000, 10, (1, 8, 8, 4)),
+              LayerStat(2, "ADD", "a", 0, 0, (1, 8, 8, 4)), LayerStat(3, "QUANTIZE", "q", 0, 0, (1, 8, 8, 4)),
+              LayerStat(4, "FULLY_CONNECTED", "f", 1_000, 10, (1, 10))]
+    rep = ModelReport("m", "tflite", (1, 8, 8, 3), "float32", (1, 10), layers, 30, {}, None, None)
+    w = work_of(rep)
+    assert (w.conv, w.depthwise, w.fc, w.other, w.ops) == (2.0, 0.5, 0.001, 256 / 1e6, 4)
+
+
+def test_hardware_block_reasons() -> None:
+    assert "lacks core, cores, clock_ghz" in cpu_from_hardware({})[1]
+    assert "out of range" in cpu_from_hardware({"core": "cortex-a72", "cores": 4, "clock_ghz": 400})[1]
+    assert "must be numbers" in cpu_from_hardware({"core": "cortex-a72", "cores": "four", "clock_ghz": 1})[1]
+    cpu, _ = cpu_from_hardware({"core": "Cortex-A76", "cores": 4, "clock_ghz": 2.4})
+    assert cpu is not None and cpu.known_core and cpu.dot and cpu.macs_per_cycle == 8
+    cpu, _ = cpu_from_hardware({"core": "x86-64", "cores": 2, "clock_ghz": 2.0, "peak_gflops_fp32": 256})
+    assert cpu is not None and not cpu.known_core and cpu.macs_per_cycle == pytest.approx(32)
+
+
+def _model() -> CostModel:
+    return CostModel({"conv": 1.0, "depthwise": 10.0, "fc": 4.0, "other": 4.0}, 0.01, 0.15,
+                     {"xnnpack": 1.0}, {"tflite/nodot": 0.8, "tflite/dot": 0.6}, {}, {"xnnpack": 1.0})
+
+
+def test_device_calibration_recovers_a_board_that_differs_from_the_fit() -> None:
+    cpu, _ = cpu_from_hardware({"core": "cortex-a72", "cores": 4, "clock_ghz": 1.5})
+    m = _model()
+    works = {"a": Work(300, 20, 1, 2, 60), "b": Work(3800, 0, 2, 6, 70), "c": Work(50, 8, 1, 1, 80)}
+    truth = {"scale": 1.7, "int8": 0.55, "s": 0.3}
+    rows = [(w, t, p, _predict(m, w, cpu, t, "xnnpack", p, **truth) * (1.03 if k == "b" else 0.98), k)
+            for k, w in works.items() for t in (1, 4) for p in ("fp32", "int8")]
+    fit = fit_device(m, cpu, "xnnpack", [r[:4] for r in rows])
+    assert fit["scale"] == pytest.approx(1.7, rel=0.05) and fit["int8"] == pytest.approx(0.55, rel=0.05)
+    assert fit["s"] == pytest.approx(0.3, abs=0.03)
+    res = calibrate(m, cpu, "xnnpack", rows)
+    assert res["calibration"]["models"] == 3 and len(res["leave_one_model_out"]) == len(rows)
+    assert res["calibration"]["leave_one_model_out_median_ape"] < 0.1
+    # one thread count, one precision: s and int8 stay at the published fit's values
+    one = fit_device(m, cpu, "xnnpack", [(w, 4, "fp32", ms) for w, t, p, ms, _ in rows if t == 4 and p == "fp32"])
+    assert one["s"] == pytest.approx(m.s) and math.isclose(one["int8"], m.int8["tflite/nodot"], rel_tol=1e-3)
+    assert np.isfinite(one["scale"])
