@@ -36,6 +36,11 @@ def builders() -> dict:
         "resnet50_299": lambda: A.ResNet50(weights=None, input_shape=(299, 299, 3)),
         "vgg16": lambda: A.VGG16(weights=None, input_shape=(224, 224, 3)),
         "inception_v3": lambda: A.InceptionV3(weights=None, input_shape=(299, 299, 3)),
+        "resnet50v2_299": lambda: A.ResNet50V2(weights=None, input_shape=(299, 299, 3)),
+        "resnet152v2_299": lambda: A.ResNet152V2(weights=None, input_shape=(299, 299, 3)),
+        "vgg19": lambda: A.VGG19(weights=None, input_shape=(224, 224, 3)),
+        "inception_resnet_v2": lambda: A.InceptionResNetV2(weights=None, input_shape=(299, 299, 3)),
+        "densenet121": lambda: A.DenseNet121(weights=None, input_shape=(224, 224, 3)),
     }
 
 

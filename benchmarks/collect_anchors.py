@@ -9,6 +9,8 @@ Sources, each row keeps its own:
   models edgetl can rebuild to count their operations (``MODELS``); the ``avg`` column.
 - XNNPACK's README (google/XNNPACK@0085ae36): MobileNet v1/v2/v3 on Pixel phones (1 thread and one thread per big
   core) and Raspberry Pi boards (4 threads). Transcribed below, table by table.
+- Coral's Edge TPU benchmark table (coral.ai/docs/edgetpu/benchmarks): the USB Accelerator and Dev Board columns
+  for the ImageNet models edgetl can rebuild (``CORAL_ROWS``).
 - ``../shared/anchors/published_latency.csv``: the published rows it lists (TFLite hosted models, XNNPACK, ncnn,
   Coral, EfficientNet-Lite, TF-slim MobileNet), each with its source; rows of models or devices outside the
   tables here are skipped (and counted).
@@ -67,6 +69,11 @@ XNNPACK_ROWS = [
     ("rpi3bplus", 4, {"mobilenet_v1_1.0": 115, "mobilenet_v2_1.0": 79, "mobilenet_v3_large": 67, "mobilenet_v3_small": 23}),
     ("rpi4", 4, {"mobilenet_v1_1.0": 75, "mobilenet_v2_1.0": 44, "mobilenet_v3_large": 41, "mobilenet_v3_small": 14}),
 ]
+CORAL_SOURCE = "coral.ai/docs/edgetpu/benchmarks (Table 1, time per inference)"
+# model -> (USB Accelerator on a desktop host over USB 3.0, Dev Board), ms, as the table prints them
+CORAL_ROWS = {"inception_resnet_v2": (57, 69), "mobilenet_v1_1.0": (2.4, 2.4), "mobilenet_v2_1.0": (2.6, 2.6),
+              "resnet50_299": (49, 56), "resnet50v2_299": (50, 59), "resnet152v2_299": (128, 151),
+              "vgg16": (296, 343), "vgg19": (308, 357), "densenet121": (20, 25)}
 # shared CSV (model, alpha, input) -> anchor model; its device names -> anchor_devices.yaml ids
 SHARED_MODELS = {("mobilenet_v2", "1.0", "224"): "mobilenet_v2_1.0", ("mobilenet_v2", "0.35", "224"): "mobilenet_v2_0.35",
                  ("mobilenet_v1", "1.0", "224"): "mobilenet_v1_1.0", ("mobilenet_v3_large", "1.0", "224"):
@@ -79,7 +86,8 @@ SHARED_DEVICES = {"pixel1": "pixel1", "pixel3": "pixel3", "pixel4": "pixel4", "r
 # TFLite's own CPU kernels before XNNPACK became the default (the 2018-2020 figures) are a runtime of their own
 RUNTIMES = {"tflite-cpu": "tflite-cpu", "tflite-xnnpack": "xnnpack", "ncnn": "ncnn", "edgetpu": "edgetpu",
             "tflite-gpu": "tflite-gpu"}
-INPUT = {"inception_v3": 299, "resnet50_299": 299}
+INPUT = {"inception_v3": 299, "resnet50_299": 299, "resnet50v2_299": 299, "resnet152v2_299": 299,
+         "inception_resnet_v2": 299}
 
 
 def parse_ncnn(text: str, commit: str) -> list[dict]:
@@ -136,6 +144,10 @@ def main() -> None:
             rows.append({"model": model, "input_px": 224, "precision": "fp32", "device": device,
                          "runtime": "xnnpack", "threads": threads, "latency_ms": float(ms),
                          "source": f"{XNNPACK_SOURCE} ({'single' if threads == 1 else 'multi'}-threaded table)"})
+    for model, (usb, board) in CORAL_ROWS.items():
+        for device, ms in (("coral-usb", usb), ("coral-devboard", board)):
+            rows.append({"model": model, "input_px": INPUT.get(model, 224), "precision": "int8", "device": device,
+                         "runtime": "edgetpu", "threads": 1, "latency_ms": float(ms), "source": CORAL_SOURCE})
     rows += parse_ncnn(args.ncnn_readme.read_text(encoding="utf-8"), args.ncnn_commit)
     seen, out = set(), []
     for r in rows:  # the same published figure twice (the shared CSV quotes XNNPACK's RPi 4 table) counts once

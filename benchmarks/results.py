@@ -281,9 +281,16 @@ def estimator() -> str:
         out.append(f"| {g['group']} | {g['rows']} | {', '.join(map(str, g['threads']))} | {', '.join(g['runtimes'])} "
                    f"| {g['median_ape']:.1%} | {g['median_log_ratio']:+.2f} |")
     tpu = d["edgetpu"]
-    out.append("\nEdge TPU (too few anchors to hold a device out; leave-one-row-out): "
-               + "; ".join(f"{r['model']} on {r['device']} {r['published_ms']} ms published, {r['predicted_ms']} ms "
-                           f"predicted" for r in tpu["leave_one_row_out"]) + ".\n")
+    ft = tpu["fit"]
+    out.append(f"\nEdge TPU, {ft['rows']} anchors (Coral's table and the shared list), left out one model at a time "
+               f"(both boards): median error **{ft['lomo_median_ape']:.1%}**; fit t0 {ft['t0_ms']} ms, "
+               f"{ft['ms_per_gmac']} ms/GMAC, streamed parameters {ft['ms_per_streamed_mb_usb']} ms/MB over USB and "
+               f"{ft['ms_per_streamed_mb_pcie']} ms/MB on the Dev Board.\n")
+    out.append("| left-out model | board | published ms | predicted ms | error |")
+    out.append("|---|---|---|---|---|")
+    for r in tpu["leave_one_model_out"]:
+        out.append(f"| {r['model']} | {r['device']} | {r['published_ms']} | {r['predicted_ms']} | {r['ape']:.1%} |")
+    out.append("")
     own = load("estimator_own.json")
     if own is None:
         out.append(missing("estimator_own.json", "python benchmarks/estimator_own.py"))

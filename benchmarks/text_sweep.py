@@ -24,10 +24,14 @@ YAML = REPO / "examples" / "trec6.yaml"
 
 # name -> options changed from the YAML's train block
 ROWS: dict[str, dict] = {
-    "lr1e-4_ep5_bs32": {"fine_tune_lr": 1e-4, "fine_tune_epochs": 5, "batch_size": 32},
-    "lr5e-5_ep10_bs16": {"fine_tune_lr": 5e-5, "fine_tune_epochs": 10, "batch_size": 16},
-    "lr1e-4_ep10_bs32": {"fine_tune_lr": 1e-4, "fine_tune_epochs": 10, "batch_size": 32},
-    "lr3e-5_ep10_bs16": {"fine_tune_lr": 3e-5, "fine_tune_epochs": 10, "batch_size": 16},
+    "lr1e-4_ep5_bs32": {"fine_tune_lr": 1e-4, "fine_tune_epochs": 5, "batch_size": 32, "fine_tune_embeddings": True},
+    "lr5e-5_ep10_bs16": {"fine_tune_lr": 5e-5, "fine_tune_epochs": 10, "batch_size": 16, "fine_tune_embeddings": True},
+    "lr1e-4_ep10_bs32": {"fine_tune_lr": 1e-4, "fine_tune_epochs": 10, "batch_size": 32, "fine_tune_embeddings": True},
+    "lr3e-5_ep10_bs16": {"fine_tune_lr": 3e-5, "fine_tune_epochs": 10, "batch_size": 16, "fine_tune_embeddings": True},
+    "lr1e-4_ep5_bs32_frozen_embeddings": {"fine_tune_lr": 1e-4, "fine_tune_epochs": 5, "batch_size": 32,
+                                          "fine_tune_embeddings": False},
+    "lr5e-5_ep10_bs16_frozen_embeddings": {"fine_tune_lr": 5e-5, "fine_tune_epochs": 10, "batch_size": 16,
+                                           "fine_tune_embeddings": False},
 }
 
 
@@ -50,10 +54,17 @@ def main() -> None:
                cache_dir=str(args.work / "cache"))
     prev = json.loads(args.out.read_text()) if args.out.exists() else {}
     rows = {r["name"]: r for r in prev.get("rows", [])}
+    for name, row in rows.items():  # what each stored row really did, from its own run's metrics
+        if "embeddings_trained" not in row:
+            m = sorted((args.work / name).glob("train-*/metrics.json"))
+            if m:
+                row["embeddings_trained"] = json.loads(m[-1].read_text())["fine_tune"].get("embeddings_trained")
     for name, change in ROWS.items():
         if (args.only and name not in args.only) or name in rows:
             continue
         cfg = TrainConfig.from_dict({**raw, **change})
+        if cfg.fine_tune_embeddings != change["fine_tune_embeddings"]:
+            sys.exit("TrainConfig does not take fine_tune_embeddings")
         t = time.perf_counter()
         res = train(cfg, args.work / name, progress=False)
         m = json.loads((res.out_dir / "metrics.json").read_text())
@@ -61,6 +72,7 @@ def main() -> None:
                       "test_top1": round(m["test"]["top1"], 4),
                       "feature_extraction_val_top1": m["strategy"]["feature_extraction_val_top1"],
                       "fine_tune_s": m["timings_s"].get("fine_tune_s"), "wall_s": round(time.perf_counter() - t, 1),
+                      "embeddings_trained": m["fine_tune"].get("embeddings_trained"),
                       "history": [{k: h.get(k) for k in ("phase", "epoch", "val_accuracy", "accuracy")}
                                   for h in json.loads((res.out_dir / "history.json").read_text())]}
         print(f"{name}: val {rows[name]['validation_top1']:.4f} test {rows[name]['test_top1']:.4f} "

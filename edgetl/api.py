@@ -22,7 +22,7 @@ from .runs import RUN_FILE  # noqa: E402
 _LOCATION_KEYS = ("data", "val_data", "weights", "weights_dir", "cache_dir", "ray", "ray_shard_images",
                   "ray_worker_cpus")
 # options of one kind of data only: they stay out of the other kind's cache keys (image keys are unchanged)
-_TEXT_ONLY_KEYS = ("text_column", "label_column", "max_length")
+_TEXT_ONLY_KEYS = ("text_column", "label_column", "max_length", "fine_tune_embeddings")
 _IMAGE_ONLY_KEYS = ("alpha", "image_size", "augment", "early_layer")
 
 

@@ -131,6 +131,7 @@ class TextTrainStage:
             if cut == 0:  # every layer: the embeddings train too, from the token ids (nothing below to cache)
                 top, x_tr, x_va = self._classifier(encoder, head, length), ids[tr], ids[va]
                 encoder.trainable = True
+                encoder.get_layer("embeddings").trainable = cfg.fine_tune_embeddings
             else:
                 top = self._top(encoder, head, bcfg, cut, length)
                 x_tr, x_va = (hidden[tr], mask[tr]), (hidden[va], mask[va])
@@ -138,7 +139,7 @@ class TextTrainStage:
                                         epochs=cfg.fine_tune_epochs, start_epoch=len(history), warmup_decay=True,
                                         **kw)
             fine_tune = {"layers": n_ft, "of": bcfg.layers, "lr": cfg.fine_tune_lr, "schedule": "10% warm-up, cosine "
-                         "decay", "embeddings_trained": cut == 0,
+                         "decay", "embeddings_trained": cut == 0 and cfg.fine_tune_embeddings,
                          "cached_cut": None if cut == 0 else f"layer_{cut}"}
             timings["fine_tune_s"] = time.perf_counter() - t
             strategy = Strategy.FINE_TUNE
