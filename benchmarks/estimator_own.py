@@ -58,7 +58,7 @@ def export(work: Path) -> list[Path]:
                 continue
             sm = work / f"{name}_saved"
             if not sm.exists():
-                keras_to_saved_model(build(), sm)
+                keras_to_saved_model(build(), sm, input_size=224)
             data = saved_model_to_tflite(sm, prec, representative=(lambda: ([r] for r in reps)) if prec == "int8"
                                          else None)
             f.with_suffix(".tmp").write_bytes(data)
@@ -87,7 +87,8 @@ def main() -> None:
         if p.returncode not in (0, 1):
             sys.exit(p.stderr[-3000:])
         bench_json.write_text(p.stdout)
-    bench_s = time.perf_counter() - t0
+        (args.work / "bench_wall_s.txt").write_text(f"{time.perf_counter() - t0:.1f}")
+    bench_s = float((args.work / "bench_wall_s.txt").read_text()) if (args.work / "bench_wall_s.txt").is_file() else None
     p = subprocess.run([sys.executable, "-m", "edgetl.cli.main", "calibrate", str(bench_json), "--device", str(prof),
                         "--out", str(args.work / "this-host-calibrated.yaml"), "--json"], capture_output=True, text=True)
     if p.returncode != 0:
@@ -106,7 +107,7 @@ def main() -> None:
         uncal.append({"artifact": Path(r["artifact"]).name, "threads": r["threads"], "measured_ms": r["p50_ms"],
                       "reliable": r.get("reliable"), "published_fit_ms": est["p50_ms"] if est else None})
     ape = [abs(u["published_fit_ms"] / u["measured_ms"] - 1) for u in uncal if u["published_fit_ms"]]
-    out = {"script": "benchmarks/estimator_own.py", "date": str(date.today()), "bench_wall_s": round(bench_s, 1),
+    out = {"script": "benchmarks/estimator_own.py", "date": str(date.today()), "bench_wall_s": bench_s,
            "measurements": uncal, "calibration": cal["calibration"], "leave_one_model_out": cal["leave_one_model_out"],
            "published_fit_median_ape": round(float(np.median(ape)), 4) if ape else None,
            "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),

@@ -4,13 +4,17 @@ The published fit predicts a board from its hardware: block. A user who measured
 (``edgetl bench ... --json``, or a run's ``bench-*/bench.json``) gets a per-device correction written into the
 profile's ``hardware.latency_calibration``:
 
-- ``scale``: how much slower (>1) or faster the board is than the published fit says, for fp32;
-- ``int8``: its int8 speed against its fp32, when both were measured;
+- ``fp32``, ``int8``: for each precision, how much slower (>1) or faster the board runs each part of the published
+  model's time than the fit says: the MAC-dense part (convolutions, fully connected), the memory-bound part
+  (depthwise, element-wise) and the per-op overhead. Apart from 3 measured models on (2: dense and the rest;
+  1: one factor); int8 gains differ most between the parts (VNNI/AMX or dot-product instructions speed up dense
+  layers, quantize/requantize steps add per-op cost). A precision not measured follows the published int8 factor;
 - ``s``: its thread scaling S(n) = n / (1 + s (n - 1)), when several thread counts were measured;
 - ``log_q10``/``log_q90``: the band of its leave-one-model-out residuals (from 3 models on), else the published band.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -45,44 +49,95 @@ def read_bench_rows(path: str | Path, device: str) -> list[dict[str, Any]]:
     return out
 
 
+PARTS = ("dense", "memory", "per_op")
+
+
 def _predict(model: CostModel, work: Work, cpu: Cpu, threads: int, runtime: str, precision: str,
-             scale: float, int8: float, s: float) -> float:
-    m = CostModel(**{**model.__dict__, "s": s})
-    ms = m.predict_ms(work, cpu, threads=threads, runtime=runtime, precision="fp32") * scale
-    return ms * (int8 if precision == "int8" else 1.0)
+             cal: dict[str, Any]) -> float:
+    """A calibrated device's time: its own factor for each part (dense, memory-bound, per-op) and precision."""
+    m = CostModel(**{**model.__dict__, "s": float(cal.get("s", model.s))})
+    parts = m.parts_ms(work, cpu, threads=threads, runtime=runtime)
+    coef = np.array([float(v) for v in cal["int8" if precision == "int8" else "fp32"]])
+    if coef.shape != (3,) or not np.isfinite(coef).all() or (coef < 0).any():
+        raise ValueError("latency_calibration fp32 and int8 must be three non-negative numbers")
+    return float(parts @ coef)
 
 
-def fit_device(model: CostModel, cpu: Cpu, runtime: str, rows: list[tuple[Work, int, str, float]]
-               ) -> dict[str, float]:
-    """scale, int8 and s for one device from (work, threads, precision, measured ms) rows (log least squares)."""
-    has_int8 = any(p == "int8" for _, _, p, _ in rows) and any(p != "int8" for _, _, p, _ in rows)
-    multi = len({t for _, t, _, _ in rows if t <= cpu.cores}) > 1
+def _nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
+    """Non-negative least squares for a few unknowns (enumerating the active set)."""
+    best = None
+    n = a.shape[1]
+    for k in range(1, n + 1):
+        for cols in itertools.combinations(range(n), k):
+            x, *_ = np.linalg.lstsq(a[:, cols], b, rcond=None)
+            if (x <= 0).any():
+                continue
+            full = np.zeros(n)
+            full[list(cols)] = x
+            err = float(np.sum((a @ full - b) ** 2))
+            if best is None or err < best[0]:
+                best = (err, full)
+    return None if best is None else best[1]
+
+
+def _fit_precision(parts: np.ndarray, y: np.ndarray, models: int) -> np.ndarray:
+    """Factors for the three parts: apart with 3+ models, dense vs the rest with 2, one scale with 1."""
+    a = parts / y[:, None]  # relative errors
+    ones = np.ones(len(y))
+    groups = [[0], [1], [2]] if models >= 3 else ([[0], [1, 2]] if models == 2 else [[0, 1, 2]])
+    cols = np.stack([a[:, g].sum(1) for g in groups], axis=1)
+    x = _nnls(cols, ones)
+    if x is None:
+        x = np.full(len(groups), float(cols.sum(1) @ ones / (cols.sum(1) @ cols.sum(1))))
+    out = np.zeros(3)
+    for g, v in zip(groups, x):
+        out[g] = v
+    if (out == 0).any():  # a part the fit dropped keeps the mean factor of the others, never zero
+        out[out == 0] = float(out[out > 0].mean()) if (out > 0).any() else 1.0
+    return out
+
+
+def fit_device(model: CostModel, cpu: Cpu, runtime: str, rows: list[tuple[Work, int, str, float, str]]
+               ) -> dict[str, Any]:
+    """The device's factors per part and precision, and its thread scaling, from (work, threads, precision,
+    measured ms, model key) rows: least squares on relative errors for each thread-scaling value."""
+    multi = len({min(r[1], cpu.cores) for r in rows}) > 1
     prior_int8 = model.int8.get("tflite/dot" if cpu.dot else "tflite/nodot", 1.0)
     best = None
     for s in (np.linspace(0.0, 0.9, 91) if multi else [model.s]):
-        for int8 in (np.exp(np.linspace(-1.5, 0.7, 45)) if has_int8 else [prior_int8]):
-            base = [_predict(model, w, cpu, t, runtime, p, 1.0, float(int8), float(s)) for w, t, p, _ in rows]
-            logs = np.log([ms for *_, ms in rows]) - np.log(base)
-            log_scale = float(np.mean(logs))
-            err = float(np.sum((logs - log_scale) ** 2))
-            if best is None or err < best[0]:
-                best = (err, math.exp(log_scale), float(int8), float(s))
+        m = CostModel(**{**model.__dict__, "s": float(s)})
+        coef, err = {}, 0.0
+        for p in ("fp32", "int8"):
+            sub = [r for r in rows if r[2] == p]
+            if not sub:
+                continue
+            parts = np.array([m.parts_ms(w, cpu, threads=t, runtime=runtime) for w, t, *_ in sub])
+            y = np.array([r[3] for r in sub])
+            coef[p] = _fit_precision(parts, y, len({r[4] for r in sub}))
+            err += float(np.sum(((parts @ coef[p]) / y - 1) ** 2))
+        if best is None or err < best[0]:
+            best = (err, coef, float(s))
     assert best is not None
-    return {"scale": round(best[1], 4), "int8": round(best[2], 4), "s": round(best[3], 4)}
+    _, coef, s = best
+    to_int8 = np.array([prior_int8, prior_int8, 1.0])  # no int8 rows: the published int8 factor
+    fp = coef["fp32"] if "fp32" in coef else coef["int8"] / to_int8
+    i8 = coef["int8"] if "int8" in coef else fp * to_int8
+    return {"fp32": [round(float(v), 4) for v in fp], "int8": [round(float(v), 4) for v in i8],
+            "parts": list(PARTS), "s": round(s, 4)}
 
 
 def calibrate(model: CostModel, cpu: Cpu, runtime: str, rows: list[tuple[Work, int, str, float, str]]
               ) -> dict[str, Any]:
     """The device's fit, and its leave-one-model-out errors (rows: work, threads, precision, ms, model key)."""
-    fit = fit_device(model, cpu, runtime, [r[:4] for r in rows])
+    fit = fit_device(model, cpu, runtime, rows)
     models = sorted({r[4] for r in rows})
     resid, per_model = [], []
     if len(models) >= 3:
         for held in models:
-            f = fit_device(model, cpu, runtime, [r[:4] for r in rows if r[4] != held])
+            f = fit_device(model, cpu, runtime, [r for r in rows if r[4] != held])
             for w, t, p, ms, key in rows:
                 if key == held:
-                    pred = _predict(model, w, cpu, t, runtime, p, f["scale"], f["int8"], f["s"])
+                    pred = _predict(model, w, cpu, t, runtime, p, f)
                     resid.append(math.log(pred / ms))
                     per_model.append({"model": key, "threads": t, "precision": p, "measured_ms": round(ms, 3),
                                       "predicted_ms": round(pred, 3), "ape": round(abs(pred / ms - 1), 4)})

@@ -181,6 +181,17 @@ class CostModel:
             f *= self.int8.get(_int8_key(runtime, cpu.dot), 1.0)
         return f * cyc / rate + self.k_op * work.ops / cpu.clock_ghz
 
+    def parts_ms(self, work: Work, cpu: Cpu, *, threads: int, runtime: str) -> np.ndarray:
+        """fp32 time of the MAC-dense part (convolutions, fully connected), of the memory-bound part (depthwise,
+        element-wise) and of the per-op overhead: what a device calibration scales apart."""
+        n = max(1, min(threads, cpu.cores))
+        rate = cpu.clock_ghz * cpu.macs_per_cycle * self.core_factor.get(cpu.core, 1.0) * self.scaling(n)
+        f = self.runtime.get(runtime, 1.0) / rate
+        conv = self.k["conv"] * work.conv * (self.conv_runtime or {}).get(runtime, 1.0)
+        dense = f * (conv + self.k["fc"] * work.fc)
+        memory = f * (self.k["depthwise"] * work.depthwise + self.k["other"] * work.other)
+        return np.array([dense, memory, self.k_op * work.ops / cpu.clock_ghz])
+
 
 def _int8_key(runtime: str, dot: bool) -> str:
     group = "ncnn" if runtime == "ncnn" else "tflite"

@@ -8,7 +8,8 @@
 
 The range printed with an estimate is the 10th..90th percentile band of the leave-one-device-out residuals on the
 published anchors (``benchmarks/estimator_cv.py``), so its coverage is measured, not assumed. A device's own
-measurements (``edgetl calibrate``) replace the published fit by a per-device scale factor and a narrower range.
+measurements (``edgetl calibrate``) correct the published fit per device (edgetl.analysis.calibrate) and give
+the range of their own leave-one-model-out errors.
 """
 from __future__ import annotations
 
@@ -73,18 +74,16 @@ def estimate_for(r: ModelReport, prof: DeviceProfile, precision: str, threads: i
     q10, q90 = model.log_q10, model.log_q90
     basis = f"{cpu.cores}x {cpu.core} at {cpu.clock_ghz:g} GHz"
     own = hw.get("latency_calibration") or {}
-    if isinstance(own, dict) and own.get("scale"):
+    if isinstance(own, dict) and own:
         from .calibrate import _predict
 
         try:
-            p50 = _predict(model, work, cpu, min(n, cpu.cores), runtime, prec, float(own["scale"]),
-                           float(own.get("int8", 1.0)), float(own.get("s", model.s)))
+            p50 = _predict(model, work, cpu, min(n, cpu.cores), runtime, prec, own)
             q10, q90 = float(own.get("log_q10", q10)), float(own.get("log_q90", q90))
-        except (TypeError, ValueError):
-            return None, (f"profile {prof.name}: hardware.latency_calibration is not what edgetl calibrate writes; "
-                          "run edgetl calibrate again")
-        basis += (f", calibrated on {own.get('measurements', '?')} of its own measurements (x{float(own['scale']):.3g}"
-                  f" the published fit)")
+        except (KeyError, TypeError, ValueError):
+            return None, (f"profile {prof.name}: hardware.latency_calibration is not what edgetl calibrate writes "
+                          "(fp32 and int8: three factors each, s); run edgetl calibrate again")
+        basis += f", calibrated on {own.get('measurements', '?')} of its own measurements"
     elif not cpu.known_core:
         basis += " (core type without anchors: its peak_gflops_fp32)"
     lo, hi = _range(p50, q10, q90)

@@ -1,4 +1,5 @@
 """The CPU cost model's pieces: op classes, hardware facts, the device calibration's fit."""
+import json
 import math
 
 import numpy as np
@@ -44,17 +45,42 @@ def _model() -> CostModel:
 def test_device_calibration_recovers_a_board_that_differs_from_the_fit() -> None:
     cpu, _ = cpu_from_hardware({"core": "cortex-a72", "cores": 4, "clock_ghz": 1.5})
     m = _model()
-    works = {"a": Work(300, 20, 1, 2, 60), "b": Work(3800, 0, 2, 6, 70), "c": Work(50, 8, 1, 1, 80)}
-    truth = {"scale": 1.7, "int8": 0.55, "s": 0.3}
-    rows = [(w, t, p, _predict(m, w, cpu, t, "xnnpack", p, **truth) * (1.03 if k == "b" else 0.98), k)
+    works = {"a": Work(300, 20, 1, 2, 60), "b": Work(3800, 0, 2, 6, 70), "c": Work(50, 8, 1, 1, 80),
+             "d": Work(400, 35, 1, 5, 130)}
+    truth = {"fp32": [1.7, 0.8, 1.2], "int8": [0.3, 1.1, 2.0], "s": 0.3}
+    rows = [(w, t, p, _predict(m, w, cpu, t, "xnnpack", p, truth) * (1.02 if k == "b" else 0.99), k)
             for k, w in works.items() for t in (1, 4) for p in ("fp32", "int8")]
-    fit = fit_device(m, cpu, "xnnpack", [r[:4] for r in rows])
-    assert fit["scale"] == pytest.approx(1.7, rel=0.05) and fit["int8"] == pytest.approx(0.55, rel=0.05)
+    fit = fit_device(m, cpu, "xnnpack", rows)
+    for p in ("fp32", "int8"):  # the two big parts come back; the small per-op part is looser under the noise
+        assert fit[p][:2] == pytest.approx(truth[p][:2], rel=0.1), p
+        assert fit[p][2] == pytest.approx(truth[p][2], rel=0.5), p
     assert fit["s"] == pytest.approx(0.3, abs=0.03)
     res = calibrate(m, cpu, "xnnpack", rows)
-    assert res["calibration"]["models"] == 3 and len(res["leave_one_model_out"]) == len(rows)
+    assert res["calibration"]["models"] == 4 and len(res["leave_one_model_out"]) == len(rows)
     assert res["calibration"]["leave_one_model_out_median_ape"] < 0.1
-    # one thread count, one precision: s and int8 stay at the published fit's values
-    one = fit_device(m, cpu, "xnnpack", [(w, 4, "fp32", ms) for w, t, p, ms, _ in rows if t == 4 and p == "fp32"])
-    assert one["s"] == pytest.approx(m.s) and math.isclose(one["int8"], m.int8["tflite/nodot"], rel_tol=1e-3)
-    assert np.isfinite(one["scale"])
+    # one model, one thread count, one precision: one factor, s and int8 from the published fit
+    one = fit_device(m, cpu, "xnnpack", [r for r in rows if r[1] == 4 and r[2] == "fp32" and r[4] == "a"])
+    assert one["s"] == pytest.approx(m.s) and len(set(one["fp32"])) == 1 and one["fp32"][0] > 0
+    assert one["int8"][0] == pytest.approx(one["fp32"][0] * m.int8["tflite/nodot"], rel=1e-3)
+    with pytest.raises(ValueError):
+        _predict(m, works["a"], cpu, 1, "xnnpack", "fp32", {"fp32": [1, -1, 1], "int8": [1, 1, 1]})
+
+
+def test_bench_json_for_calibration_is_untrusted_input(tmp_path, monkeypatch) -> None:
+    from edgetl.analysis.calibrate import read_bench_rows
+    from edgetl.errors import ConfigError
+
+    bad = tmp_path / "bench.json"
+    bad.write_text("{not json")
+    with pytest.raises(ConfigError, match="not a bench JSON"):
+        read_bench_rows(bad, "rpi4")
+    bad.write_text(json.dumps({"rows": [1, "x", {"device": "rpi4", "status": "ok", "p50_ms": -3}]}))
+    with pytest.raises(ConfigError, match="no measured rows of device 'rpi4'"):
+        read_bench_rows(bad, "rpi4")
+    bad.write_text(json.dumps({"rows": [{"device": "rpi4", "status": "ok", "p50_ms": 2.5, "artifact": "a"}]}))
+    assert len(read_bench_rows(bad, "rpi4")) == 1
+    monkeypatch.setenv("EDGETL_MAX_BENCH_BYTES", "10")
+    with pytest.raises(ConfigError, match="EDGETL_MAX_BENCH_BYTES"):
+        read_bench_rows(bad, "rpi4")
+    with pytest.raises(ConfigError, match="Cannot read bench file"):
+        read_bench_rows(tmp_path / "missing.json", "rpi4")

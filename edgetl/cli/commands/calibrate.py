@@ -75,8 +75,9 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
         emit({"profile": str(dest), **result, "skipped_targets": skipped}, True)
         return
     c = result["calibration"]
-    click.echo(f"{prof.name}: {c['measurements']} measurements of {c['models']} models; scale x{c['scale']:.3g} "
-               f"against the published fit, int8 x{c['int8']:.3g} of fp32, thread scaling s={c['s']:.3g}")
+    fp, i8 = (", ".join(f"{n} x{v:.3g}" for n, v in zip(c["parts"], c[p])) for p in ("fp32", "int8"))
+    click.echo(f"{prof.name}: {c['measurements']} measurements of {c['models']} models. Against the published fit: "
+               f"fp32 {fp}; int8 {i8}; thread scaling s={c['s']:.3g}")
     if "leave_one_model_out_median_ape" in c:
         click.echo(f"leave-one-model-out median error: {c['leave_one_model_out_median_ape']:.1%}")
     else:
