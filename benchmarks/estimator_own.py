@@ -109,6 +109,7 @@ def main() -> None:
     ape = [abs(u["published_fit_ms"] / u["measured_ms"] - 1) for u in uncal if u["published_fit_ms"]]
     out = {"script": "benchmarks/estimator_own.py", "date": str(date.today()), "bench_wall_s": bench_s,
            "measurements": uncal, "calibration": cal["calibration"], "leave_one_model_out": cal["leave_one_model_out"],
+           "models": cal["models"],
            "published_fit_median_ape": round(float(np.median(ape)), 4) if ape else None,
            "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                        "python": sys.version.split()[0]}}

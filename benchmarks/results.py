@@ -299,14 +299,17 @@ def estimator() -> str:
     out.append(f"Own measurements: raw `results/estimator_own.json` (written by `benchmarks/estimator_own.py` on "
                f"{own['date']}; {own['machine']['processor']}, {own['machine']['cpus']} CPUs). "
                f"{c['measurements']} rows ({c['models']} models, fp32 and int8 TFLite, 1 and 2 threads) timed with "
-               f"`edgetl bench`, then `edgetl calibrate`: scale x{c['scale']:.3g}, int8 x{c['int8']:.3g}, "
-               f"s={c['s']:.3g}. **Leave-one-model-out median error {c['leave_one_model_out_median_ape']:.1%}**; "
+               f"`edgetl bench`, then `edgetl calibrate`: factors against the published fit, fp32 "
+               + ", ".join(f"{n} x{v:.3g}" for n, v in zip(c["parts"], c["fp32"])) + "; int8 "
+               + ", ".join(f"{n} x{v:.3g}" for n, v in zip(c["parts"], c["int8"]))
+               + f"; s={c['s']:.3g}. **Leave-one-model-out median error {c['leave_one_model_out_median_ape']:.1%}**; "
                f"the published fit alone (an x86 core without anchors, from its peak) was off by a median "
                f"{own['published_fit_median_ape']:.1%}.\n")
     out.append("| left-out model | threads | precision | measured ms | predicted ms | error |")
     out.append("|---|---|---|---|---|---|")
+    names = {k: v[0].rsplit("_", 1)[0] for k, v in own.get("models", {}).items()}
     for r in own["leave_one_model_out"]:
-        out.append(f"| {r['model']} MACs | {r['threads']} | {r['precision']} | {r['measured_ms']:.2f} | "
+        out.append(f"| {names.get(r['model'], r['model'])} | {r['threads']} | {r['precision']} | {r['measured_ms']:.2f} | "
                    f"{r['predicted_ms']:.2f} | {r['ape']:.1%} |")
     return "\n".join(out) + "\n"
 

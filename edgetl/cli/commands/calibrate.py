@@ -42,6 +42,7 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
     model = CostModel.from_dict(published["cpu"])
     rows = []
     skipped = []
+    names: dict[str, set[str]] = {}
     for r in cal.read_bench_rows(bench_json, prof.name):
         path = Path(str(r["artifact"]))
         if not path.is_file():
@@ -52,7 +53,9 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
         if prec not in ("fp32", "int8"):
             skipped.append(f"{path.name} ({prec})")
             continue
-        rows.append((work_of(rep), int(r.get("threads") or 1), prec, float(r["p50_ms"]), f"{rep.macs / 1e6:.0f}M"))
+        key = f"{rep.macs / 1e6:.0f}M MACs"  # one network: its fp32 and int8 files count as one model
+        names.setdefault(key, set()).add(path.name)
+        rows.append((work_of(rep), int(r.get("threads") or 1), prec, float(r["p50_ms"]), key))
     if not rows:
         raise ConfigError(f"{bench_json}: no fp32 or int8 rows of {prof.name} to calibrate on (skipped: "
                           f"{', '.join(sorted(set(skipped)))}).")
@@ -72,7 +75,8 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
     tmp.write_text("# written by edgetl calibrate\n" + yaml.safe_dump(raw, sort_keys=False))
     tmp.replace(dest)
     if as_json:
-        emit({"profile": str(dest), **result, "skipped_targets": skipped}, True)
+        emit({"profile": str(dest), **result, "models": {k: sorted(v) for k, v in names.items()},
+              "skipped": skipped}, True)
         return
     c = result["calibration"]
     fp, i8 = (", ".join(f"{n} x{v:.3g}" for n, v in zip(c["parts"], c[p])) for p in ("fp32", "int8"))
