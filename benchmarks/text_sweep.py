@@ -30,8 +30,9 @@ ROWS: dict[str, dict] = {
     "lr3e-5_ep10_bs16": {"fine_tune_lr": 3e-5, "fine_tune_epochs": 10, "batch_size": 16, "fine_tune_embeddings": True},
     "lr1e-4_ep5_bs32_frozen_embeddings": {"fine_tune_lr": 1e-4, "fine_tune_epochs": 5, "batch_size": 32,
                                           "fine_tune_embeddings": False},
-    "lr5e-5_ep10_bs16_frozen_embeddings": {"fine_tune_lr": 5e-5, "fine_tune_epochs": 10, "batch_size": 16,
-                                           "fine_tune_embeddings": False},
+    "lr1e-4_ep5_bs16": {"fine_tune_lr": 1e-4, "fine_tune_epochs": 5, "batch_size": 16, "fine_tune_embeddings": True},
+    "lr1e-4_ep5_bs32_len32": {"fine_tune_lr": 1e-4, "fine_tune_epochs": 5, "batch_size": 32,
+                              "fine_tune_embeddings": True, "max_length": 32},
 }
 
 

@@ -109,7 +109,11 @@ def _edgetpu(r: ModelReport, prof: DeviceProfile, precision: str, work: Any, cal
     hw = prof.hardware or {}
     mapped = 1.0
     host_ms, note = 0.0, ""
-    if r.format == "tflite":
+    from .compat import precision_of
+
+    if r.format == "tflite" and precision_of(r) != "int8":
+        note = "; assumes the int8 export maps fully to the Edge TPU (inspect that file to see its partition)"
+    elif r.format == "tflite":
         from .edgetpu import lint_edgetpu
 
         lint = lint_edgetpu(r.path)
@@ -126,7 +130,7 @@ def _edgetpu(r: ModelReport, prof: DeviceProfile, precision: str, work: Any, cal
                                                                  runtime="xnnpack", precision="int8")
             note = (f"; {100 * (1 - mapped):.0f}% of the MACs run on the host CPU after {lint.partition_op} "
                     f"({host_ms:.1f} ms of the estimate)")
-    facts = {"macs_m": r.macs * mapped / 1e6, "params_m": r.weight_bytes / 1e6}
+    facts = {"macs_m": r.macs * mapped / 1e6, "params_m": r.params / 1e6}  # int8 on the TPU: a byte each
     tpu = cal["edgetpu"]
     p50 = edgetpu_cost.predict_ms(tpu, facts, hw) + host_ms
     lo, hi = _range(p50, tpu.get("log_q10", -0.4), tpu.get("log_q90", 0.4))

@@ -91,6 +91,8 @@ def test_lint_names_the_partition_op_and_float_reasons(tmp_path: Path) -> None:
                                       source="t.yaml")
     c = check(analyze(part), no_host)
     assert c["estimate"] is None and "hardware.host" in c["estimate_unavailable"]
+    what_if = check(analyze(_convert(model, tmp_path, "fp32")), load_profile("coral-usb"), precision="int8")
+    assert "assumes the int8 export maps fully" in what_if["estimate"]["note"]
     flt = lint_edgetpu(_convert(model, tmp_path, "fp32"))
     assert not flt.full_int8 and any("not fully quantized" in r for r in flt.reasons)
     assert any("tflite:uint8" in f for f in flt.fixes)
