@@ -56,10 +56,11 @@ def main() -> None:
     prev = json.loads(args.out.read_text()) if args.out.exists() else {}
     rows = {r["name"]: r for r in prev.get("rows", [])}
     for name, row in rows.items():  # what each stored row really did, from its own run's metrics
-        if "embeddings_trained" not in row:
-            m = sorted((args.work / name).glob("train-*/metrics.json"))
-            if m:
-                row["embeddings_trained"] = json.loads(m[-1].read_text())["fine_tune"].get("embeddings_trained")
+        m = sorted((args.work / name).glob("train-*/metrics.json"))
+        if m and ("embeddings_trained" not in row or "test_texts" not in row):
+            mm = json.loads(m[-1].read_text())
+            row.setdefault("embeddings_trained", mm["fine_tune"].get("embeddings_trained"))
+            row.update(validation_texts=mm["validation"]["images"], test_texts=mm["test"]["images"])
     for name, change in ROWS.items():
         if (args.only and name not in args.only) or name in rows:
             continue
@@ -74,20 +75,28 @@ def main() -> None:
                       "feature_extraction_val_top1": m["strategy"]["feature_extraction_val_top1"],
                       "fine_tune_s": m["timings_s"].get("fine_tune_s"), "wall_s": round(time.perf_counter() - t, 1),
                       "embeddings_trained": m["fine_tune"].get("embeddings_trained"),
+                      "validation_texts": m["validation"]["images"], "test_texts": m["test"]["images"],
                       "history": [{k: h.get(k) for k in ("phase", "epoch", "val_accuracy", "accuracy")}
                                   for h in json.loads((res.out_dir / "history.json").read_text())]}
         print(f"{name}: val {rows[name]['validation_top1']:.4f} test {rows[name]['test_top1']:.4f} "
               f"({rows[name]['wall_s']:.0f} s)", flush=True)
-        best = max(rows.values(), key=lambda r: r["validation_top1"])
-        out = {"script": "benchmarks/text_sweep.py", "date": str(date.today()), "yaml": "examples/trec6.yaml",
-               "data": "trec6.csv (../shared/datasets/trec6)", "rows": list(rows.values()),
-               "chosen_on_validation": best["name"],
-               "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                           "python": sys.version.split()[0]}}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(out, indent=1) + "\n")
-        tmp.replace(args.out)
+        write(args.out, rows)
+    write(args.out, rows)
+
+
+def write(path: Path, rows: dict[str, dict]) -> None:
+    if not rows:
+        return
+    best = max(rows.values(), key=lambda r: r["validation_top1"])
+    out = {"script": "benchmarks/text_sweep.py", "date": str(date.today()), "yaml": "examples/trec6.yaml",
+           "data": "trec6.csv (../shared/datasets/trec6)", "rows": list(rows.values()),
+           "chosen_on_validation": best["name"],
+           "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                       "python": sys.version.split()[0]}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(out, indent=1) + "\n")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ profile's ``hardware.latency_calibration``:
 """
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from pathlib import Path
@@ -63,63 +62,48 @@ def _predict(model: CostModel, work: Work, cpu: Cpu, threads: int, runtime: str,
     return float(parts @ coef)
 
 
-def _nnls(a: np.ndarray, b: np.ndarray) -> np.ndarray | None:
-    """Non-negative least squares for a few unknowns (enumerating the active set)."""
-    best = None
-    n = a.shape[1]
-    for k in range(1, n + 1):
-        for cols in itertools.combinations(range(n), k):
-            x, *_ = np.linalg.lstsq(a[:, cols], b, rcond=None)
-            if (x <= 0).any():
-                continue
-            full = np.zeros(n)
-            full[list(cols)] = x
-            err = float(np.sum((a @ full - b) ** 2))
-            if best is None or err < best[0]:
-                best = (err, full)
-    return None if best is None else best[1]
-
-
-def _fit_precision(parts: np.ndarray, y: np.ndarray, models: int) -> np.ndarray:
-    """Factors for the three parts: apart with 3+ models, dense vs the rest with 2, one scale with 1."""
-    a = parts / y[:, None]  # relative errors
-    ones = np.ones(len(y))
-    groups = [[0], [1], [2]] if models >= 3 else ([[0], [1, 2]] if models == 2 else [[0, 1, 2]])
-    cols = np.stack([a[:, g].sum(1) for g in groups], axis=1)
-    x = _nnls(cols, ones)
-    if x is None:
-        x = np.full(len(groups), float(cols.sum(1) @ ones / (cols.sum(1) @ cols.sum(1))))
-    out = np.zeros(3)
-    for g, v in zip(groups, x):
-        out[g] = v
-    if (out == 0).any():  # a part the fit dropped keeps the mean factor of the others, never zero
-        out[out == 0] = float(out[out > 0].mean()) if (out > 0).any() else 1.0
-    return out
-
-
 def fit_device(model: CostModel, cpu: Cpu, runtime: str, rows: list[tuple[Work, int, str, float, str]]
                ) -> dict[str, Any]:
     """The device's factors per part and precision, and its thread scaling, from (work, threads, precision,
-    measured ms, model key) rows: least squares on relative errors for each thread-scaling value."""
+    measured ms, model key) rows: least squares on log errors for each thread-scaling value. The parts are
+    fitted apart from 3 measured models on (2: dense and the rest; 1: one factor) in each precision."""
+    from .cost import _levenberg_marquardt
+
     multi = len({min(r[1], cpu.cores) for r in rows}) > 1
     prior_int8 = model.int8.get("tflite/dot" if cpu.dot else "tflite/nodot", 1.0)
+    groups = {}
+    for p in ("fp32", "int8"):
+        n = len({r[4] for r in rows if r[2] == p})
+        groups[p] = [0, 1, 2] if n >= 3 else ([0, 1, 1] if n == 2 else [0, 0, 0])
+    precs = [p for p in ("fp32", "int8") if groups[p] and any(r[2] == p for r in rows)]
+    y = np.log([r[3] for r in rows])
+    is_int8 = np.array([r[2] == "int8" for r in rows])
     best = None
-    for s in (np.linspace(0.0, 0.9, 91) if multi else [model.s]):
+    for s in (np.linspace(0.0, 0.9, 46) if multi else [model.s]):
         m = CostModel(**{**model.__dict__, "s": float(s)})
-        coef, err = {}, 0.0
-        for p in ("fp32", "int8"):
-            sub = [r for r in rows if r[2] == p]
-            if not sub:
-                continue
-            parts = np.array([m.parts_ms(w, cpu, threads=t, runtime=runtime) for w, t, *_ in sub])
-            y = np.array([r[3] for r in sub])
-            coef[p] = _fit_precision(parts, y, len({r[4] for r in sub}))
-            err += float(np.sum(((parts @ coef[p]) / y - 1) ** 2))
+        parts = np.array([m.parts_ms(w, cpu, threads=t, runtime=runtime) for w, t, *_ in rows])
+
+        def factors(theta: np.ndarray) -> dict[str, np.ndarray]:
+            out, k = {}, 0
+            for p in precs:
+                n = max(groups[p]) + 1
+                out[p] = np.exp(np.clip(theta[k:k + n][groups[p]], -12, 12))
+                k += n
+            return out
+
+        def residuals(theta: np.ndarray) -> np.ndarray:
+            f = factors(theta)
+            c = np.where(is_int8[:, None], f.get("int8", np.ones(3)), f.get("fp32", np.ones(3)))
+            return np.concatenate([np.log((parts * c).sum(1)) - y, 0.01 * theta])  # a whisper of ridge: finite
+
+        theta = _levenberg_marquardt(residuals, np.zeros(sum(max(groups[p]) + 1 for p in precs)), n_data=len(rows),
+                                     f_scale=10.0)
+        err = float(np.sum(residuals(theta)[:len(rows)] ** 2))
         if best is None or err < best[0]:
-            best = (err, coef, float(s))
+            best = (err, factors(theta), float(s))
     assert best is not None
     _, coef, s = best
-    to_int8 = np.array([prior_int8, prior_int8, 1.0])  # no int8 rows: the published int8 factor
+    to_int8 = np.array([prior_int8, prior_int8, 1.0])  # a precision not measured: the published int8 factor
     fp = coef["fp32"] if "fp32" in coef else coef["int8"] / to_int8
     i8 = coef["int8"] if "int8" in coef else fp * to_int8
     return {"fp32": [round(float(v), 4) for v in fp], "int8": [round(float(v), 4) for v in i8],
