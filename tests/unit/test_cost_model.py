@@ -1,6 +1,5 @@
 """The CPU cost model's pieces: op classes, hardware facts, the device calibration's fit."""
 import json
-import math
 
 import numpy as np
 import pytest
