@@ -82,9 +82,12 @@ def main() -> None:
         "name": "this-host", "description": "the 2-vCPU VM that ran this script", "runtime": "litert",
         "threads": [1, 2], "hardware": {"core": "x86-64 (AVX-512)", "cores": 2, "clock_ghz": 2.1,
                                         "peak_gflops_fp32": 268.8, "note": "2 cores x 2.1 GHz x 2 AVX-512 FMA x 16 lanes x 2"}}))
+    from edgetl.analysis.compat import precision_of
     from edgetl.analysis.estimate import estimate_for
     from edgetl.analysis.inspect_model import analyze
     from edgetl.devices import load_profile
+
+    reports = {f: analyze(f) for f in files}  # each file read once, for every session
 
     base = load_profile(str(prof))
     runs = []
@@ -109,9 +112,7 @@ def main() -> None:
         rows = [r for r in json.loads(bench_json.read_text())["rows"] if r["status"] == "ok"]
         uncal = []
         for r in rows:
-            rep = analyze(r["artifact"])
-            from edgetl.analysis.compat import precision_of
-
+            rep = reports[Path(r["artifact"])]
             est, _ = estimate_for(rep, base, precision_of(rep), r["threads"])
             uncal.append({"artifact": Path(r["artifact"]).name, "threads": r["threads"], "measured_ms": r["p50_ms"],
                           "reliable": r.get("reliable"), "published_fit_ms": est["p50_ms"] if est else None})

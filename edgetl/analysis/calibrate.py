@@ -14,6 +14,7 @@ profile's ``hardware.latency_calibration``:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -51,10 +52,10 @@ def read_bench_rows(path: str | Path, device: str) -> list[dict[str, Any]]:
 PARTS = ("dense", "memory", "per_op")
 
 
-def _predict(model: CostModel, work: Work, cpu: Cpu, threads: int, runtime: str, precision: str,
+def predict_calibrated(model: CostModel, work: Work, cpu: Cpu, threads: int, runtime: str, precision: str,
              cal: dict[str, Any]) -> float:
     """A calibrated device's time: its own factor for each part (dense, memory-bound, per-op) and precision."""
-    m = CostModel(**{**model.__dict__, "s": float(cal.get("s", model.s))})
+    m = dataclasses.replace(model, s=float(cal.get("s", model.s)))
     parts = m.parts_ms(work, cpu, threads=threads, runtime=runtime)
     coef = np.array([float(v) for v in cal["int8" if precision == "int8" else "fp32"]])
     if coef.shape != (3,) or not np.isfinite(coef).all() or (coef < 0).any():
@@ -80,7 +81,7 @@ def fit_device(model: CostModel, cpu: Cpu, runtime: str, rows: list[tuple[Work, 
     is_int8 = np.array([r[2] == "int8" for r in rows])
     best = None
     for s in (np.linspace(0.0, 0.9, 46) if multi else [model.s]):
-        m = CostModel(**{**model.__dict__, "s": float(s)})
+        m = dataclasses.replace(model, s=float(s))
         parts = np.array([m.parts_ms(w, cpu, threads=t, runtime=runtime) for w, t, *_ in rows])
 
         def factors(theta: np.ndarray) -> dict[str, np.ndarray]:
@@ -121,7 +122,7 @@ def calibrate(model: CostModel, cpu: Cpu, runtime: str, rows: list[tuple[Work, i
             f = fit_device(model, cpu, runtime, [r for r in rows if r[4] != held])
             for w, t, p, ms, key in rows:
                 if key == held:
-                    pred = _predict(model, w, cpu, t, runtime, p, f)
+                    pred = predict_calibrated(model, w, cpu, t, runtime, p, f)
                     resid.append(math.log(pred / ms))
                     per_model.append({"model": key, "threads": t, "precision": p, "measured_ms": round(ms, 3),
                                       "predicted_ms": round(pred, 3), "ape": round(abs(pred / ms - 1), 4)})

@@ -1,4 +1,4 @@
-"""Per-profile checks of an analyzed model: runtime op versions, GPU delegate, budgets, latency estimate."""
+"""Per-profile checks of an analyzed model: runtime op versions, GPU delegate, budgets (estimates: estimate.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -63,13 +63,3 @@ def budgets(r: ModelReport, prof: DeviceProfile) -> dict[str, Any]:
     out["dominated_by"] = (r.largest_weights[:1] if r.weight_bytes > (r.peak_activation_bytes or 0)
                            else r.largest_activations[:1])
     return out
-
-
-def estimate(r: ModelReport, prof: DeviceProfile, precision: str | None = None) -> dict[str, Any] | None:
-    """A latency range for ``prof`` (edgetl.analysis.estimate), or None; ``why_no_estimate`` says why.
-
-    ``precision`` (fp32, fp16, int8) asks what the model would do exported at that precision.
-    """
-    from .estimate import estimate_for
-
-    return estimate_for(r, prof, precision or precision_of(r))[0]

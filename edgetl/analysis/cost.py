@@ -20,7 +20,7 @@ an estimate come from leave-one-device-out residuals (``benchmarks/estimator_cv.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -153,7 +153,7 @@ class CostModel:
     runtime: dict[str, float]    # runtime -> factor (xnnpack 1)
     int8: dict[str, float]       # "<runtime group>/<dot|nodot>" -> factor against fp32
     core_factor: dict[str, float]
-    conv_runtime: dict[str, float] = None  # type: ignore[assignment]  # runtime -> dense-conv factor (ncnn 1)
+    conv_runtime: dict[str, float] = field(default_factory=dict)  # runtime -> dense-conv factor (ncnn 1)
     log_q10: float = -0.3        # leave-one-device-out residual quantiles (log): the printed range
     log_q90: float = 0.3
 
@@ -172,14 +172,9 @@ class CostModel:
         return threads / (1.0 + self.s * (threads - 1))
 
     def predict_ms(self, work: Work, cpu: Cpu, *, threads: int, runtime: str, precision: str) -> float:
-        n = max(1, min(threads, cpu.cores))
-        rate = cpu.clock_ghz * cpu.macs_per_cycle * self.core_factor.get(cpu.core, 1.0) * self.scaling(n)
-        cyc = sum(self.k[c] * v * ((self.conv_runtime or {}).get(runtime, 1.0) if c == "conv" else 1.0)
-                  for c, v in zip(CLASSES, work.vector()))
-        f = self.runtime.get(runtime, 1.0)
-        if precision == "int8":
-            f *= self.int8.get(_int8_key(runtime, cpu.dot), 1.0)
-        return f * cyc / rate + self.k_op * work.ops / cpu.clock_ghz
+        dense, memory, per_op = self.parts_ms(work, cpu, threads=threads, runtime=runtime)
+        f = self.int8.get(_int8_key(runtime, cpu.dot), 1.0) if precision == "int8" else 1.0
+        return f * (dense + memory) + per_op
 
     def parts_ms(self, work: Work, cpu: Cpu, *, threads: int, runtime: str) -> np.ndarray:
         """fp32 time of the MAC-dense part (convolutions, fully connected), of the memory-bound part (depthwise,
@@ -187,7 +182,7 @@ class CostModel:
         n = max(1, min(threads, cpu.cores))
         rate = cpu.clock_ghz * cpu.macs_per_cycle * self.core_factor.get(cpu.core, 1.0) * self.scaling(n)
         f = self.runtime.get(runtime, 1.0) / rate
-        conv = self.k["conv"] * work.conv * (self.conv_runtime or {}).get(runtime, 1.0)
+        conv = self.k["conv"] * work.conv * self.conv_runtime.get(runtime, 1.0)
         dense = f * (conv + self.k["fc"] * work.fc)
         memory = f * (self.k["depthwise"] * work.depthwise + self.k["other"] * work.other)
         return np.array([dense, memory, self.k_op * work.ops / cpu.clock_ghz])

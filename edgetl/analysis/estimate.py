@@ -13,6 +13,8 @@ the range of their own leave-one-model-out errors.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import math
 from pathlib import Path
@@ -27,7 +29,9 @@ GPU_PRIOR_EFFICIENCY = 0.1   # fraction of a GPU's fp16 peak a batch-1 CNN reach
 GPU_PRIOR_SPREAD = 3.0       # the printed range is x/÷ this: no anchors
 
 
+@functools.lru_cache(maxsize=1)
 def load_calibration() -> dict[str, Any] | None:
+    """The shipped fit (read once per process; callers copy what they change: CostModel.from_dict does)."""
     if CALIBRATION.is_file():
         cal = json.loads(CALIBRATION.read_text())
         return cal if cal.get("schema") == 2 else None
@@ -75,10 +79,10 @@ def estimate_for(r: ModelReport, prof: DeviceProfile, precision: str, threads: i
     basis = f"{cpu.cores}x {cpu.core} at {cpu.clock_ghz:g} GHz"
     own = hw.get("latency_calibration") or {}
     if isinstance(own, dict) and own:
-        from .calibrate import _predict
+        from .calibrate import predict_calibrated
 
         try:
-            p50 = _predict(model, work, cpu, min(n, cpu.cores), runtime, prec, own)
+            p50 = predict_calibrated(model, work, cpu, min(n, cpu.cores), runtime, prec, own)
             q10, q90 = float(own.get("log_q10", q10)), float(own.get("log_q90", q90))
         except (KeyError, TypeError, ValueError):
             return None, (f"profile {prof.name}: hardware.latency_calibration is not what edgetl calibrate writes "
@@ -125,7 +129,7 @@ def _edgetpu(r: ModelReport, prof: DeviceProfile, precision: str, work: Any, cal
                 return None, (f"the model maps only partly to the Edge TPU (from {lint.partition_op} on, it runs on "
                               f"the host) and profile {prof.name} does not describe its host CPU (hardware.host: "
                               "core, cores, clock_ghz)")
-            rest = type(r)(**{**r.__dict__, "layers": r.layers[lint.partition_index:]})
+            rest = dataclasses.replace(r, layers=r.layers[lint.partition_index:])
             host_ms = CostModel.from_dict(cal["cpu"]).predict_ms(work_of(rest), host, threads=1,
                                                                  runtime="xnnpack", precision="int8")
             note = (f"; {100 * (1 - mapped):.0f}% of the MACs run on the host CPU after {lint.partition_op} "

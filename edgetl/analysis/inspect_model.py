@@ -56,10 +56,9 @@ def check(report: ModelReport, prof: DeviceProfile, *, threads: int | None = Non
 
     if threads is not None:
         prof = dataclasses.replace(prof, threads=(threads,))
-    from .compat import budgets, estimate, gpu_delegate, runtime_compat
-
     from .. import targets
-    from .compat import precision_of
+    from .compat import budgets, gpu_delegate, precision_of, runtime_compat
+    from .estimate import estimate_for
 
     if report.format == "keras":
         fits = [t for t in targets.TARGETS if prof.accepts(t)[0]]
@@ -81,17 +80,10 @@ def check(report: ModelReport, prof: DeviceProfile, *, threads: int | None = Non
     if precision is not None and report.format != "keras":
         out["runs_here"], out["why_not"] = prof.accepts(f"{report.format}:{precision}") if \
             f"{report.format}:{precision}" in targets.TARGETS else (out["runs_here"], out["why_not"])
-    out["estimate"] = estimate(report, prof, precision) if out["runs_here"] or report.format == "keras" else None
+    if out["runs_here"] or report.format == "keras":
+        out["estimate"], why = estimate_for(report, prof, precision or precision_of(report))
+    else:
+        out["estimate"], why = None, f"the model does not run there ({out['why_not']})"
     if out["estimate"] is None:
-        out["estimate_unavailable"] = why_no_estimate(report, prof, out)
+        out["estimate_unavailable"] = why or "no estimate for this combination"
     return out
-
-
-def why_no_estimate(report: ModelReport, prof: DeviceProfile, out: dict[str, Any]) -> str:
-    """One line: why a device gets no latency estimate."""
-    from .compat import precision_of
-    from .estimate import estimate_for
-
-    if not out["runs_here"] and report.format != "keras":
-        return f"the model does not run there ({out['why_not']})"
-    return estimate_for(report, prof, precision_of(report))[1] or "no estimate for this combination"

@@ -393,11 +393,13 @@ def _estimate(art: BenchArtifact, dev: DeviceProfile, threads: int) -> tuple[dic
     """
     import dataclasses
 
-    from ..analysis.compat import estimate
+    from ..analysis.compat import precision_of
+    from ..analysis.estimate import estimate_for
     from ..analysis.inspect_model import analyze
 
     try:
-        return estimate(analyze(art.path), dataclasses.replace(dev, threads=(threads,))), ""
+        report = analyze(art.path)
+        return estimate_for(report, dataclasses.replace(dev, threads=(threads,)), precision_of(report))
     except Exception as exc:  # noqa: BLE001 - reported on the row, never raised
         log.warning("no estimate for %s on %s: %s", art.path, dev.name, exc)
         return None, " ".join(f"{type(exc).__name__}: {exc}".split())[:300]

@@ -1,10 +1,9 @@
 """The CPU cost model's pieces: op classes, hardware facts, the device calibration's fit."""
 import json
 
-import numpy as np
 import pytest
 
-from edgetl.analysis.calibrate import _predict, calibrate, fit_device
+from edgetl.analysis.calibrate import predict_calibrated, calibrate, fit_device
 from edgetl.analysis.cost import CostModel, Work, cpu_from_hardware, op_class, work_of
 from edgetl.analysis.report import LayerStat, ModelReport
 
@@ -47,7 +46,7 @@ def test_device_calibration_recovers_a_board_that_differs_from_the_fit() -> None
     works = {"a": Work(300, 20, 1, 2, 60), "b": Work(3800, 0, 2, 6, 70), "c": Work(50, 8, 1, 1, 80),
              "d": Work(400, 35, 1, 5, 130)}
     truth = {"fp32": [1.7, 0.8, 1.2], "int8": [0.3, 1.1, 2.0], "s": 0.3}
-    rows = [(w, t, p, _predict(m, w, cpu, t, "xnnpack", p, truth) * (1.02 if k == "b" else 0.99), k)
+    rows = [(w, t, p, predict_calibrated(m, w, cpu, t, "xnnpack", p, truth) * (1.02 if k == "b" else 0.99), k)
             for k, w in works.items() for t in (1, 4) for p in ("fp32", "int8")]
     fit = fit_device(m, cpu, "xnnpack", rows)
     for p in ("fp32", "int8"):  # the two big parts come back; the small per-op part is looser under the noise
@@ -62,7 +61,7 @@ def test_device_calibration_recovers_a_board_that_differs_from_the_fit() -> None
     assert one["s"] == pytest.approx(m.s) and len(set(one["fp32"])) == 1 and one["fp32"][0] > 0
     assert one["int8"][0] == pytest.approx(one["fp32"][0] * m.int8["tflite/nodot"], rel=1e-3)
     with pytest.raises(ValueError):
-        _predict(m, works["a"], cpu, 1, "xnnpack", "fp32", {"fp32": [1, -1, 1], "int8": [1, 1, 1]})
+        predict_calibrated(m, works["a"], cpu, 1, "xnnpack", "fp32", {"fp32": [1, -1, 1], "int8": [1, 1, 1]})
 
 
 def test_bench_json_for_calibration_is_untrusted_input(tmp_path, monkeypatch) -> None:
