@@ -41,7 +41,49 @@ def write_report(run_dir: Path, rows: list[dict[str, Any]]) -> None:
         lines.append("| " + " | ".join(_fmt(r.get(c)) for c in COLUMNS) + " |")
     flagged = [r for r in rows if r["status"] != "ok"]
     notes = "".join(f"\n- **{r['target']} {r['status'].upper()}**: {r['reason']}" for r in flagged)
-    atomic_write_text(run_dir / "export_report.md", "# Export report\n\n" + "\n".join(lines) + "\n" + notes + "\n")
+    details = "".join(_quantization_section(r) for r in rows)
+    atomic_write_text(run_dir / "export_report.md", "# Export report\n\n" + "\n".join(lines) + "\n" + notes + "\n"
+                      + details)
+
+
+def _quantization_section(r: dict[str, Any]) -> str:
+    """Per calibrated artifact: warnings, calibration audit, per-layer sensitivity, what selective kept float."""
+    cal = r.get("calibration")
+    if not cal:
+        return ""
+    out = [f"\n## {r['target']}: quantization\n"]
+    for w in r.get("warnings") or []:
+        out.append(f"- warning: {w}")
+    per = ", ".join(f"{k} {v}" for k, v in (cal.get("per_class") or {}).items())
+    out.append(f"- calibration: {cal.get('images')} images from the {cal.get('split', 'train split')}"
+               + (f" ({per})" if per else ""))
+    rng = cal.get("ranges") or {}
+    if "error" in rng:
+        out.append(f"- activation-range audit: not run ({rng['error']})")
+    elif rng:
+        out.append(f"- activation-range audit: {rng.get('tensors_exceeded', 0)} of {rng.get('tensors_checked', 0)} "
+                   f"activation tensors clip more on {rng.get('heldback_inputs')} held-back validation inputs than "
+                   f"on {rng.get('calibration_inputs')} calibration inputs")
+    sel = r.get("selective")
+    if sel:
+        if sel.get("chosen"):
+            kept = sel.get("float_layers") or []
+            out.append(f"- selective quantization: {sel.get('reason', '')}; "
+                       + (f"{len(kept)} layer(s) kept in float: " + ", ".join(f"`{k[:90]}`" for k in kept) if kept
+                          else f"calibration {sel.get('calibration')}, no layer in float"))
+        else:
+            out.append(f"- selective quantization: no candidate kept ({sel.get('reason', '')}); the plain artifact stands")
+    sens = r.get("sensitivity") or {}
+    if sens.get("layers"):
+        metric = sens.get("metric", "")
+        out.append(f"\nPer-layer sensitivity ({metric}, {sens.get('images')} {sens.get('split')} images; "
+                   + ("higher = worse" if metric == "rmse_over_scale" else "lower = worse") + "):\n")
+        out.append(f"| layer | {metric} |\n|---|---|")
+        for row in sens["layers"][:10]:
+            out.append(f"| `{str(row.get('layer'))[:100]}` | {row.get(metric)} |")
+    elif sens.get("error"):
+        out.append(f"- per-layer sensitivity: not available ({sens['error']})")
+    return "\n".join(out) + "\n"
 
 
 def _fmt(v: Any) -> str:

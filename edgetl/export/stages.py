@@ -174,7 +174,7 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 3  # 3: sensitivity, calibration audit, selective quantization
+    version: ClassVar[int] = 4  # 3: sensitivity, calibration audit, selective quantization; 4: range audit
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -209,8 +209,8 @@ class ExportStage:
             extra.get("selective", {}).pop("_bytes", None)
         report.update(extra)
         if self.target.calibrated:
-            report["calibration"] = self.shared.calibration_audit
-            warns = list(report["calibration"]["warnings"])
+            report["calibration"] = dict(self.shared.calibration_audit, ranges=self._range_audit(data))
+            warns = list(report["calibration"]["warnings"]) + report["calibration"]["ranges"].get("warnings", [])
             risk = None if text else get_spec(self.shared.metrics["model"]["backbone"]).quantization_risk
             if risk:
                 worst = [r["layer"] for r in (report.get("sensitivity") or {}).get("layers", [])[:3]]
@@ -331,6 +331,22 @@ class ExportStage:
         ctx.log(f"{self.target}: selective: {res.reason}")
         return out
 
+    def _range_audit(self, data: bytes) -> dict[str, Any]:
+        """Held-back (validation) inputs against the calibrated activation ranges, in the target's runtime."""
+        from ..quantize import ranges
+
+        _, held, _ = self.shared.validation
+        calib = self.shared.calibration
+        pick = lambda a: a[np.linspace(0, len(a) - 1, min(RANGE_AUDIT_INPUTS, len(a))).astype(int)]  # noqa: E731
+        try:
+            if self.target.format.name == "tflite":
+                return ranges.tflite_audit(data, pick(calib), pick(held))
+            import onnx
+
+            return ranges.onnx_audit(onnx.load_from_string(data), pick(calib), pick(held))
+        except Exception as exc:  # noqa: BLE001 - the artifact stands; the report says why the audit is missing
+            return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
     def _classifier(self, data: bytes, ctx: RunContext, float_model: bool = False) -> Any:
         """A one-thread Classifier on candidate bytes (written next to the stage's files, with a contract)."""
         from ..runtime.classify import Classifier
@@ -342,6 +358,9 @@ class ExportStage:
         finally:
             tmp.unlink(missing_ok=True)  # the interpreter holds the bytes
 
+
+
+RANGE_AUDIT_INPUTS = 100  # calibration and held-back inputs each: shares of clipped values, not ranges, are compared
 
 
 def _call(clf: Any) -> Any:

@@ -41,6 +41,43 @@ def test_every_target_exists_verified_and_described(exported: list[dict], tiny_r
     assert not any("Flex" in op for r in exported for op in r["ops"])
     report = json.loads((tiny_run / "export_report.json").read_text())
     assert len(report["artifacts"]) == len(TARGETS) and (tiny_run / "export_report.md").is_file()
+    for t in ("tflite:int8", "tflite:uint8", "onnx:int8"):  # every calibrated artifact gets the range audit
+        ranges = by[t]["calibration"]["ranges"]
+        assert ranges["tensors_checked"] > 0 and ranges["heldback_inputs"] >= 3, (t, ranges)
+    md = (tiny_run / "export_report.md").read_text()
+    assert "## tflite:int8: quantization" in md and "activation-range audit" in md
+
+
+def test_range_audit_names_tensors_that_held_back_inputs_push_past_a_narrow_calibration(tiny_run: Path) -> None:
+    """Calibrated on dark images, the int8 model clips what bright held-back images produce; calibrated on
+    images like the held-back ones, it does not: both runtimes, each artifact run in its own."""
+    import onnx
+
+    from edgetl.api import find_stage
+    from edgetl.convert.keras_to_tflite import saved_model_to_tflite
+    from edgetl.export.formats.onnx import _float
+    from edgetl.export.stages import ExportInputs
+    from edgetl.quantize.calibration import representative
+    from edgetl.quantize.onnx_ptq import quantize_onnx
+    from edgetl.quantize.ranges import onnx_audit, tflite_audit
+
+    cfg = ExportConfig(calibration_images=8)
+    shared = ExportInputs(find_stage(tiny_run, "train"), cfg)
+    _, held, _ = shared.validation
+    dark = shared.calibration * 0.1
+    for calib, narrow in ((dark, True), (held, False)):
+        tfl = saved_model_to_tflite(shared.saved_model, "int8", representative=representative(calib))
+        qdq = quantize_onnx(_float(shared, cfg), mode="static", pixels=calib, per_channel=True)
+        for name, audit in (("tflite", tflite_audit(tfl, calib, held)),
+                            ("onnx", onnx_audit(onnx.load_from_string(qdq.SerializeToString()), calib, held))):
+            assert audit["tensors_checked"] > 0, name
+            if narrow:
+                assert audit["tensors_exceeded"] >= 1 and "calibration set does not cover" in audit["warnings"][0], \
+                    (name, audit)
+                worst = audit["exceeded"][0]
+                assert worst["heldback_clipped"] > 2 * worst["calibration_clipped"]
+            else:
+                assert audit["tensors_exceeded"] == 0 and not audit["warnings"], (name, audit)
 
 
 def test_contract_is_embedded_and_in_the_sidecar(exported: list[dict]) -> None:

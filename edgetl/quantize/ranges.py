@@ -1,0 +1,160 @@
+"""Activation-range audit: do held-back inputs leave the ranges the int8 model was calibrated on?
+
+Calibration fixes each activation tensor's int8 range from the calibration images. Inputs that were not among
+them (validation images here) can produce values outside that range; they are clipped to the range's end,
+which is an error the calibration set never showed. The audit runs the quantized artifact in its own runtime on
+the calibration inputs and on held-back inputs and counts, per activation tensor, the share of values at the
+ends of the int8 range (TFLite: the stored int8 value is -128 or 127; ONNX QDQ: the float value entering a
+QuantizeLinear lies beyond its range). A tensor whose held-back share is clearly above its calibration share
+has a range that is too narrow for data like the held-back set.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+CLIP_RATIO = 2.0   # held-back share of values at the range's ends, over the calibration share, to be named
+CLIP_FLOOR = 1e-3  # and at least this share of the held-back values (0.1%): rarer clipping is noise
+
+
+def summarize(calib: dict[str, float], held: dict[str, float], n_calib: int, n_held: int) -> dict[str, Any]:
+    """Per-tensor clip shares on both sets -> the tensors whose range held-back data exceeds, worst first."""
+    rows = []
+    for name, h in held.items():
+        c = calib.get(name, 0.0)
+        if h >= CLIP_FLOOR and h > CLIP_RATIO * c:
+            rows.append({"tensor": name, "heldback_clipped": round(h, 5), "calibration_clipped": round(c, 5)})
+    rows.sort(key=lambda r: -r["heldback_clipped"])
+    warnings = []
+    if rows:
+        worst = rows[0]
+        warnings.append(f"{len(rows)} activation tensor(s) clip more on held-back images than on the {n_calib} "
+                        f"calibration images (worst: {worst['tensor'][:80]}, {100 * worst['heldback_clipped']:.2f}% "
+                        f"of values vs {100 * worst['calibration_clipped']:.2f}%): the calibration set does not "
+                        "cover the data; raise export.calibration_images or make it more varied")
+    return {"tensors_checked": len(held), "calibration_inputs": n_calib, "heldback_inputs": n_held,
+            "split": "calibration (train) vs held-back (validation)", "exceeded": rows[:20],
+            "tensors_exceeded": len(rows), "warnings": warnings}
+
+
+def _shares(run: Callable[[np.ndarray], dict[str, tuple[int, int]]], inputs: np.ndarray) -> dict[str, float]:
+    clipped: dict[str, int] = {}
+    total: dict[str, int] = {}
+    for x in inputs:
+        for name, (k, n) in run(x).items():
+            clipped[name] = clipped.get(name, 0) + k
+            total[name] = total.get(name, 0) + n
+    return {name: clipped[name] / total[name] for name in total if total[name]}
+
+
+# ---------------------------------------------------------------- TFLite
+
+def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray) -> dict[str, Any]:
+    """Clip shares of every int8 activation tensor of a full-integer TFLite model, in LiteRT."""
+    from ..runtime.backends.litert import _interpreter_module
+
+    mod, _, _ = _interpreter_module("auto")
+    import warnings
+
+    with warnings.catch_warnings():  # "preserve_all_tensors is for debugging": this is debugging
+        warnings.simplefilter("ignore")
+        # without the default (XNNPACK) delegate: a delegate keeps its intermediate tensors to itself
+        it = mod.Interpreter(model_content=model, num_threads=1, experimental_preserve_all_tensors=True,
+                             experimental_op_resolver_type=mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    inp = it.get_input_details()[0]
+    details = it.get_tensor_details()
+    consts = _constant_tensors(model)
+    watch = [d for d in details if d["dtype"] in (np.int8, np.uint8) and d["index"] not in consts
+             and d["index"] != inp["index"] and len(d["quantization_parameters"]["scales"]) == 1]
+
+    def feed(x: np.ndarray) -> np.ndarray:
+        x = x[None] if x.ndim == len(inp["shape"]) - 1 else x
+        if inp["dtype"] in (np.int8, np.uint8):
+            scale, zp = inp["quantization"]
+            info = np.iinfo(inp["dtype"])
+            return np.clip(np.round(x.astype(np.float32) / scale + zp), info.min, info.max).astype(inp["dtype"])
+        return x.astype(inp["dtype"])
+
+    ends = {}
+    for d in watch:  # an end of the range that stands for 0 (after a ReLU, a softmax) holds zeros, not clipped values
+        info = np.iinfo(d["dtype"])
+        zp = int(d["quantization_parameters"]["zero_points"][0])
+        ends[d["index"]] = (info.min if zp != info.min else None, info.max if zp != info.max else None)
+
+    def run(x: np.ndarray) -> dict[str, tuple[int, int]]:
+        it.set_tensor(inp["index"], feed(x))
+        it.invoke()
+        out = {}
+        if inp["dtype"] in (np.int8, np.uint8):  # the input's quantization clips what lies beyond its range
+            scale, zp = inp["quantization"]
+            info = np.iinfo(inp["dtype"])
+            lo, hi = scale * (info.min - zp) - scale / 2, scale * (info.max - zp) + scale / 2
+            out[inp["name"]] = (int(np.count_nonzero((x < lo) | (x > hi))), int(x.size))
+        for d in watch:
+            v = it.get_tensor(d["index"])
+            lo, hi = ends[d["index"]]
+            k = (np.count_nonzero(v == lo) if lo is not None else 0) + (np.count_nonzero(v == hi) if hi is not None
+                                                                          else 0)
+            out[d["name"]] = (int(k), int(v.size))
+        return out
+
+    return summarize(_shares(run, calib), _shares(run, held), len(calib), len(held))
+
+
+def _constant_tensors(model: bytes) -> set[int]:
+    """Indices of tensors backed by a non-empty buffer (weights, biases, constants) in subgraph 0."""
+    from ..runtime.tflite_file import read_graph
+
+    g = read_graph(model)
+    return {t.index for t in g.tensors if t.constant}
+
+
+# ---------------------------------------------------------------- ONNX (QDQ)
+
+def onnx_audit(qdq: Any, calib: np.ndarray, held: np.ndarray) -> dict[str, Any]:
+    """Clip shares of the float tensors entering each QuantizeLinear of a QDQ model, in ONNX Runtime."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    inits = {i.name: numpy_helper.to_array(i) for i in qdq.graph.initializer}
+    graph_inputs = {i.name for i in qdq.graph.input}
+    ranges: dict[str, tuple[float, float]] = {}
+    for n in qdq.graph.node:
+        if n.op_type != "QuantizeLinear" or n.input[0] in inits:
+            continue
+        scale = inits.get(n.input[1])
+        zp = inits.get(n.input[2]) if len(n.input) > 2 else np.zeros((), np.uint8)
+        if scale is None or zp is None or scale.size != 1:
+            continue
+        info = np.iinfo(zp.dtype)
+        s, z = float(scale.reshape(())), int(zp.reshape(()))
+        # an end that stands for 0 marks a ReLU the quantizer folded into the range: below it is the ReLU's work
+        ranges[n.input[0]] = (-np.inf if z == info.min else s * (info.min - z) - s / 2,
+                              np.inf if z == info.max else s * (info.max - z) + s / 2)
+    m = onnx.ModelProto()
+    m.CopyFrom(qdq)
+    have = {o.name for o in m.graph.output}
+    for name in ranges:
+        if name not in have and name not in graph_inputs:
+            m.graph.output.append(onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, None))
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(m.SerializeToString(), so, providers=["CPUExecutionProvider"])
+    names = [k for k in ranges if k not in graph_inputs]
+    in_name = sess.get_inputs()[0].name
+
+    def run(x: np.ndarray) -> dict[str, tuple[int, int]]:
+        x = x[None] if x.ndim == len(sess.get_inputs()[0].shape) - 1 else x
+        x = x if x.dtype.kind == "i" else x.astype(np.float32)
+        vals = sess.run(names, {in_name: x})
+        out = {}
+        for name, v in [*zip(names, vals), *((k, x) for k in ranges if k in graph_inputs)]:
+            lo, hi = ranges[name]
+            out[name] = (int(np.count_nonzero((v <= lo) | (v >= hi))), int(v.size))
+        return out
+
+    return summarize(_shares(run, calib), _shares(run, held), len(calib), len(held))
