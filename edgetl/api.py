@@ -22,7 +22,8 @@ from .runs import RUN_FILE  # noqa: E402
 _LOCATION_KEYS = ("data", "val_data", "weights", "weights_dir", "cache_dir", "ray", "ray_shard_images",
                   "ray_worker_cpus")
 # options of one kind of data only: they stay out of the other kind's cache keys (image keys are unchanged)
-_TEXT_ONLY_KEYS = ("text_column", "label_column", "max_length", "fine_tune_embeddings")
+_TEXT_ONLY_KEYS = ("text_column", "label_column", "max_length", "fine_tune_embeddings", "weight_decay",
+                   "label_smoothing", "fine_tune_runs")
 _IMAGE_ONLY_KEYS = ("alpha", "image_size", "augment", "early_layer")
 
 
@@ -84,6 +85,7 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
 
     if is_text_backbone(config.backbone) or is_text_data(config.data):
         return _train_text(config, out, progress)
+    _refuse_text_only(config)
     spec = get_spec(config.backbone)
     alpha, size = spec.resolve_alpha(config.alpha), spec.resolve_size(config.image_size)
     weights = resolve_weights(spec, alpha, size, config.weights, config.weights_dir)
@@ -105,6 +107,19 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
         raise
     _record(run_dir, "train", result)
     return result
+
+
+def _refuse_text_only(config: TrainConfig) -> None:
+    """Text-training options set for an image run are refused, not silently ignored."""
+    from .errors import ConfigError
+
+    default = TrainConfig(data=config.data)
+    changed = [k for k in ("max_length", "fine_tune_embeddings", "weight_decay", "label_smoothing", "fine_tune_runs")
+               if getattr(config, k) != getattr(default, k)]
+    if changed:
+        raise ConfigError(f"{', '.join(changed)} appl{'ies' if len(changed) == 1 else 'y'} to text training; "
+                          f"{config.data!r} holds images and {config.backbone!r} is an image backbone. Remove "
+                          f"{'it' if len(changed) == 1 else 'them'}.")
 
 
 def _train_text(config: TrainConfig, out: str | Path, progress: bool) -> StageResult:
@@ -294,6 +309,7 @@ def preflight(config: "PipelineConfig") -> dict[str, Any]:
         ds = load_texts(t.data, text_column=t.text_column, label_column=t.label_column, strict=t.strict)
         return {"backbone": tspec.name, "kind": "text", "weights": str(folder), "devices": [p.name for p in profiles],
                 "data": {"classes": len(ds.classes), "images": len(ds.texts)}}
+    _refuse_text_only(t)
     spec = get_spec(t.backbone)
     alpha, size = spec.resolve_alpha(t.alpha), spec.resolve_size(t.image_size)
     weights = resolve_weights(spec, alpha, size, t.weights, t.weights_dir)

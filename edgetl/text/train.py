@@ -54,7 +54,7 @@ class TextTrainStage:
     """Train a text classifier; outputs ``model`` (model.keras, token ids in), ``labels``, ``metrics``, ``split``."""
 
     name: ClassVar[str] = "train"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: AdamW + label smoothing, the last epoch's weights, fine_tune_runs (soup)
     config_type: ClassVar[type] = TrainConfig
 
     def __init__(self, dataset: TextDataset, val_dataset: TextDataset | None, folder: Path, *,
@@ -135,12 +135,15 @@ class TextTrainStage:
             else:
                 top = self._top(encoder, head, bcfg, cut, length)
                 x_tr, x_va = (hidden[tr], mask[tr]), (hidden[va], mask[va])
-            history += loops.fit_arrays(top, "fine_tune", x_tr, labels[tr], x_va, labels[va], lr=cfg.fine_tune_lr,
-                                        epochs=cfg.fine_tune_epochs, start_epoch=len(history), warmup_decay=True,
-                                        **kw)
+            runs = self._fine_tune_runs(top, encoder, head, length, cfg, x_tr, x_va, ids, labels, tr, va, te,
+                                        history, kw, ctx)
             fine_tune = {"layers": n_ft, "of": bcfg.layers, "lr": cfg.fine_tune_lr, "schedule": "10% warm-up, cosine "
-                         "decay", "embeddings_trained": cut == 0 and cfg.fine_tune_embeddings,
-                         "cached_cut": None if cut == 0 else f"layer_{cut}"}
+                         "decay to zero; the last epoch's weights", "optimizer": "AdamW" if cfg.weight_decay else "Adam",
+                         "weight_decay": cfg.weight_decay, "label_smoothing": cfg.label_smoothing,
+                         "embeddings_trained": cut == 0 and cfg.fine_tune_embeddings,
+                         "cached_cut": None if cut == 0 else f"layer_{cut}", "runs": runs,
+                         "soup": (f"the weights of {len(runs)} fine-tuning runs averaged (seeds {cfg.seed}.."
+                                  f"{cfg.seed + len(runs) - 1}, one start)") if len(runs) > 1 else None}
             timings["fine_tune_s"] = time.perf_counter() - t
             strategy = Strategy.FINE_TUNE
         else:
@@ -166,6 +169,41 @@ class TextTrainStage:
                "train_texts_cut": round(truncated, 4)}
         return self._write(ctx, cfg, model, tok, classes, history, metrics, test_metrics, choice, fine_tune, timings,
                            spec, bcfg, seq, texts, labels, tr, va, te)
+
+    def _fine_tune_runs(self, top: Any, encoder: Any, head: Any, length: int, cfg: TrainConfig, x_tr: Any, x_va: Any,
+                        ids: np.ndarray, labels: np.ndarray, tr: np.ndarray, va: np.ndarray, te: np.ndarray,
+                        history: list, kw: dict, ctx: RunContext) -> list[dict[str, Any]]:
+        """Fine-tune ``fine_tune_runs`` times from the same start (the feature-extraction head on the pretrained
+        encoder), each run with its own seed (data order, dropout), and average their weights: a uniform model
+        soup, one model of the same size and speed. Runs from one pretrained start stay in one basin, so the
+        average works like an ensemble of them. Returns each run's validation (and test) top-1."""
+        import keras
+
+        start = top.get_weights()
+        classifier = self._classifier(encoder, head, length)  # shares its layers with ``top``
+        finals, runs = [], []
+        for i in range(cfg.fine_tune_runs):
+            if i:
+                top.set_weights(start)
+            keras.utils.set_random_seed(cfg.seed + i)
+            history += loops.fit_arrays(top, "fine_tune" if cfg.fine_tune_runs == 1 else f"fine_tune_run{i + 1}",
+                                        x_tr, labels[tr], x_va, labels[va], lr=cfg.fine_tune_lr,
+                                        epochs=cfg.fine_tune_epochs, start_epoch=len(history), warmup_decay=True,
+                                        weight_decay=cfg.weight_decay, label_smoothing=cfg.label_smoothing,
+                                        **dict(kw, seed=cfg.seed + i))
+            if cfg.fine_tune_runs == 1:
+                return []
+            row: dict[str, Any] = {"seed": cfg.seed + i}
+            for part, idx in (("validation_top1", va), ("test_top1", te)):
+                if len(idx):
+                    p = classifier.predict(ids[idx], batch_size=64, verbose=0)
+                    row[part] = round(float((p.argmax(1) == labels[idx]).mean()), 4)
+            runs.append(row)
+            ctx.log(f"fine-tuning run {i + 1} of {cfg.fine_tune_runs}: validation top-1 {row['validation_top1']:.4f}")
+            finals.append(top.get_weights())
+        top.set_weights([np.mean([w[k] for w in finals], axis=0).astype(finals[0][k].dtype)
+                         for k in range(len(finals[0]))])
+        return runs
 
     def _features(self, encoder: Any, ids: np.ndarray, cut: int, cache: Path, key: str, batch: int, pad_id: int
                   ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:

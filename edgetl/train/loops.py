@@ -20,28 +20,42 @@ def _callbacks(patience: int) -> list[Any]:
                                           restore_best_weights=True, verbose=0)] if patience else []
 
 
-def _compile(model: Any, lr: float, steps: int | None = None) -> None:
-    """Adam at ``lr``; with ``steps``, warm up over the first 10% and decay to zero (the BERT fine-tuning recipe)."""
+def _compile(model: Any, lr: float, steps: int | None = None, *, weight_decay: float = 0.0,
+             label_smoothing: float = 0.0) -> None:
+    """Adam at ``lr``; with ``steps``, warm up over the first 10% and decay to zero (the BERT fine-tuning recipe);
+    ``weight_decay`` > 0: AdamW (decoupled decay); ``label_smoothing`` > 0: the labels must come one-hot."""
     import keras
 
     rate: Any = lr
     if steps:
         warm = max(1, steps // 10)
         rate = keras.optimizers.schedules.CosineDecay(0.0, max(1, steps - warm), warmup_target=lr, warmup_steps=warm)
-    model.compile(optimizer=keras.optimizers.Adam(rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    opt = keras.optimizers.AdamW(rate, weight_decay=weight_decay) if weight_decay else keras.optimizers.Adam(rate)
+    loss: Any = (keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing) if label_smoothing
+                 else "sparse_categorical_crossentropy")
+    model.compile(optimizer=opt, loss=loss, metrics=["accuracy"])
 
 
 def fit_arrays(model: Any, phase: str, x: np.ndarray, y: np.ndarray, xv: np.ndarray, yv: np.ndarray, *,
                lr: float, epochs: int, batch_size: int, patience: int, seed: int, start_epoch: int = 0,
-               verbose: int = 2, warmup_decay: bool = False) -> list[dict[str, Any]]:
+               verbose: int = 2, warmup_decay: bool = False, weight_decay: float = 0.0,
+               label_smoothing: float = 0.0) -> list[dict[str, Any]]:
     """Fit ``model`` on in-memory arrays (cached features; a tuple for a model of several inputs), early-stopping
-    on validation accuracy; ``warmup_decay``: the rate warms up and decays over the planned epochs."""
+    on validation accuracy; ``warmup_decay``: the rate warms up and decays over the planned epochs;
+    ``weight_decay``: AdamW's decoupled decay; ``label_smoothing``: soft targets (1 - e on the label)."""
     import tensorflow as tf
 
-    _compile(model, lr, epochs * -(-len(y) // batch_size) if warmup_decay else None)
+    _compile(model, lr, epochs * -(-len(y) // batch_size) if warmup_decay else None, weight_decay=weight_decay,
+             label_smoothing=label_smoothing)
+    if label_smoothing:
+        n = int(model.output_shape[-1])
+        y, yv = np.eye(n, dtype=np.float32)[y], np.eye(n, dtype=np.float32)[yv]
     train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(y), seed=seed).batch(batch_size).prefetch(2)
     val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(batch_size)
-    h = model.fit(train, validation_data=val, epochs=epochs, callbacks=_callbacks(patience), verbose=verbose, shuffle=False)
+    # a schedule that decays to zero ends on the weights it was planned for: the last epoch's (the BERT recipe);
+    # restoring the epoch with the best validation score would pick noise on a few hundred texts
+    stop = [] if warmup_decay else _callbacks(patience)
+    h = model.fit(train, validation_data=val, epochs=epochs, callbacks=stop, verbose=verbose, shuffle=False)
     return history_rows(phase, h.history, start_epoch)
 
 

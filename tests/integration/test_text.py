@@ -97,6 +97,8 @@ def test_text_training_reports_length_strategies_and_splits(text_run: Path) -> N
     assert m["kind"] == "text" and m["model"]["backbone"] == "minilm_l6"
     assert 16 <= m["sequence"]["length"] <= 128 and m["sequence"]["length"] % 8 == 0
     assert m["strategy"]["strategy"] == "fine_tune" and "feature_extraction_val_top1" in m["strategy"]
+    ft = m["fine_tune"]  # the text recipe: AdamW with decoupled decay, smoothed labels, warm-up + cosine decay
+    assert (ft["optimizer"], ft["weight_decay"], ft["label_smoothing"]) == ("AdamW", 0.01, 0.1)
     assert m["data"]["train_texts"] + m["data"]["val_texts"] + m["data"]["test_texts"] == 72
     assert m["validation"]["top1"] > 0.6  # three classes with disjoint words: even random features separate them
     assert json.loads((train_dir / "tokenizer.json").read_text())["type"] == "wordpiece"
@@ -140,6 +142,28 @@ def test_the_text_device_app_reads_lines_from_stdin(text_run: Path) -> None:
     assert p.returncode == 0, p.stderr
     rows = [json.loads(line) for line in p.stdout.splitlines()]
     assert [r["label"] for r in rows] == ["spam", "chat"] and all(r["ms"] > 0 for r in rows)
+
+
+def test_fine_tune_runs_average_into_one_model_and_report_each_run(tmp_path: Path) -> None:
+    """fine_tune_runs=2: two runs from one start (seeds 0 and 1), each with its own history rows and its accuracy
+    reported next to the averaged model's."""
+    import keras
+
+    from edgetl import TrainConfig
+    from edgetl.api import train
+
+    bert, data = make_tiny_bert(tmp_path / "tiny-bert"), make_text_csv(tmp_path / "texts.csv")
+    res = train(TrainConfig(data=str(data), backbone="minilm_l6", weights=str(bert), epochs=5, fine_tune_epochs=2,
+                            fine_tune_lr=1e-4, head_units=16, test_split=0.2, seed=0, fine_tune_runs=2),
+                tmp_path / "run", progress=False)
+    m = json.loads((res.out_dir / "metrics.json").read_text())
+    runs = m["fine_tune"]["runs"]
+    assert [r["seed"] for r in runs] == [0, 1] and all(0 <= r["validation_top1"] <= 1 for r in runs)
+    assert all("test_top1" in r for r in runs) and "averaged" in m["fine_tune"]["soup"]
+    phases = {h["phase"] for h in json.loads((res.out_dir / "history.json").read_text())}
+    assert {"head", "fine_tune_run1", "fine_tune_run2"} <= phases
+    model = keras.models.load_model(res.out_dir / "model.keras", compile=False)
+    assert model.count_params() > 0
 
 
 def test_a_text_contract_without_tokenizer_is_refused(text_run: Path) -> None:

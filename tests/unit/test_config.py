@@ -30,6 +30,7 @@ def test_high_fine_tune_lr_refused_with_reason_unless_forced() -> None:
     ({"val_split": 0.95}, "val_split"), ({"dropout": 1.0}, "dropout"), ({"epochs": 0}, "epochs"),
     ({"augment": ("flipp",)}, "Did you mean 'flip'"), ({"fine_tune_layers": 0}, "fine_tune_layers"),
     ({"image_size": 16}, "at least 32"), ({"learning_rate": 0}, "positive"), ({"patience": -1}, "negative"),
+    ({"label_smoothing": 0.5}, "label_smoothing"), ({"weight_decay": -0.1}, "weight_decay"),
 ])
 def test_train_config_errors(kw: dict, match: str) -> None:
     with pytest.raises(ConfigError, match=match):
@@ -94,3 +95,13 @@ def test_budget_flags_only_beyond_noise() -> None:
     assert many["status"] == "flagged" and many["accuracy_drop_ci95_points"][0] > 2.0
     assert run(563, 3, 2, 2.0)["status"] == "ok"
     assert run(40, 0, 0, 0.0)["accuracy_drop_ci95_points"] == [0.0, 0.0]
+
+
+def test_text_only_options_on_an_image_run_are_refused_not_ignored(tmp_path) -> None:
+    from edgetl.api import train
+
+    (tmp_path / "cats").mkdir()
+    with pytest.raises(ConfigError, match="label_smoothing, weight_decay|weight_decay, label_smoothing"):
+        train(TrainConfig(data=str(tmp_path), label_smoothing=0.2, weight_decay=0.0), tmp_path / "run")
+    with pytest.raises(ConfigError, match="max_length applies to text training"):
+        train(TrainConfig(data=str(tmp_path), max_length=32), tmp_path / "run")
