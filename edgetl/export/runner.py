@@ -55,11 +55,13 @@ def _quantization_section(r: dict[str, Any]) -> str:
     for w in r.get("warnings") or []:
         out.append(f"- warning: {w}")
     per = ", ".join(f"{k} {v}" for k, v in (cal.get("per_class") or {}).items())
-    out.append(f"- calibration: {cal.get('images')} images from the {cal.get('split', 'train split')}"
+    out.append(f"- calibration: {cal.get('images')} {cal.get('unit', 'images')} from the {cal.get('split', 'train')}"
                + (f" ({per})" if per else ""))
     rng = cal.get("ranges") or {}
     if "error" in rng:
         out.append(f"- activation-range audit: not run ({rng['error']})")
+    elif rng.get("skipped"):
+        out.append(f"- activation-range audit: nothing to check ({rng['skipped']})")
     elif rng:
         out.append(f"- activation-range audit: {rng.get('tensors_exceeded', 0)} of {rng.get('tensors_checked', 0)} "
                    f"activation tensors clip more on {rng.get('heldback_inputs')} held-back validation inputs than "

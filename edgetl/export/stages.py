@@ -123,7 +123,7 @@ class ExportInputs:
             idx = sorted(int(i) for i in rng.choice(len(texts), size=min(self.config.calibration_images, len(texts)),
                                                     replace=False))
             return (self.tokenizer.batch([texts[i] for i in idx]),
-                    audit([labels[i] for i in idx], self.labels, self.config.calibration_images))
+                    audit([labels[i] for i in idx], self.labels, self.config.calibration_images, unit="texts"))
         train = self.split["train"]
         pixels, idx = calibration_set(train, self.config.calibration_images, self.size)
         labels = self.split.get("train_labels")
@@ -174,7 +174,7 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 4  # 3: sensitivity, calibration audit, selective quantization; 4: range audit
+    version: ClassVar[int] = 5  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -335,8 +335,8 @@ class ExportStage:
         """Held-back (validation) inputs against the calibrated activation ranges, in the target's runtime."""
         from ..quantize import ranges
 
-        _, held, _ = self.shared.validation
-        calib = self.shared.calibration
+        _, items, _ = self.shared.validation
+        held, calib = np.asarray(self.shared.model_input(items)), np.asarray(self.shared.calibration)
         pick = lambda a: a[np.linspace(0, len(a) - 1, min(RANGE_AUDIT_INPUTS, len(a))).astype(int)]  # noqa: E731
         try:
             if self.target.format.name == "tflite":

@@ -25,8 +25,9 @@ def calibration_set(train_paths: Sequence[str], count: int, size: int, seed: int
     return pixels, [idx[k] for k in keep]
 
 
-def audit(chosen_labels: Sequence[int], classes: Sequence[str], requested: int) -> dict[str, object]:
-    """How many calibration images, how balanced across classes, and warnings when too few or skewed."""
+def audit(chosen_labels: Sequence[int], classes: Sequence[str], requested: int, unit: str = "images"
+          ) -> dict[str, object]:
+    """How many calibration images (or texts), how balanced across classes, and warnings when too few or skewed."""
     counts = {c: 0 for c in classes}
     for label in chosen_labels:
         if 0 <= label < len(classes):
@@ -34,15 +35,15 @@ def audit(chosen_labels: Sequence[int], classes: Sequence[str], requested: int) 
     n = sum(counts.values())
     warnings = []
     if n < MIN_CALIBRATION_IMAGES:
-        warnings.append(f"only {n} calibration images (asked for {requested}); activation ranges from fewer than "
+        warnings.append(f"only {n} calibration {unit} (asked for {requested}); activation ranges from fewer than "
                         f"{MIN_CALIBRATION_IMAGES} are often too narrow: raise export.calibration_images")
     uniform = n / max(len(classes), 1)
     thin = [c for c, k in counts.items() if k < 0.5 * uniform]
     if n and thin:
-        warnings.append(f"calibration is skewed: {', '.join(f'{c} {counts[c]}' for c in thin)} of {n} images, under "
+        warnings.append(f"calibration is skewed: {', '.join(f'{c} {counts[c]}' for c in thin)} of {n} {unit}, under "
                         f"half of an even share ({uniform:.0f}); ranges may not cover those classes")
-    return {"images": n, "requested": requested, "per_class": counts, "warnings": warnings,
-            "split": "train (calibration images are never verification or test images)"}
+    return {"images": n, "requested": requested, "per_class": counts, "warnings": warnings, "unit": unit,
+            "split": f"train (calibration {unit} are never verification or test {unit})"}
 
 
 def representative(pixels: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None, *,

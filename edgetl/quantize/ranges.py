@@ -134,6 +134,9 @@ def onnx_audit(qdq: Any, calib: np.ndarray, held: np.ndarray) -> dict[str, Any]:
         # an end that stands for 0 marks a ReLU the quantizer folded into the range: below it is the ReLU's work
         ranges[n.input[0]] = (-np.inf if z == info.min else s * (info.min - z) - s / 2,
                               np.inf if z == info.max else s * (info.max - z) + s / 2)
+    if not ranges:
+        return {"tensors_checked": 0, "tensors_exceeded": 0, "exceeded": [], "warnings": [],
+                "skipped": "no fixed activation ranges: dynamic quantization computes them for each input"}
     m = onnx.ModelProto()
     m.CopyFrom(qdq)
     have = {o.name for o in m.graph.output}
