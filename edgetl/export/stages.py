@@ -123,14 +123,15 @@ class ExportInputs:
             idx = sorted(int(i) for i in rng.choice(len(texts), size=min(self.config.calibration_images, len(texts)),
                                                     replace=False))
             return (self.tokenizer.batch([texts[i] for i in idx]),
-                    audit([labels[i] for i in idx], self.labels, self.config.calibration_images, unit="texts"))
+                    audit([labels[i] for i in idx], self.labels, self.config.calibration_images, unit="texts",
+                          population=labels))
         train = self.split["train"]
         pixels, idx = calibration_set(train, self.config.calibration_images, self.size)
         labels = self.split.get("train_labels")
         if labels is None:  # runs from before train_labels were recorded: the class folder names the label
             pos = {c: i for i, c in enumerate(self.labels)}
             labels = [pos.get(Path(p).parent.name, -1) for p in train]
-        return pixels, audit([labels[i] for i in idx], self.labels, self.config.calibration_images)
+        return pixels, audit([labels[i] for i in idx], self.labels, self.config.calibration_images, population=labels)
 
     @property
     def calibration_audit(self) -> dict[str, Any]:

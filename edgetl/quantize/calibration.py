@@ -25,9 +25,14 @@ def calibration_set(train_paths: Sequence[str], count: int, size: int, seed: int
     return pixels, [idx[k] for k in keep]
 
 
-def audit(chosen_labels: Sequence[int], classes: Sequence[str], requested: int, unit: str = "images"
-          ) -> dict[str, object]:
-    """How many calibration images (or texts), how balanced across classes, and warnings when too few or skewed."""
+def audit(chosen_labels: Sequence[int], classes: Sequence[str], requested: int, unit: str = "images",
+          population: Sequence[int] | None = None) -> dict[str, object]:
+    """How many calibration images (or texts), how balanced across classes, and warnings when too few or skewed.
+
+    Skewed: a class holds under half of what it should. With ``population`` (the labels of the split the sample
+    came from) "should" is the class's share of that split, so a class that is rare in the data is not called
+    skewed for being rare; without it, an even share. Classes expected to hold fewer than 2 are not judged.
+    """
     counts = {c: 0 for c in classes}
     for label in chosen_labels:
         if 0 <= label < len(classes):
@@ -37,13 +42,20 @@ def audit(chosen_labels: Sequence[int], classes: Sequence[str], requested: int, 
     if n < MIN_CALIBRATION_IMAGES:
         warnings.append(f"only {n} calibration {unit} (asked for {requested}); activation ranges from fewer than "
                         f"{MIN_CALIBRATION_IMAGES} are often too narrow: raise export.calibration_images")
-    uniform = n / max(len(classes), 1)
-    thin = [c for c, k in counts.items() if k < 0.5 * uniform]
+    if population is not None and len(population):
+        pop = np.bincount(np.asarray([p for p in population if 0 <= p < len(classes)], dtype=np.int64),
+                          minlength=len(classes))
+        expected = {c: n * pop[i] / max(pop.sum(), 1) for i, c in enumerate(classes)}
+        basis = "their share of the training split"
+    else:
+        expected = {c: n / max(len(classes), 1) for c in classes}
+        basis = "an even share"
+    thin = [c for c, k in counts.items() if expected[c] >= 2 and k < 0.5 * expected[c]]
     if n and thin:
-        warnings.append(f"calibration is skewed: {', '.join(f'{c} {counts[c]}' for c in thin)} of {n} {unit}, under "
-                        f"half of an even share ({uniform:.0f}); ranges may not cover those classes")
+        warnings.append(f"calibration is skewed: {', '.join(f'{c} {counts[c]} (expected {expected[c]:.0f})' for c in thin)}"
+                        f" of {n} {unit}, under half of {basis}; ranges may not cover those classes")
     return {"images": n, "requested": requested, "per_class": counts, "warnings": warnings, "unit": unit,
-            "split": f"train (calibration {unit} are never verification or test {unit})"}
+            "skew_basis": basis, "split": f"train (calibration {unit} are never verification or test {unit})"}
 
 
 def representative(pixels: np.ndarray, transform: Callable[[np.ndarray], np.ndarray] | None = None, *,

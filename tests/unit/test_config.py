@@ -105,3 +105,21 @@ def test_text_only_options_on_an_image_run_are_refused_not_ignored(tmp_path) -> 
         train(TrainConfig(data=str(tmp_path), label_smoothing=0.2, weight_decay=0.0), tmp_path / "run")
     with pytest.raises(ConfigError, match="max_length applies to text training"):
         train(TrainConfig(data=str(tmp_path), max_length=32), tmp_path / "run")
+
+
+def test_calibration_audit_judges_skew_against_the_training_split() -> None:
+    """A class rare in the data is not 'skewed' for being rare; a class the sample misses is, and so is every
+    class of a too-small sample judged against an even share when the data's shares are unknown."""
+    from edgetl.quantize.calibration import audit
+
+    classes = ["common", "rare", "mid"]
+    population = [0] * 900 + [1] * 15 + [2] * 300       # rare: 1.2% of the training split
+    sample = [0] * 148 + [1] * 2 + [2] * 50              # 200 drawn in proportion
+    ok = audit(sample, classes, 200, unit="texts", population=population)
+    assert ok["warnings"] == [] and ok["per_class"] == {"common": 148, "rare": 2, "mid": 50}
+    even = audit(sample, classes, 200, unit="texts")       # against an even share (67) both small classes are thin
+    assert "rare 2 (expected 67)" in even["warnings"][0] and "mid 50" not in even["warnings"][0]
+    missed = audit([0] * 180 + [1] * 20, classes, 200, population=population)  # mid: 300 of 1215 -> 49 expected, got 0
+    assert "mid 0 (expected 49)" in missed["warnings"][0] and "training split" in missed["warnings"][0]
+    small = audit([0, 1, 2] * 10, classes, 30, population=population)
+    assert any("only 30 calibration images" in w for w in small["warnings"])
