@@ -114,8 +114,7 @@ def _refuse_text_only(config: TrainConfig) -> None:
     from .errors import ConfigError
 
     default = TrainConfig(data=config.data)
-    changed = [k for k in ("max_length", "fine_tune_embeddings", "weight_decay", "label_smoothing", "fine_tune_runs")
-               if getattr(config, k) != getattr(default, k)]
+    changed = [k for k in _TEXT_ONLY_KEYS if getattr(config, k) != getattr(default, k)]
     if changed:
         raise ConfigError(f"{', '.join(changed)} appl{'ies' if len(changed) == 1 else 'y'} to text training; "
                           f"{config.data!r} holds images and {config.backbone!r} is an image backbone. Remove "

@@ -277,7 +277,7 @@ class ExportStage:
 
         names, pixels, labels = self.shared.validation
         n = max(config.sensitivity_images, 16)
-        debug = pixels[np.linspace(0, len(pixels) - 1, min(n, len(pixels))).astype(int)]
+        debug = _spread(pixels, n)
         out: dict[str, Any] = {}
         t0 = time.perf_counter()
         try:
@@ -337,14 +337,14 @@ class ExportStage:
         from ..quantize import ranges
 
         _, items, _ = self.shared.validation
-        held, calib = np.asarray(self.shared.model_input(items)), np.asarray(self.shared.calibration)
-        pick = lambda a: a[np.linspace(0, len(a) - 1, min(RANGE_AUDIT_INPUTS, len(a))).astype(int)]  # noqa: E731
+        held = _spread(np.asarray(self.shared.model_input(items)), RANGE_AUDIT_INPUTS)
+        calib = _spread(np.asarray(self.shared.calibration), RANGE_AUDIT_INPUTS)
         try:
             if self.target.format.name == "tflite":
-                return ranges.tflite_audit(data, pick(calib), pick(held))
+                return ranges.tflite_audit(data, calib, held)
             import onnx
 
-            return ranges.onnx_audit(onnx.load_from_string(data), pick(calib), pick(held))
+            return ranges.onnx_audit(onnx.load_from_string(data), calib, held)
         except Exception as exc:  # noqa: BLE001 - the artifact stands; the report says why the audit is missing
             return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
 
@@ -362,6 +362,11 @@ class ExportStage:
 
 
 RANGE_AUDIT_INPUTS = 100  # calibration and held-back inputs each: shares of clipped values, not ranges, are compared
+
+
+def _spread(a: np.ndarray, n: int) -> np.ndarray:
+    """At most ``n`` items of ``a``, evenly spread over it (every class of a sorted split gets its turn)."""
+    return a[np.linspace(0, len(a) - 1, min(n, len(a))).astype(int)]
 
 
 def _call(clf: Any) -> Any:

@@ -179,8 +179,8 @@ class TextTrainStage:
         average works like an ensemble of them. Returns each run's validation (and test) top-1."""
         import keras
 
-        start = top.get_weights()
-        classifier = self._classifier(encoder, head, length)  # shares its layers with ``top``
+        start = top.get_weights() if cfg.fine_tune_runs > 1 else []
+        classifier = self._classifier(encoder, head, length) if cfg.fine_tune_runs > 1 else None  # shares layers
         finals, runs = [], []
         for i in range(cfg.fine_tune_runs):
             if i:
