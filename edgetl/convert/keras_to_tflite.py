@@ -42,6 +42,37 @@ def make_converter(saved_model: str | Path, target: "Target | str", *,
     return conv
 
 
+def calibrated_model(saved_model: str | Path, target: "Target | str", *,
+                     representative: Callable[[], Iterable[list[np.ndarray]]], allow_flex_ops: bool = False) -> bytes:
+    """The float model with calibrated activation ranges, before quantization (TFLite's first half of int8).
+
+    :func:`quantize_calibrated` finishes it; the two together give what :func:`saved_model_to_tflite` gives,
+    and selective quantization calibrates once and quantizes many times.
+    """
+    from ..runtime.quiet import native_stderr_quiet
+
+    conv, _ = _converter(saved_model, target, representative, allow_flex_ops)
+    conv.experimental_mlir_quantizer = True
+    conv._experimental_calibrate_only = True  # noqa: SLF001 - the documented route of TF's quantization debugger
+    with native_stderr_quiet():
+        return bytes(conv.convert())
+
+
+def quantize_calibrated(calibrated: bytes, target: "Target | str", float_nodes: Iterable[str] = ()) -> bytes:
+    """Quantize a :func:`calibrated_model` for a full-integer target, leaving ``float_nodes`` (tensor names) float."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as tf_convert
+
+    from ..runtime.quiet import native_stderr_quiet
+    from ..targets import get
+
+    t = get(target if ":" in target else f"tflite:{target}") if isinstance(target, str) else target
+    io = {"int8": tf.int8, "uint8": tf.uint8}[t.io_dtype]
+    with native_stderr_quiet():
+        return bytes(tf_convert.mlir_quantize(calibrated, input_data_type=io, output_data_type=io,
+                                              denylisted_nodes=list(float_nodes) or None))
+
+
 def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
                           representative: Callable[[], Iterable[list[np.ndarray]]] | None = None,
                           allow_flex_ops: bool = False, integer_io: bool = True) -> bytes:

@@ -15,13 +15,16 @@ log = logging.getLogger(__name__)
 
 
 def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_channel: bool,
-                  tensors_in_float: list[str] | None = None, calibrate_method: str = "minmax") -> Any:
+                  tensors_in_float: list[str] | None = None, calibrate_method: str = "minmax",
+                  round_weights: bool = False) -> Any:
     """Return an int8 ``onnx.ModelProto`` from a float one.
 
     Args:
         tensors_in_float: Tensors whose producing nodes stay float (selective quantization); tensor names
             survive ONNX Runtime's pre-processing where node names may not.
         calibrate_method: minmax, entropy or percentile (static mode).
+        round_weights: re-round the int8 weights against their calibration inputs (static mode;
+            ``edgetl/quantize/rounding.py``): the same graph and speed, less error.
     """
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
@@ -75,4 +78,9 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
         except Exception as exc:
             raise ConversionError(f"ONNX Runtime {mode} int8 quantization failed: {exc}",
                                   details=str(exc)[-2000:]) from exc
-        return onnx.load(str(dst))
+        out = onnx.load(str(dst))
+        if round_weights and mode == "static":
+            from .rounding import onnx_round_weights
+
+            out, _ = onnx_round_weights(out, onnx.load(str(pre)), pixels)
+        return out

@@ -95,27 +95,6 @@ def tflite_sensitivity(converter: Any, debug_pixels: np.ndarray) -> list[dict[st
     return rows
 
 
-def tflite_with_float_layers(converter: Any, debug_pixels: np.ndarray, layers: list[str], fully_quantize: bool) -> bytes:
-    """The int8 model with ``layers`` (tensor names from the sensitivity table) left in float."""
-    import tensorflow as tf
-
-    from ..runtime.quiet import native_stderr_quiet
-
-    def gen():  # type: ignore[no-untyped-def]
-        for x in debug_pixels[:4]:
-            yield [x[None].astype(np.float32)]
-
-    # float layers need the float builtin kernels next to the int8 ones
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-    opts = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=list(layers), fully_quantize=fully_quantize)
-    import warnings
-
-    with native_stderr_quiet(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        dbg = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=gen, debug_options=opts)
-        return bytes(dbg.get_nondebug_quantized_model())
-
-
 # ---------------------------------------------------------------- ONNX
 
 def onnx_sensitivity(float_proto: Any, qdq_proto: Any, debug_pixels: np.ndarray) -> list[dict[str, Any]]:

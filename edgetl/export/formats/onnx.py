@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ...config import ExportConfig
 from ...targets import Target
@@ -72,18 +72,24 @@ def with_float_layers(inputs: Any, target: Target, cfg: ExportConfig, layers: li
     from ...quantize.onnx_ptq import quantize_onnx
 
     return quantize_onnx(_float(inputs, cfg), mode=cfg.onnx_int8_mode, pixels=inputs.calibration,
-                         per_channel=cfg.onnx_per_channel, tensors_in_float=layers).SerializeToString()
+                         per_channel=cfg.onnx_per_channel, tensors_in_float=layers,
+                         round_weights=inputs.kind != "text").SerializeToString()
 
 
-def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> list[tuple[str, bytes]]:
-    """Calibrations that cost no speed, tried before any layer is kept in float: entropy and percentile."""
+def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> Iterator[tuple[str, bytes]]:
+    """What costs no speed, tried before any layer is kept in float, in this order: activation-aware weight
+    rounding (``edgetl/quantize/rounding.py``) on min-max ranges, then entropy and percentile ranges."""
     from ...quantize.onnx_ptq import quantize_onnx
 
     if cfg.onnx_int8_mode != "static":
-        return []
-    return [(m, quantize_onnx(_float(inputs, cfg), mode="static", pixels=inputs.calibration,
-                              per_channel=cfg.onnx_per_channel, calibrate_method=m).SerializeToString())
-            for m in ("entropy", "percentile")]
+        return
+    f = _float(inputs, cfg)
+    if inputs.kind != "text":
+        yield "weight rounding", quantize_onnx(f, mode="static", pixels=inputs.calibration,
+                                               per_channel=cfg.onnx_per_channel, round_weights=True).SerializeToString()
+    for m in ("entropy", "percentile"):
+        yield m, quantize_onnx(f, mode="static", pixels=inputs.calibration, per_channel=cfg.onnx_per_channel,
+                               calibrate_method=m).SerializeToString()
 
 
 def float_bytes(inputs: Any, cfg: ExportConfig) -> bytes:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from ...config import ExportConfig
 from ...targets import Target
@@ -53,15 +53,38 @@ def sensitivity(inputs: Any, target: Target, cfg: ExportConfig, debug_pixels: An
     return tflite_sensitivity(_converter(inputs, target, cfg), debug_pixels)
 
 
+def _calibrated(inputs: Any, cfg: ExportConfig) -> bytes:
+    """The calibrated float model, made once per export and shared by the rounding variant and the search."""
+    from ...convert.keras_to_tflite import calibrated_model
+    from ...quantize.calibration import representative
+
+    cache = inputs.__dict__.setdefault("_tflite_calibrated", {})
+    if cfg.allow_flex_ops not in cache:
+        cache[cfg.allow_flex_ops] = calibrated_model(inputs.saved_model, "tflite:int8",
+                                                     representative=representative(inputs.calibration),
+                                                     allow_flex_ops=cfg.allow_flex_ops)
+    return cache[cfg.allow_flex_ops]
+
+
+def _rounded(inputs: Any, target: Target, cfg: ExportConfig, layers: list[str]) -> bytes:
+    from ...convert.keras_to_tflite import quantize_calibrated
+    from ...quantize.rounding import tflite_round_weights
+
+    cal = _calibrated(inputs, cfg)
+    data, _ = tflite_round_weights(quantize_calibrated(cal, target, layers), cal, inputs.calibration)
+    return data
+
+
 def with_float_layers(inputs: Any, target: Target, cfg: ExportConfig, layers: list[str], debug_pixels: Any) -> bytes:
-    from ...quantize.selective import tflite_with_float_layers
+    """The int8 model with ``layers`` (tensor names from the sensitivity table) float, its weights re-rounded."""
+    return _rounded(inputs, target, cfg, layers)
 
-    return tflite_with_float_layers(_converter(inputs, target, cfg), debug_pixels, layers, target.full_integer)
 
-
-def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> list[tuple[str, bytes]]:
-    """Other calibrations that cost no speed; TFLite's converter offers none beyond its per-channel min-max."""
-    return []
+def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> Iterator[tuple[str, bytes]]:
+    """What costs no speed, tried before any layer is kept in float: activation-aware weight rounding
+    (``edgetl/quantize/rounding.py``). TFLite's converter offers no other calibration than its min-max."""
+    if inputs.kind != "text":
+        yield "weight rounding", _rounded(inputs, target, cfg, [])
 
 
 def float_bytes(inputs: Any, cfg: ExportConfig) -> bytes:
