@@ -388,8 +388,11 @@ def selective() -> str:
     out.append("|---|---|---|---|---|---|---|---|")
     for r in d["rows"]:
         s_ = r["selective"]
-        what = (f"{s_['calibration']} calibration" if s_.get("calibration") else
-                f"{len(s_['float_layers'])} layer(s) in float" if s_.get("float_layers") else
+        rounded = "weight rounding" in {t.get("calibration") for t in s_.get("tried") or []}
+        what = (("weight rounding alone (no layer in float)" if s_["calibration"] == "weight rounding" else
+                 f"{s_['calibration']} calibration") if s_.get("calibration") else
+                f"{len(s_['float_layers'])} layer(s) in float" + (", weights re-rounded" if rounded else "")
+                if s_.get("float_layers") else
                 "nothing: plain int8 was within the budget on the validation split" if not s_.get("chosen")
                 and not s_.get("tried") else
                 f"no candidate met the budget ({s_.get('reason')})" if not s_.get("chosen") else "-")

@@ -23,7 +23,8 @@ do, so the artifact runs exactly as fast as the plain one.
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 

@@ -9,7 +9,8 @@ Sensitivity is measured in the target's own runtime:
   each tensor's signal-to-quantization-noise ratio; lower SQNR = more sensitive.
 
 Selective quantization (:func:`search`) then re-quantizes with the top-k most sensitive layers in float
-(k = 1, 2, 4, ...), re-verifies each candidate on the validation images in the runtime, and stops at the
+(k = 1, 2, 4, ...; each candidate's int8 weights re-rounded by ``rounding.py``, which the caller tries alone
+first because it costs no speed), re-verifies each candidate on the validation images in the runtime, and stops at the
 first that is within the accuracy budget, or when a candidate would be slower than ``max_slowdown`` x the
 plain int8 artifact (or than the float one). Numbers for the report are taken on the test split by the
 caller; every choice here uses the validation split only.

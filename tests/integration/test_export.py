@@ -173,3 +173,54 @@ def test_sensitivity_table_and_selective_quantization(tiny_run: Path, tmp_path: 
             assert sel["split"] == "validation" and sel["tried"] and sel["plain_latency_ms"] > 0
             if sel.get("chosen") and sel.get("float_layers"):
                 assert r["accuracy_drop_points"] <= 0.0 + 1e-9 or r["status"] != "ok"
+
+
+def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: Path) -> None:
+    """Re-rounding the int8 weights (TFLite and ONNX) changes only weight values and scales: the same ops, the
+    same tensors, a model that runs in its runtime; each re-rounded layer's output error goes down."""
+    from edgetl.api import find_stage
+    from edgetl.convert.keras_to_tflite import (
+        calibrated_model,
+        quantize_calibrated,
+        saved_model_to_tflite,
+    )
+    from edgetl.export.formats.onnx import _float
+    from edgetl.export.stages import ExportInputs
+    from edgetl.quantize.calibration import representative
+    from edgetl.quantize.onnx_ptq import quantize_onnx
+    from edgetl.quantize.rounding import tflite_round_weights
+    from edgetl.runtime.tflite_file import read_opcodes
+
+    cfg = ExportConfig(calibration_images=8)
+    shared = ExportInputs(find_stage(tiny_run, "train"), cfg)
+    cal = calibrated_model(shared.saved_model, "tflite:int8", representative=representative(shared.calibration))
+    plain = quantize_calibrated(cal, "tflite:int8")
+    one_shot = saved_model_to_tflite(shared.saved_model, "int8", representative=representative(shared.calibration))
+    assert [o.builtin_code for o in read_opcodes(plain)] == [o.builtin_code for o in read_opcodes(one_shot)]
+    rounded, summary = tflite_round_weights(plain, cal, shared.calibration)
+    assert summary["layers"] >= 1 and summary["output_error_reduction_median"] > 1.0, summary
+    assert rounded != plain and len(rounded) == pytest.approx(len(plain), rel=0.01)
+    assert [o.builtin_code for o in read_opcodes(rounded)] == [o.builtin_code for o in read_opcodes(plain)]
+
+    qdq = quantize_onnx(_float(shared, cfg), mode="static", pixels=shared.calibration, per_channel=True)
+    before = [(n.op_type, list(n.input)) for n in qdq.graph.node]
+    rounded_onnx = quantize_onnx(_float(shared, cfg), mode="static", pixels=shared.calibration, per_channel=True,
+                                 round_weights=True)
+    assert [(n.op_type, list(n.input)) for n in rounded_onnx.graph.node] == before
+    changed = [a.name for a, b in zip(sorted(qdq.graph.initializer, key=lambda i: i.name),
+                                      sorted(rounded_onnx.graph.initializer, key=lambda i: i.name)) if a != b]
+    assert any(c.endswith("_quantized") for c in changed), changed
+    import onnxruntime as ort
+    from ai_edge_litert.interpreter import Interpreter
+
+    _, pixels, _ = shared.validation
+    it = Interpreter(model_content=rounded)
+    it.allocate_tensors()
+    i, o = it.get_input_details()[0], it.get_output_details()[0]
+    scale, zero = i["quantization"]
+    it.set_tensor(i["index"], np.clip(np.round(pixels[:1] / scale + zero), -128, 127).astype(np.int8))
+    it.invoke()
+    assert it.get_tensor(o["index"]).shape[-1] == len(shared.labels)
+    sess = ort.InferenceSession(rounded_onnx.SerializeToString(), providers=["CPUExecutionProvider"])
+    probs = sess.run(None, {sess.get_inputs()[0].name: np.asarray(pixels[:2], np.float32)})[0]
+    assert probs.shape == (2, len(shared.labels)) and np.all(np.isfinite(probs))
