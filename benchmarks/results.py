@@ -389,18 +389,31 @@ def selective() -> str:
     for r in d["rows"]:
         s_ = r["selective"]
         rounded = "weight rounding" in {t.get("calibration") for t in s_.get("tried") or []}
+        over = ("; over the budget on validation, closer than plain" if s_.get("within_budget") is False
+                or "still over the budget" in (s_.get("reason") or "") else "")
         what = (("weight rounding alone (no layer in float)" if s_["calibration"] == "weight rounding" else
-                 f"{s_['calibration']} calibration") if s_.get("calibration") else
+                 f"{s_['calibration']} calibration") + over if s_.get("calibration") else
                 f"{len(s_['float_layers'])} layer(s) in float" + (", weights re-rounded" if rounded else "")
                 if s_.get("float_layers") else
                 "nothing: plain int8 was within the budget on the validation split" if not s_.get("chosen")
                 and not s_.get("tried") else
                 f"no candidate met the budget ({s_.get('reason')})" if not s_.get("chosen") else "-")
-        out.append(f"| {r['backbone']} | {r['fine_tune_lr']:g} | {r['target']} | {r['float_val_top1']:.4f} / "
+        mark = " (r)" if r.get("rebuilt_from") else ""
+        out.append(f"| {r['backbone']} | {r['fine_tune_lr']:g}{mark} | {r['target']} | {r['float_val_top1']:.4f} / "
                    f"{r['float_test_top1']:.4f} | {-r['plain']['val_drop'] + 0.0:+.2f} / {-r['plain']['test_drop'] + 0.0:+.2f} | "
                    f"{-s_['val_drop'] + 0.0:+.2f} / {-s_['test_drop'] + 0.0:+.2f} | {what} | "
                    f"{r['latency_ms_1thread']['ratio']:.2f}x ({r['latency_ms_1thread']['plain']:.2f} -> "
                    f"{r['latency_ms_1thread']['selective']:.2f} ms) |")
+    if any(r.get("rebuilt_from") for r in d["rows"]):
+        out.append("\n(r): the row was rebuilt by `selective.py --from-stage-version 5` from the reports of an earlier "
+                   "invocation's export stages (stage version 5: weight rounding, but not yet 'keep the closest "
+                   "no-cost variant when nothing meets the budget'), its pair timed again.")
+    if any("test_disagreement_points" in r["plain"] for r in d["rows"]):
+        out.append("\nTest-split share of top-1 answers that differ from the float model's, plain -> selective: "
+                   + "; ".join(f"{r['backbone']} {r['fine_tune_lr']:g} {r['target']} "
+                               f"{r['plain']['test_disagreement_points']:.2f}% -> "
+                               f"{r['selective']['test_disagreement_points']:.2f}%"
+                               for r in d["rows"] if "test_disagreement_points" in r["plain"]) + ".")
     return "\n".join(out) + "\n"
 
 

@@ -41,6 +41,53 @@ def timed_pair(a: Path, b: Path, rounds: int = 7, runs: int = 60) -> tuple[float
     return statistics.median(meds["a"]), statistics.median(meds["b"])
 
 
+def rows_from_stages(run: Path, args: argparse.Namespace, lr: float) -> list[dict]:
+    """The rows of an earlier invocation from its export stages (``stage.json``, ``report.json``), timed again."""
+    train_dir = next(d for d in run.glob("train-*") if ".tmp-" not in d.name and (d / "metrics.json").is_file())
+    metrics = json.loads((train_dir / "metrics.json").read_text())
+    rows = []
+    for target in ("tflite:int8", "onnx:int8"):
+        found: dict[bool, tuple[dict, Path, float]] = {}
+        stages = run.glob(f"export_{target.replace(':', '_')}-*/stage.json")
+        for st in sorted(stages, key=lambda q: q.stat().st_mtime):  # the newest of a kind wins
+            meta = json.loads(st.read_text())
+            c = meta["config"]
+            if (meta["version"] == args.from_stage_version and c["calibration_images"] == 200
+                    and c["accuracy_budget"] == args.budget):
+                found[bool(c["selective"])] = (json.loads((st.parent / "report.json").read_text()), st.parent,
+                                                float(meta.get("seconds") or 0))
+        if set(found) != {False, True}:
+            raise SystemExit(f"{run}: no plain and selective {target} export of stage version {args.from_stage_version}")
+        (p, pdir, _), (s, sdir, sec) = found[False], found[True]
+        lat_p, lat_s = timed_pair(pdir / p["file"], sdir / s["file"])
+        rows.append(row(args.backbone, lr, target, metrics, p, s, lat_p, lat_s, None, sec))
+        rows[-1]["rebuilt_from"] = f"export stage version {args.from_stage_version} reports in {run.name}"
+        print(json.dumps(rows[-1])[:400], flush=True)
+    return rows
+
+
+def row(backbone: str, lr: float, target: str, metrics: dict, p: dict, s: dict, lat_p: float, lat_s: float,
+        train_s: float | None, sel_s: float) -> dict:
+    info = s.get("selective") or {}
+    return {
+        "backbone": backbone, "fine_tune_lr": lr, "target": target,
+        "float_val_top1": metrics["validation"]["top1"], "float_test_top1": metrics["test"]["top1"],
+        "plain": {"val_drop": p["accuracy_drop_points"], "test_drop": p["test"]["accuracy_drop_points"],
+                  "test_top1": p["test"]["accuracy"], "status": p["status"],
+                  "test_disagreement_points": round(100 * (1 - p["test"]["top1_agreement"]), 3)},
+        "selective": {"val_drop": s["accuracy_drop_points"], "test_drop": s["test"]["accuracy_drop_points"],
+                      "test_top1": s["test"]["accuracy"], "status": s["status"],
+                      "test_disagreement_points": round(100 * (1 - s["test"]["top1_agreement"]), 3),
+                      "chosen": bool(info.get("chosen")), "calibration": info.get("calibration"),
+                      "float_layers": info.get("float_layers"), "reason": info.get("reason"),
+                      "within_budget": info.get("within_budget", bool(info.get("chosen"))),
+                      "tried": info.get("tried")},
+        "latency_ms_1thread": {"plain": round(lat_p, 4), "selective": round(lat_s, 4),
+                               "ratio": round(lat_s / lat_p, 3)},
+        "sensitivity_top5": (p.get("sensitivity") or {}).get("layers", [])[:5],
+        "train_s": None if train_s is None else round(train_s, 1), "selective_export_s": round(sel_s, 1)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", default=str(REPO.parent / "shared"))
@@ -50,6 +97,9 @@ def main() -> None:
     ap.add_argument("--budget", type=float, default=0.5)
     ap.add_argument("--runs", default="/tmp/edgetl-selective")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "selective.json"))
+    ap.add_argument("--from-stage-version", type=int,
+                    help="rebuild the rows from the export stages of that version already in --runs (their reports, "
+                         "unchanged) and time the pairs again, instead of training and exporting")
     args = ap.parse_args()
     from edgetl import ExportConfig, TrainConfig
     from edgetl.api import export, train
@@ -59,6 +109,9 @@ def main() -> None:
     out_rows = []
     for lr in args.lr or [1e-4]:
         run = Path(args.runs) / f"{args.backbone}-lr{lr:g}"
+        if args.from_stage_version:
+            out_rows += rows_from_stages(run, args, lr)
+            continue
         cfg = TrainConfig(data=str(shared / "datasets" / "flowers"), backbone=args.backbone, weights="imagenet",
                           weights_dir=args.weights_dir or str(shared / "weights"), strategy="fine_tune", augment=("flip",),
                           fine_tune_lr=lr, fine_tune_epochs=15, test_split=0.15, seed=42)
@@ -74,21 +127,7 @@ def main() -> None:
         for target in ("tflite:int8", "onnx:int8"):
             p, s = plain[target], sel[target]
             lat_p, lat_s = timed_pair(Path(p["path"]), Path(s["path"]))
-            info = s.get("selective") or {}
-            out_rows.append({
-                "backbone": args.backbone, "fine_tune_lr": lr, "target": target,
-                "float_val_top1": metrics["validation"]["top1"], "float_test_top1": metrics["test"]["top1"],
-                "plain": {"val_drop": p["accuracy_drop_points"], "test_drop": p["test"]["accuracy_drop_points"],
-                          "test_top1": p["test"]["accuracy"], "status": p["status"]},
-                "selective": {"val_drop": s["accuracy_drop_points"], "test_drop": s["test"]["accuracy_drop_points"],
-                              "test_top1": s["test"]["accuracy"], "status": s["status"],
-                              "chosen": bool(info.get("chosen")), "calibration": info.get("calibration"),
-                              "float_layers": info.get("float_layers"), "reason": info.get("reason"),
-                              "tried": info.get("tried")},
-                "latency_ms_1thread": {"plain": round(lat_p, 4), "selective": round(lat_s, 4),
-                                       "ratio": round(lat_s / lat_p, 3)},
-                "sensitivity_top5": (p.get("sensitivity") or {}).get("layers", [])[:5],
-                "train_s": round(train_s, 1), "selective_export_s": round(sel_s, 1)})
+            out_rows.append(row(args.backbone, lr, target, metrics, p, s, lat_p, lat_s, train_s, sel_s))
             print(json.dumps(out_rows[-1])[:400], flush=True)
     old = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
     if old.get("budget_points") == args.budget:  # keep earlier runs (other rates or backbones), replace the same

@@ -72,7 +72,7 @@ def _quantization_section(r: dict[str, Any]) -> str:
             kept = sel.get("float_layers") or []
             out.append(f"- selective quantization: {sel.get('reason', '')}; "
                        + (f"{len(kept)} layer(s) kept in float: " + ", ".join(f"`{k[:90]}`" for k in kept) if kept
-                          else f"calibration {sel.get('calibration')}, no layer in float"))
+                          else f"{sel.get('calibration')}, no layer in float"))
         else:
             out.append(f"- selective quantization: no candidate kept ({sel.get('reason', '')}); the plain artifact stands")
     sens = r.get("sensitivity") or {}

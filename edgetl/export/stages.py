@@ -175,7 +175,8 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 5  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit
+    version: ClassVar[int] = 6  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
+    # 6: weight rounding, and the best no-cost variant when nothing meets the budget
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -307,14 +308,17 @@ class ExportStage:
         float_lat = latency_ms(_call(self._classifier(fmt.float_bytes(self.shared, config), ctx, float_model=True)))
         sel: dict[str, Any] = {"split": "validation", "plain_latency_ms": round(plain, 4),
                                "float_latency_ms": round(float_lat, 4), "tried": []}
+        best: tuple[float, str, bytes, float] | None = None  # the no-cost variant with the least disagreement
         for method, data in fmt.calibration_variants(self.shared, self.target, config):  # cost no speed: first
             acc, agree, _ = evaluate(data)
             drop, dis = 100 * (keras_acc - acc), 100 * (1 - agree)
             sel["tried"].append({"calibration": method, "accuracy": round(acc, 4), "drop_points": round(drop, 3),
                                  "disagreement_points": round(dis, 3)})
+            if dis < disagree and (best is None or dis < best[0]):  # disagreement: the search's own criterion
+                best = (dis, method, data, drop)
             if max(drop, dis) <= config.accuracy_budget:
                 sel.update(chosen=True, calibration=method, float_layers=[], _bytes=data,
-                           reason=f"{method} calibration brings the validation disagreement to {dis:.2f}% "
+                           reason=f"{method} brings the validation disagreement to {dis:.2f}% "
                                   f"(drop {drop:.2f} points)")
                 out["selective"] = sel
                 return out
@@ -326,10 +330,15 @@ class ExportStage:
         if res.chosen is not None:
             sel.update(chosen=True, float_layers=res.chosen.float_layers, _bytes=res.chosen.data,
                        latency_vs_int8=round(res.chosen.latency_ms / plain, 3))
+        elif best is not None:  # over the budget either way: keep the closer artifact, at no cost in speed
+            sel.update(chosen=True, within_budget=False, calibration=best[1], float_layers=[], _bytes=best[2],
+                       reason=f"{res.reason}; kept {best[1]}, which costs no speed and brings the validation "
+                              f"disagreement from {disagree:.2f}% to {best[0]:.2f}% (drop {best[3]:.2f} points), "
+                              "still over the budget")
         else:
             sel["chosen"] = False
         out["selective"] = sel
-        ctx.log(f"{self.target}: selective: {res.reason}")
+        ctx.log(f"{self.target}: selective: {sel['reason']}")
         return out
 
     def _range_audit(self, data: bytes) -> dict[str, Any]:

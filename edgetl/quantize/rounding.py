@@ -2,8 +2,9 @@
 
 Plain post-training quantization rounds each weight to its nearest int8 step, with one scale per output
 channel set by the channel's largest weight. Both choices ignore what the layer multiplies the weights with.
-On a fine-tuned MobileNetV2 (flowers) that rounding alone, in ``block_13_project`` and ``block_16_project``,
-changes about 1.6% of the top-1 answers; the activations' own quantization adds little.
+On a fine-tuned MobileNetV2 (flowers, fine-tuned at 1e-5) that rounding alone, in ``block_13_project`` and
+``block_16_project``, changed about 1.6% of the validation top-1 answers, and int8 activations added little
+(a one-off measurement on 2026-11-27: int8 weights put into the float model, one layer at a time).
 
 For every 1x1 convolution and fully connected layer of a quantized model, this module:
 

@@ -173,6 +173,11 @@ def test_sensitivity_table_and_selective_quantization(tiny_run: Path, tmp_path: 
             assert sel["split"] == "validation" and sel["tried"] and sel["plain_latency_ms"] > 0
             if sel.get("chosen") and sel.get("float_layers"):
                 assert r["accuracy_drop_points"] <= 0.0 + 1e-9 or r["status"] != "ok"
+            if sel.get("within_budget") is False:  # nothing met the budget: the closest no-cost variant is kept
+                assert sel["chosen"] and not sel["float_layers"] and "still over the budget" in sel["reason"]
+                kept = [t for t in sel["tried"] if t.get("calibration") == sel["calibration"]]
+                assert kept and kept[0]["disagreement_points"] == pytest.approx(100 * (1 - r["top1_agreement"]),
+                                                                                abs=2e-3)
 
 
 def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: Path) -> None:
