@@ -10,7 +10,8 @@ has a range that is too narrow for data like the held-back set.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -50,8 +51,8 @@ def _shares(run: Callable[[np.ndarray], dict[str, tuple[int, int]]], inputs: np.
 
 # ---------------------------------------------------------------- TFLite
 
-def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray) -> dict[str, Any]:
-    """Clip shares of every int8 activation tensor of a full-integer TFLite model, in LiteRT."""
+def debug_interpreter(model: bytes, threads: int = 1) -> Any:
+    """A LiteRT interpreter whose intermediate tensors stay readable after ``invoke``, allocated."""
     from ..runtime.backends.litert import _interpreter_module
 
     mod, _, _ = _interpreter_module("auto")
@@ -60,22 +61,30 @@ def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray) -> dict[str,
     with warnings.catch_warnings():  # "preserve_all_tensors is for debugging": this is debugging
         warnings.simplefilter("ignore")
         # without the default (XNNPACK) delegate: a delegate keeps its intermediate tensors to itself
-        it = mod.Interpreter(model_content=model, num_threads=1, experimental_preserve_all_tensors=True,
+        it = mod.Interpreter(model_content=model, num_threads=threads, experimental_preserve_all_tensors=True,
                              experimental_op_resolver_type=mod.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     it.allocate_tensors()
+    return it
+
+
+def feed(inp: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """``x`` (float, with or without the batch axis) as the input tensor ``inp`` takes it, quantized if int."""
+    x = x[None] if x.ndim == len(inp["shape"]) - 1 else x
+    if inp["dtype"] in (np.int8, np.uint8):
+        scale, zp = inp["quantization"]
+        info = np.iinfo(inp["dtype"])
+        return np.clip(np.round(x.astype(np.float32) / scale + zp), info.min, info.max).astype(inp["dtype"])
+    return x.astype(inp["dtype"])
+
+
+def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray) -> dict[str, Any]:
+    """Clip shares of every int8 activation tensor of a full-integer TFLite model, in LiteRT."""
+    it = debug_interpreter(model)
     inp = it.get_input_details()[0]
     details = it.get_tensor_details()
     consts = _constant_tensors(model)
     watch = [d for d in details if d["dtype"] in (np.int8, np.uint8) and d["index"] not in consts
              and d["index"] != inp["index"] and len(d["quantization_parameters"]["scales"]) == 1]
-
-    def feed(x: np.ndarray) -> np.ndarray:
-        x = x[None] if x.ndim == len(inp["shape"]) - 1 else x
-        if inp["dtype"] in (np.int8, np.uint8):
-            scale, zp = inp["quantization"]
-            info = np.iinfo(inp["dtype"])
-            return np.clip(np.round(x.astype(np.float32) / scale + zp), info.min, info.max).astype(inp["dtype"])
-        return x.astype(inp["dtype"])
 
     ends = {}
     for d in watch:  # an end of the range that stands for 0 (after a ReLU, a softmax) holds zeros, not clipped values
@@ -84,7 +93,7 @@ def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray) -> dict[str,
         ends[d["index"]] = (info.min if zp != info.min else None, info.max if zp != info.max else None)
 
     def run(x: np.ndarray) -> dict[str, tuple[int, int]]:
-        it.set_tensor(inp["index"], feed(x))
+        it.set_tensor(inp["index"], feed(inp, x))
         it.invoke()
         out = {}
         if inp["dtype"] in (np.int8, np.uint8):  # the input's quantization clips what lies beyond its range

@@ -73,6 +73,14 @@ def gptq_round(w: np.ndarray, scales: np.ndarray, h: np.ndarray, qmax: int = 127
     return out
 
 
+def _accumulate(st: list[Any], rows: np.ndarray, rng: np.random.Generator) -> None:
+    """Add a sample of ``rows`` (positions x input channels) to a layer's running ``[sum of x x^T, count]``."""
+    if len(rows) > ROWS_PER_INPUT:
+        rows = rows[rng.choice(len(rows), ROWS_PER_INPUT, replace=False)]
+    st[0] = st[0] + rows.T @ rows
+    st[1] += len(rows)
+
+
 def _layers(model: Any) -> list[tuple[Any, str]]:
     """(op, kind) for the int8 1x1 convolutions and fully connected layers with constant weights."""
     from tensorflow.lite.python import schema_py_generated as schema
@@ -109,8 +117,9 @@ def tflite_round_weights(quantized: bytes, calibrated: bytes, inputs: Iterable[n
     Returns:
         the model bytes and a summary (layers changed, their mean output-error reduction).
     """
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
     from tensorflow.lite.tools import flatbuffer_utils as fu
+
+    from .ranges import debug_interpreter, feed
 
     model = fu.read_model_from_bytearray(bytearray(quantized))
     sg = model.subgraphs[0]
@@ -126,19 +135,12 @@ def tflite_round_weights(quantized: bytes, calibrated: bytes, inputs: Iterable[n
     layers = [(op, k) for op, k in _layers(model) if sg.tensors[op.outputs[0]].name in floats]
     if not layers:
         return quantized, {"layers": 0}
-    it = Interpreter(model_content=quantized, num_threads=2, experimental_preserve_all_tensors=True,
-                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    it.allocate_tensors()
+    it = debug_interpreter(quantized, threads=2)
     inp = it.get_input_details()[0]
     stats: dict[int, list[Any]] = {id(op): [0.0, 0] for op, _ in layers}
     rng = np.random.default_rng(0)
     for x in inputs:
-        x = np.asarray(x, np.float32)[None]
-        if inp["dtype"] != np.float32:
-            s, z = inp["quantization"]
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / s + z), info.min, info.max).astype(inp["dtype"])
-        it.set_tensor(inp["index"], x)
+        it.set_tensor(inp["index"], feed(inp, np.asarray(x, np.float32)))
         it.invoke()
         for op, kind in layers:
             t = sg.tensors[op.inputs[0]]
@@ -147,11 +149,7 @@ def tflite_round_weights(quantized: bytes, calibrated: bytes, inputs: Iterable[n
                 opt = op.builtinOptions
                 a = a[:, ::max(opt.strideH, 1), ::max(opt.strideW, 1), :]
             a = (a.reshape(-1, a.shape[-1]).astype(np.float64) - t.quantization.zeroPoint[0]) * t.quantization.scale[0]
-            if len(a) > ROWS_PER_INPUT:
-                a = a[rng.choice(len(a), ROWS_PER_INPUT, replace=False)]
-            st = stats[id(op)]
-            st[0] = st[0] + a.T @ a
-            st[1] += len(a)
+            _accumulate(stats[id(op)], a, rng)
     gains = []
     for op, _ in layers:
         h = stats[id(op)][0] / max(stats[id(op)][1], 1)
@@ -261,10 +259,7 @@ def onnx_round_weights(qdq: Any, pre_float: Any, inputs: Iterable[np.ndarray]) -
                 sh, sw = strides.get(t, (1, 1))
                 a = a[:, :, ::sh, ::sw].transpose(0, 2, 3, 1)
             a = a.reshape(-1, a.shape[-1]).astype(np.float64)
-            if len(a) > ROWS_PER_INPUT:
-                a = a[rng.choice(len(a), ROWS_PER_INPUT, replace=False)]
-            stats[t][0] = stats[t][0] + a.T @ a
-            stats[t][1] += len(a)
+            _accumulate(stats[t], a, rng)
     gains = []
     for n, dq in layers:
         h = stats[n.input[0]][0] / max(stats[n.input[0]][1], 1)
