@@ -3,9 +3,11 @@
     python benchmarks/selective.py --shared ../shared --lr 1e-4 [--lr 1e-5] [--backbone mobilenet_v2]
 
 For each fine-tuning rate: trains flowers (MobileNetV2 1.0/224, three-way split with a 15% test set), exports
-tflite:int8 and onnx:int8 plainly and with ``selective=true`` at an accuracy budget (default 0.5 points),
-then times the plain and the selective artifact side by side (one thread, interleaved rounds) and writes
-every number with the split it comes from to benchmarks/results/selective.json.
+tflite:int8 and onnx:int8 three ways: with each weight rounded to its nearest step (``round_weights=false``,
+"nearest"), as the export does by default (activation-aware weight rounding, "plain") and with
+``selective=true`` at an accuracy budget (default 0.5 points); then times the plain and the selective artifact
+side by side (one thread, interleaved rounds) and writes every number with the split it comes from to
+benchmarks/results/selective.json.
 """
 from __future__ import annotations
 
@@ -66,15 +68,22 @@ def rows_from_stages(run: Path, args: argparse.Namespace, lr: float) -> list[dic
     return rows
 
 
+def _drops(p: dict) -> dict:
+    return {"val_drop": p["accuracy_drop_points"], "test_drop": p["test"]["accuracy_drop_points"],
+            "test_top1": p["test"]["accuracy"], "status": p["status"],
+            "val_disagreement_points": round(100 * (1 - p["top1_agreement"]), 3),
+            "test_disagreement_points": round(100 * (1 - p["test"]["top1_agreement"]), 3),
+            "weight_rounding": (p.get("calibration") or {}).get("weight_rounding")}
+
+
 def row(backbone: str, lr: float, target: str, metrics: dict, p: dict, s: dict, lat_p: float, lat_s: float,
-        train_s: float | None, sel_s: float) -> dict:
+        train_s: float | None, sel_s: float, nearest: dict | None = None) -> dict:
     info = s.get("selective") or {}
     return {
         "backbone": backbone, "fine_tune_lr": lr, "target": target,
         "float_val_top1": metrics["validation"]["top1"], "float_test_top1": metrics["test"]["top1"],
-        "plain": {"val_drop": p["accuracy_drop_points"], "test_drop": p["test"]["accuracy_drop_points"],
-                  "test_top1": p["test"]["accuracy"], "status": p["status"],
-                  "test_disagreement_points": round(100 * (1 - p["test"]["top1_agreement"]), 3)},
+        **({"nearest": _drops(nearest)} if nearest else {}),
+        "plain": _drops(p),
         "selective": {"val_drop": s["accuracy_drop_points"], "test_drop": s["test"]["accuracy_drop_points"],
                       "test_top1": s["test"]["accuracy"], "status": s["status"],
                       "test_disagreement_points": round(100 * (1 - s["test"]["top1_agreement"]), 3),
@@ -120,6 +129,7 @@ def main() -> None:
         metrics = json.loads((res.out_dir / "metrics.json").read_text())
         train_s = time.perf_counter() - t0
         base = dict(targets=("tflite:int8", "onnx:int8"), accuracy_budget=args.budget, calibration_images=200)
+        nearest = {r["target"]: r for r in export(run, ExportConfig(**base, round_weights=False))}
         plain = {r["target"]: r for r in export(run, ExportConfig(**base))}
         t1 = time.perf_counter()
         sel = {r["target"]: r for r in export(run, ExportConfig(**base, selective=True))}
@@ -127,7 +137,8 @@ def main() -> None:
         for target in ("tflite:int8", "onnx:int8"):
             p, s = plain[target], sel[target]
             lat_p, lat_s = timed_pair(Path(p["path"]), Path(s["path"]))
-            out_rows.append(row(args.backbone, lr, target, metrics, p, s, lat_p, lat_s, train_s, sel_s))
+            out_rows.append(row(args.backbone, lr, target, metrics, p, s, lat_p, lat_s, train_s, sel_s,
+                                nearest[target]))
             print(json.dumps(out_rows[-1])[:400], flush=True)
     old = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else {}
     if old.get("budget_points") == args.budget:  # keep earlier runs (other rates or backbones), replace the same

@@ -289,6 +289,8 @@ class ExportConfig(ConfigBase):
         onnx_int8_mode: static (QDQ with calibration images) or dynamic.
         allow_flex_ops: Allow TensorFlow Select (Flex) ops in TFLite; most edge runtimes lack them.
         golden_images: Validation images whose expected outputs are stored in the contract for selftest.
+        round_weights: Activation-aware int8 weight rounding for image models (``edgetl/quantize/rounding.py``):
+            the same graph and speed as plain rounding, less error; false: each weight to its nearest step.
         sensitivity_images: Validation images for the per-layer sensitivity table of int8 artifacts (0: none).
         selective: When an int8 artifact is over the budget, keep its most sensitive layers in float (after
             trying calibrations that cost no speed) until the validation drop is within the budget.
@@ -308,6 +310,7 @@ class ExportConfig(ConfigBase):
     onnx_int8_mode: str = field(default="static", metadata={AFFECTS: "target:onnx:int8"})
     allow_flex_ops: bool = field(default=False, metadata={AFFECTS: "format:tflite"})
     golden_images: int = 4
+    round_weights: bool = field(default=True, metadata={AFFECTS: "calibrated"})
     sensitivity_images: int = field(default=32, metadata={AFFECTS: "calibrated"})
     selective: bool = field(default=False, metadata={AFFECTS: "calibrated"})
     selective_max_slowdown: float = field(default=1.25, metadata={AFFECTS: "calibrated"})

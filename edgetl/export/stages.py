@@ -175,8 +175,8 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 6  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
-    # 6: weight rounding, and the best no-cost variant when nothing meets the budget
+    version: ClassVar[int] = 7  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
+    # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -211,7 +211,8 @@ class ExportStage:
             extra.get("selective", {}).pop("_bytes", None)
         report.update(extra)
         if self.target.calibrated:
-            report["calibration"] = dict(self.shared.calibration_audit, ranges=self._range_audit(data))
+            report["calibration"] = dict(self.shared.calibration_audit, ranges=self._range_audit(data),
+                                         weight_rounding=fmt.rounds_weights(self.shared, config))
             warns = list(report["calibration"]["warnings"]) + report["calibration"]["ranges"].get("warnings", [])
             risk = None if text else get_spec(self.shared.metrics["model"]["backbone"]).quantization_risk
             if risk:

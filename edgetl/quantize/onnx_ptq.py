@@ -13,6 +13,13 @@ from ..errors import ConversionError
 
 log = logging.getLogger(__name__)
 
+CALIBRATION_CHUNK = 16  # images whose intermediate tensors ONNX Runtime's calibrator holds at once
+
+
+def _chunk(n: int) -> int:
+    """The largest chunk of at most CALIBRATION_CHUNK images that divides ``n`` (ONNX Runtime requires it)."""
+    return max(c for c in range(1, min(n, CALIBRATION_CHUNK) + 1) if n % c == 0)
+
 
 def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_channel: bool,
                   tensors_in_float: list[str] | None = None, calibrate_method: str = "minmax",
@@ -32,9 +39,18 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(CalibrationDataReader):
+        """The calibration images, in chunks (``set_range``): ONNX Runtime's calibrators keep every intermediate
+        tensor of what they are given before they reduce it, about 14 GB for 200 MobileNetV2 images at 224."""
+
         def __init__(self, data: np.ndarray, name: str) -> None:
+            self._data, self._name = data, name
             self._it = iter(data)
-            self._name = name
+
+        def __len__(self) -> int:
+            return len(self._data)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self._it = iter(self._data[start_index:end_index])
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             x = next(self._it, None)
@@ -72,7 +88,8 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
                     quantize_static(str(pre), str(dst), Reader(pixels, name), quant_format=QuantFormat.QDQ,
                                     per_channel=per_channel, activation_type=QuantType.QInt8,
                                     weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
-                                    calibrate_method=method)
+                                    calibrate_method=method,
+                                    extra_options={"CalibStridedMinMax": _chunk(len(pixels))})
         except ConversionError:
             raise
         except Exception as exc:

@@ -16,8 +16,8 @@ def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list
     proto = _float(inputs, cfg)
     if target.precision == "int8":
         proto = quantize_onnx(proto, mode="dynamic" if inputs.kind == "text" else cfg.onnx_int8_mode,
-                              pixels=inputs.calibration,
-                              per_channel=cfg.onnx_per_channel)
+                              pixels=inputs.calibration, per_channel=cfg.onnx_per_channel,
+                              round_weights=rounds_weights(inputs, cfg))
     elif target.precision == "fp16":
         proto = to_float16(proto)
     elif target.precision != "fp32":
@@ -59,6 +59,11 @@ def _float(inputs: Any, cfg: ExportConfig) -> Any:
     return cache[cfg.opset]
 
 
+def rounds_weights(inputs: Any, cfg: ExportConfig) -> bool:
+    """Whether int8 weights get activation-aware rounding: image models, static QDQ, unless turned off."""
+    return cfg.round_weights and inputs.kind != "text" and cfg.onnx_int8_mode == "static"
+
+
 def sensitivity(inputs: Any, target: Target, cfg: ExportConfig, debug_pixels: Any) -> list[dict[str, Any]]:
     from ...quantize.onnx_ptq import quantize_onnx
     from ...quantize.selective import onnx_sensitivity
@@ -73,23 +78,24 @@ def with_float_layers(inputs: Any, target: Target, cfg: ExportConfig, layers: li
 
     return quantize_onnx(_float(inputs, cfg), mode=cfg.onnx_int8_mode, pixels=inputs.calibration,
                          per_channel=cfg.onnx_per_channel, tensors_in_float=layers,
-                         round_weights=inputs.kind != "text").SerializeToString()
+                         round_weights=rounds_weights(inputs, cfg)).SerializeToString()
 
 
 def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> Iterator[tuple[str, bytes]]:
     """What costs no speed, tried before any layer is kept in float, in this order: activation-aware weight
-    rounding (``edgetl/quantize/rounding.py``) on min-max ranges, then entropy and percentile ranges."""
+    rounding (``edgetl/quantize/rounding.py``) on min-max ranges when the artifact was exported without it,
+    then entropy and percentile ranges (with the artifact's weight rounding)."""
     from ...quantize.onnx_ptq import quantize_onnx
 
     if cfg.onnx_int8_mode != "static":
         return
     f = _float(inputs, cfg)
-    if inputs.kind != "text":
+    if inputs.kind != "text" and not rounds_weights(inputs, cfg):
         yield "weight rounding", quantize_onnx(f, mode="static", pixels=inputs.calibration,
                                                per_channel=cfg.onnx_per_channel, round_weights=True).SerializeToString()
     for m in ("entropy", "percentile"):
         yield m, quantize_onnx(f, mode="static", pixels=inputs.calibration, per_channel=cfg.onnx_per_channel,
-                               calibrate_method=m).SerializeToString()
+                               calibrate_method=m, round_weights=rounds_weights(inputs, cfg)).SerializeToString()
 
 
 def float_bytes(inputs: Any, cfg: ExportConfig) -> bytes:

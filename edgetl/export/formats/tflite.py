@@ -13,10 +13,18 @@ def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list
     from ...convert.keras_to_tflite import saved_model_to_tflite
     from ...quantize.calibration import representative
 
+    if target.calibrated and rounds_weights(inputs, cfg):
+        data = _rounded(inputs, target, cfg, [])
+        return data, ops(data)
     rep = representative(inputs.calibration, keep_dtype=inputs.kind == "text") if target.calibrated else None
     data = saved_model_to_tflite(inputs.saved_model, target, representative=rep, allow_flex_ops=cfg.allow_flex_ops,
                                  integer_io=inputs.kind != "text")
     return data, ops(data)
+
+
+def rounds_weights(inputs: Any, cfg: ExportConfig) -> bool:
+    """Whether int8 weights get activation-aware rounding: image models, unless turned off."""
+    return cfg.round_weights and inputs.kind != "text"
 
 
 def ops(data: bytes) -> list[str]:
@@ -82,8 +90,9 @@ def with_float_layers(inputs: Any, target: Target, cfg: ExportConfig, layers: li
 
 def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> Iterator[tuple[str, bytes]]:
     """What costs no speed, tried before any layer is kept in float: activation-aware weight rounding
-    (``edgetl/quantize/rounding.py``). TFLite's converter offers no other calibration than its min-max."""
-    if inputs.kind != "text":
+    (``edgetl/quantize/rounding.py``) when the artifact was exported without it. TFLite's converter offers no
+    other calibration than its min-max."""
+    if inputs.kind != "text" and not rounds_weights(inputs, cfg):
         yield "weight rounding", _rounded(inputs, target, cfg, [])
 
 
