@@ -381,39 +381,63 @@ def selective() -> str:
     if d is None:
         return out[0] + missing("selective.json", "python benchmarks/selective.py --shared ../shared")
     out.append(source("selective.json", "benchmarks/selective.py", d) + "\n")
-    out.append(f"Budget {d['budget_points']} points; {d['split_note']}. Latency: one thread, the plain and the "
+    out.append(f"Budget {d['budget_points']} points; {d['split_note']}. Drops are vs the float model, in points, "
+               "validation / test; dis.: the share of test photos whose top-1 answer differs from the float "
+               "model's. Nearest: each int8 weight rounded to its nearest step (`round_weights=false`); default: "
+               "the plain export, activation-aware weight rounding. Latency: one thread, the default and the "
                "selective artifact timed side by side in interleaved rounds.\n")
-    out.append("| backbone | fine-tune lr | target | float val / test top-1 | plain int8 vs float: val / test | "
-               "selective vs float: val / test | what changed | latency vs plain int8 |")
-    out.append("|---|---|---|---|---|---|---|---|")
+    out.append("| backbone | fine-tune lr | target | float val / test top-1 | nearest int8: drop (dis.) | "
+               "default int8: drop (dis.) | selective: drop (dis.) | what selective changed | latency vs default |")
+    out.append("|---|---|---|---|---|---|---|---|---|")
+
+    def drops(x: dict[str, Any] | None) -> str:
+        if not x:
+            return "-"
+        dis = f" ({x['test_disagreement_points']:.2f}%)" if "test_disagreement_points" in x else ""
+        return f"{-x['val_drop'] + 0.0:+.2f} / {-x['test_drop'] + 0.0:+.2f}{dis}"
+
     for r in d["rows"]:
         s_ = r["selective"]
-        rounded = "weight rounding" in {t.get("calibration") for t in s_.get("tried") or []}
-        over = ("; over the budget on validation, closer than plain" if s_.get("within_budget") is False
+        rounded = "weight rounding" in {t.get("calibration") for t in s_.get("tried") or []} or \
+            r["plain"].get("weight_rounding")
+        over = ("; over the budget on validation, closer than the default" if s_.get("within_budget") is False
                 or "still over the budget" in (s_.get("reason") or "") else "")
         what = (("weight rounding alone (no layer in float)" if s_["calibration"] == "weight rounding" else
                  f"{s_['calibration']} calibration") + over if s_.get("calibration") else
                 f"{len(s_['float_layers'])} layer(s) in float" + (", weights re-rounded" if rounded else "")
                 if s_.get("float_layers") else
-                "nothing: plain int8 was within the budget on the validation split" if not s_.get("chosen")
+                "nothing: the default int8 was within the budget on the validation split" if not s_.get("chosen")
                 and not s_.get("tried") else
                 f"no candidate met the budget ({s_.get('reason')})" if not s_.get("chosen") else "-")
         mark = " (r)" if r.get("rebuilt_from") else ""
         out.append(f"| {r['backbone']} | {r['fine_tune_lr']:g}{mark} | {r['target']} | {r['float_val_top1']:.4f} / "
-                   f"{r['float_test_top1']:.4f} | {-r['plain']['val_drop'] + 0.0:+.2f} / {-r['plain']['test_drop'] + 0.0:+.2f} | "
-                   f"{-s_['val_drop'] + 0.0:+.2f} / {-s_['test_drop'] + 0.0:+.2f} | {what} | "
-                   f"{r['latency_ms_1thread']['ratio']:.2f}x ({r['latency_ms_1thread']['plain']:.2f} -> "
+                   f"{r['float_test_top1']:.4f} | {drops(r.get('nearest'))} | {drops(r['plain'])} | {drops(s_)} | "
+                   f"{what} | {r['latency_ms_1thread']['ratio']:.2f}x ({r['latency_ms_1thread']['plain']:.2f} -> "
                    f"{r['latency_ms_1thread']['selective']:.2f} ms) |")
     if any(r.get("rebuilt_from") for r in d["rows"]):
-        out.append("\n(r): the row was rebuilt by `selective.py --from-stage-version 5` from the reports of an earlier "
-                   "invocation's export stages (stage version 5: weight rounding, but not yet 'keep the closest "
-                   "no-cost variant when nothing meets the budget'), its pair timed again.")
-    if any("test_disagreement_points" in r["plain"] for r in d["rows"]):
-        out.append("\nTest-split share of top-1 answers that differ from the float model's, plain -> selective: "
-                   + "; ".join(f"{r['backbone']} {r['fine_tune_lr']:g} {r['target']} "
-                               f"{r['plain']['test_disagreement_points']:.2f}% -> "
-                               f"{r['selective']['test_disagreement_points']:.2f}%"
-                               for r in d["rows"] if "test_disagreement_points" in r["plain"]) + ".")
+        out.append("\n(r): the row was rebuilt by `selective.py --from-stage-version N` from the reports of an "
+                   "earlier invocation's export stages, its pair timed again.")
+    if any(not r["plain"].get("weight_rounding") for r in d["rows"]):
+        out.append("\nRows without a nearest column come from before weight rounding was the default: their "
+                   "default int8 is nearest rounding.")
+    return "\n".join(out) + "\n"
+
+
+def onnx_calibration_memory() -> str:
+    d = load("onnx_calibration_memory.json")
+    out = ["## ONNX int8 calibration memory\n"]
+    if d is None:
+        return out[0] + missing("onnx_calibration_memory.json",
+                                "python benchmarks/onnx_calibration_memory.py RUN_DIR")
+    out.append(source("onnx_calibration_memory.json", "benchmarks/onnx_calibration_memory.py", d) + "\n")
+    out.append(f"{d['model']} at {d['input_size']} px, ONNX Runtime static QDQ calibration; each row a fresh "
+               "process; peak resident memory of the whole process (before calibration: the model and the decoded "
+               "images).\n")
+    out.append("| method | images | fed in chunks of | peak memory | before calibration | seconds |")
+    out.append("|---|---|---|---|---|---|")
+    for r in d["rows"]:
+        out.append(f"| {r['method']} | {r['images']} | {r['chunk']}{' (edgetl)' if r['chunked'] else ''} | "
+                   f"{r['peak_rss_gib']:.2f} GiB | {r['peak_rss_gib_before']:.2f} GiB | {r['seconds']:.0f} |")
     return "\n".join(out) + "\n"
 
 
@@ -631,6 +655,7 @@ def with_readme_block(text: str) -> str:
 
 
 SECTIONS: list[Callable[[], str]] = [main_job, text_main_job, text_sweep, headline, runtime_overhead, runtime_only, selective,
+                                     onnx_calibration_memory,
                                      cached_features, ray_features, gpu, loopback, lite_import, estimator, fuzz]
 
 

@@ -73,7 +73,7 @@ def _drops(p: dict) -> dict:
             "test_top1": p["test"]["accuracy"], "status": p["status"],
             "val_disagreement_points": round(100 * (1 - p["top1_agreement"]), 3),
             "test_disagreement_points": round(100 * (1 - p["test"]["top1_agreement"]), 3),
-            "weight_rounding": (p.get("calibration") or {}).get("weight_rounding")}
+            "weight_rounding": (p.get("calibration") or {}).get("weight_rounding"), "convert_s": p.get("convert_s")}
 
 
 def row(backbone: str, lr: float, target: str, metrics: dict, p: dict, s: dict, lat_p: float, lat_s: float,

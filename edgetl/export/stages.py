@@ -175,8 +175,9 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 7  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
-    # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default
+    version: ClassVar[int] = 8  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
+    # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default;
+    # 8: each float-layer candidate timed beside the plain artifact
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -275,7 +276,7 @@ class ExportStage:
     def _quantization_checks(self, fmt: Any, config: ExportConfig, ctx: RunContext, report: dict[str, Any],
                              clf: Any, ref_top1: np.ndarray) -> dict[str, Any]:
         """The per-layer sensitivity table, and selective quantization when the artifact is over its budget."""
-        from ..quantize.selective import latency_ms, search
+        from ..quantize.selective import paired_latency_ms, search
 
         names, pixels, labels = self.shared.validation
         n = max(config.sensitivity_images, 16)
@@ -305,8 +306,9 @@ class ExportStage:
 
         from ..runtime.classify import Classifier
 
-        plain = latency_ms(_call(Classifier.load(clf.path, threads=1)))
-        float_lat = latency_ms(_call(self._classifier(fmt.float_bytes(self.shared, config), ctx, float_model=True)))
+        plain_run = _call(Classifier.load(clf.path, threads=1))
+        float_lat, plain = paired_latency_ms(_call(self._classifier(fmt.float_bytes(self.shared, config), ctx,
+                                                                    float_model=True)), plain_run)
         sel: dict[str, Any] = {"split": "validation", "plain_latency_ms": round(plain, 4),
                                "float_latency_ms": round(float_lat, 4), "tried": []}
         best: tuple[float, str, bytes, float] | None = None  # the no-cost variant with the least disagreement
@@ -325,12 +327,13 @@ class ExportStage:
                 return out
         res = search(lambda layers: fmt.with_float_layers(self.shared, self.target, config, layers, debug), evaluate,
                      ranked=[r["layer"] for r in sens], float_accuracy=keras_acc, budget_points=config.accuracy_budget,
-                     plain_latency_ms=plain, float_latency_ms=float_lat, max_slowdown=config.selective_max_slowdown)
+                     plain_run=plain_run, plain_latency_ms=plain, float_latency_ms=float_lat,
+                     max_slowdown=config.selective_max_slowdown)
         sel["tried"] += res.tried
         sel["reason"] = res.reason
         if res.chosen is not None:
             sel.update(chosen=True, float_layers=res.chosen.float_layers, _bytes=res.chosen.data,
-                       latency_vs_int8=round(res.chosen.latency_ms / plain, 3))
+                       latency_vs_int8=round(res.chosen.latency_ratio, 3))
         elif best is not None:  # over the budget either way: keep the closer artifact, at no cost in speed
             sel.update(chosen=True, within_budget=False, calibration=best[1], float_layers=[], _bytes=best[2],
                        reason=f"{res.reason}; kept {best[1]}, which costs no speed and brings the validation "

@@ -9,10 +9,10 @@ Sensitivity is measured in the target's own runtime:
   each tensor's signal-to-quantization-noise ratio; lower SQNR = more sensitive.
 
 Selective quantization (:func:`search`) then re-quantizes with the top-k most sensitive layers in float
-(k = 1, 2, 4, ...; each candidate's int8 weights re-rounded by ``rounding.py``, which the caller tries alone
-first because it costs no speed), re-verifies each candidate on the validation images in the runtime, and stops at the
-first that is within the accuracy budget, or when a candidate would be slower than ``max_slowdown`` x the
-plain int8 artifact (or than the float one). Numbers for the report are taken on the test split by the
+(k = 1, 2, 4, ...; each candidate's int8 weights re-rounded by ``rounding.py``, as the plain artifact's are),
+re-verifies each candidate on the validation images in the runtime, and stops at the first that is within the
+accuracy budget, or when a candidate, timed beside the plain int8 artifact, would be slower than
+``max_slowdown`` x that artifact (or than the float one). Numbers for the report are taken on the test split by the
 caller; every choice here uses the validation split only.
 """
 from __future__ import annotations
@@ -37,6 +37,7 @@ class Candidate:
     drop_points: float
     disagreement_points: float
     latency_ms: float
+    latency_ratio: float = 1.0  # vs the plain int8 artifact timed beside it
     note: str = ""
 
 
@@ -47,19 +48,27 @@ class SearchResult:
     reason: str = ""
 
 
-def latency_ms(run: Callable[[], Any], *, runs: int = 40, rounds: int = 3) -> float:
-    """Median of per-round medians of ``runs`` timed calls (1 thread, after a warm-up)."""
+def _median_ms(run: Callable[[], Any], runs: int) -> float:
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter_ns()
+        run()
+        ts.append((time.perf_counter_ns() - t) / 1e6)
+    return float(np.median(ts))
+
+
+def paired_latency_ms(run: Callable[[], Any], base: Callable[[], Any], *, runs: int = 40,
+                      rounds: int = 4) -> tuple[float, float]:
+    """(latency of ``run``, latency of ``base``), timed side by side in interleaved rounds (the order alternates),
+    so that a machine that slows down or speeds up between rounds moves both: their ratio is what counts."""
     for _ in range(10):
         run()
-    meds = []
-    for _ in range(rounds):
-        ts = []
-        for _ in range(runs):
-            t = time.perf_counter_ns()
-            run()
-            ts.append((time.perf_counter_ns() - t) / 1e6)
-        meds.append(float(np.median(ts)))
-    return float(np.median(meds))
+        base()
+    a, b = [], []
+    for r in range(rounds):
+        for fn, out in (((run, a), (base, b)) if r % 2 == 0 else ((base, b), (run, a))):
+            out.append(_median_ms(fn, runs))
+    return float(np.median(a)), float(np.median(b))
 
 
 # ---------------------------------------------------------------- TFLite
@@ -145,8 +154,9 @@ def onnx_sensitivity(float_proto: Any, qdq_proto: Any, debug_pixels: np.ndarray)
 
 def search(build: Callable[[list[str]], bytes],
            evaluate: Callable[[bytes], tuple[float, float, Callable[[], Any]]], *,
-           ranked: list[str], float_accuracy: float, budget_points: float, plain_latency_ms: float,
-           float_latency_ms: float | None, max_slowdown: float, max_layers: int = 32) -> SearchResult:
+           ranked: list[str], float_accuracy: float, budget_points: float, plain_run: Callable[[], Any],
+           plain_latency_ms: float, float_latency_ms: float | None, max_slowdown: float,
+           max_layers: int = 32) -> SearchResult:
     """Keep the k most sensitive layers in float, k = 1, 2, 4, ..., until the model is within the budget.
 
     Within the budget means: the share of validation images where the artifact's top-1 differs from the float
@@ -159,12 +169,15 @@ def search(build: Callable[[list[str]], bytes],
         evaluate: (validation accuracy, top-1 agreement with the float model, a zero-argument call that runs
             the model once) for model bytes.
         ranked: layer names, most sensitive first (duplicates are ignored).
+        plain_run: one inference of the plain int8 artifact: each candidate is timed beside it, and the
+            latency limit is on their ratio (``max_slowdown``, or the float model's ratio
+            ``float_latency_ms / plain_latency_ms``, both timed together before the search, if lower).
     """
     order = list(dict.fromkeys(l for l in ranked if l))
     res = SearchResult(None)
-    limit = max_slowdown * plain_latency_ms
+    limit = max_slowdown
     if float_latency_ms is not None:
-        limit = min(limit, float_latency_ms)
+        limit = min(limit, float_latency_ms / plain_latency_ms)
     k = 1
     while k <= min(max_layers, len(order)):
         layers = order[:k]
@@ -175,21 +188,24 @@ def search(build: Callable[[list[str]], bytes],
             k *= 2
             continue
         acc, agree, run = evaluate(data)
-        lat = latency_ms(run)
+        lat, base = paired_latency_ms(run, plain_run)
+        ratio = lat / base
         drop = 100 * (float_accuracy - acc)
         dis = 100 * (1 - agree)
         res.tried.append({"float_layers": k, "layers": layers, "accuracy": round(acc, 4),
                           "drop_points": round(drop, 3), "disagreement_points": round(dis, 3),
-                          "latency_ms": round(lat, 4), "latency_vs_int8": round(lat / plain_latency_ms, 3)})
+                          "latency_ms": round(lat, 4), "plain_latency_ms_beside": round(base, 4),
+                          "latency_vs_int8": round(ratio, 3)})
         log.info("selective: %d float layer(s): accuracy %.4f (drop %.2f, disagreement %.2f), %.3f ms (%.2fx int8)",
-                 k, acc, drop, dis, lat, lat / plain_latency_ms)
-        if lat > limit:
-            res.reason = (f"stopped: with {k} float layer(s) the model takes {lat:.2f} ms, over the limit of "
-                          f"{limit:.2f} ms ({max_slowdown:g}x the plain int8 model"
-                          + (" or the float model" if float_latency_ms is not None else "") + ")")
+                 k, acc, drop, dis, lat, ratio)
+        if ratio > limit:
+            res.reason = (f"stopped: with {k} float layer(s) the model takes {lat:.2f} ms, {ratio:.2f}x the plain "
+                          f"int8 model timed beside it ({base:.2f} ms), over the limit of {limit:.2f}x "
+                          f"({max_slowdown:g}x the plain int8 model"
+                          + (" or the float model's ratio" if float_latency_ms is not None else "") + ")")
             return res
         if dis <= budget_points and drop <= budget_points:
-            res.chosen = Candidate(layers, data, acc, drop, dis, lat)
+            res.chosen = Candidate(layers, data, acc, drop, dis, lat, ratio)
             res.reason = (f"{k} layer(s) in float bring the validation disagreement with the float model to "
                           f"{dis:.2f}% (drop {drop:.2f} points)")
             return res

@@ -44,6 +44,7 @@ def test_every_target_exists_verified_and_described(exported: list[dict], tiny_r
     for t in ("tflite:int8", "tflite:uint8", "onnx:int8"):  # every calibrated artifact gets the range audit
         ranges = by[t]["calibration"]["ranges"]
         assert ranges["tensors_checked"] > 0 and ranges["heldback_inputs"] >= 3, (t, ranges)
+        assert by[t]["calibration"]["weight_rounding"] is True  # the default for image models
     md = (tiny_run / "export_report.md").read_text()
     assert "## tflite:int8: quantization" in md and "activation-range audit" in md
 
@@ -118,6 +119,12 @@ def test_rerun_reuses_every_stage(exported: list[dict], tiny_run: Path) -> None:
     changed = export(tiny_run, ExportConfig(targets=("tflite:int8", "tflite:fp32"), calibration_images=9,
                                             golden_images=2, accuracy_budget=100.0))
     assert [r["cached"] for r in changed] == [False, True]  # only what depends on the changed option reruns
+    nearest = export(tiny_run, ExportConfig(targets=("tflite:int8", "onnx:int8", "onnx:fp32"), calibration_images=8,
+                                            golden_images=2, accuracy_budget=100.0, round_weights=False))
+    assert [r["cached"] for r in nearest] == [False, False, True]
+    by = {r["target"]: r for r in exported}
+    for r in nearest[:2]:  # nearest rounding: the same graph as the default's activation-aware rounding
+        assert r["calibration"]["weight_rounding"] is False and r["ops"] == by[r["target"]]["ops"]
 
 
 @pytest.mark.slow
@@ -195,6 +202,7 @@ def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: 
     from edgetl.quantize.onnx_ptq import quantize_onnx
     from edgetl.quantize.rounding import tflite_round_weights
     from edgetl.runtime.tflite_file import read_opcodes
+    from onnx import numpy_helper
 
     cfg = ExportConfig(calibration_images=8)
     shared = ExportInputs(find_stage(tiny_run, "train"), cfg)
@@ -209,6 +217,13 @@ def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: 
 
     qdq = quantize_onnx(_float(shared, cfg), mode="static", pixels=shared.calibration, per_channel=True)
     before = [(n.op_type, list(n.input)) for n in qdq.graph.node]
+    # the calibrator gets the images in chunks (here 3 x 8 = 24 images: two chunks of 12); min-max over the
+    # same images three times over is the same range, so the chunks must merge to the one-call result
+    tripled = quantize_onnx(_float(shared, cfg), mode="static", pixels=np.concatenate([shared.calibration] * 3),
+                            per_channel=True)
+    scales = {i.name: numpy_helper.to_array(i) for i in qdq.graph.initializer if i.name.endswith("_scale")}
+    again = {i.name: numpy_helper.to_array(i) for i in tripled.graph.initializer if i.name.endswith("_scale")}
+    assert scales.keys() == again.keys() and all(np.allclose(scales[k], again[k]) for k in scales)
     rounded_onnx = quantize_onnx(_float(shared, cfg), mode="static", pixels=shared.calibration, per_channel=True,
                                  round_weights=True)
     assert [(n.op_type, list(n.input)) for n in rounded_onnx.graph.node] == before

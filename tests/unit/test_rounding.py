@@ -53,3 +53,13 @@ def test_dead_inputs_get_zero_weights_and_no_nan() -> None:
     h[:, 5] = 0
     q = gptq_round(w, channel_scales(w, h), h)
     assert np.all(np.isfinite(q)) and np.all(q[:, 5] == 0)
+
+
+def test_onnx_calibration_chunks_divide_the_image_count() -> None:
+    """ONNX Runtime's calibrator takes the images in equal chunks (it refuses a remainder) of at most 16."""
+    from edgetl.quantize.onnx_ptq import CALIBRATION_CHUNK, _chunk
+
+    for n in (1, 7, 16, 17, 200, 199, 1000):
+        c = _chunk(n)
+        assert n % c == 0 and 1 <= c <= CALIBRATION_CHUNK
+    assert _chunk(200) == 10 and _chunk(199) == 1 and _chunk(48) == 16
