@@ -57,6 +57,10 @@ def _quantization_section(r: dict[str, Any]) -> str:
     per = ", ".join(f"{k} {v}" for k, v in (cal.get("per_class") or {}).items())
     out.append(f"- calibration: {cal.get('images')} {cal.get('unit', 'images')} from the {cal.get('split', 'train')}"
                + (f" ({per})" if per else ""))
+    if "weight_rounding" in cal:
+        out.append("- weights: " + ("activation-aware rounding (the sensitivity table below is of nearest rounding: "
+                                    "the runtimes' debuggers quantize the model themselves)"
+                                    if cal["weight_rounding"] else "each rounded to its nearest int8 step"))
     rng = cal.get("ranges") or {}
     if "error" in rng:
         out.append(f"- activation-range audit: not run ({rng['error']})")

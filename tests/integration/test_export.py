@@ -47,6 +47,7 @@ def test_every_target_exists_verified_and_described(exported: list[dict], tiny_r
         assert by[t]["calibration"]["weight_rounding"] is True  # the default for image models
     md = (tiny_run / "export_report.md").read_text()
     assert "## tflite:int8: quantization" in md and "activation-range audit" in md
+    assert "- weights: activation-aware rounding" in md
 
 
 def test_range_audit_names_tensors_that_held_back_inputs_push_past_a_narrow_calibration(tiny_run: Path) -> None:
