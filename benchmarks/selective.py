@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import time
 from pathlib import Path
 
@@ -21,26 +20,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def timed_pair(a: Path, b: Path, rounds: int = 7, runs: int = 60) -> tuple[float, float]:
+    """1-thread latency of two artifacts, timed side by side in interleaved rounds (the export's own timing)."""
     import numpy as np
 
+    from edgetl.quantize.selective import paired_latency_ms
     from edgetl.runtime import Classifier
 
     ca, cb = Classifier.load(a, threads=1), Classifier.load(b, threads=1)
     xa, xb = np.zeros(ca.input_shape, ca.input_dtype), np.zeros(cb.input_shape, cb.input_dtype)
-    fa, fb = (lambda: ca.scores_from_input(xa)), (lambda: cb.scores_from_input(xb))
-    for f in (fa, fb):
-        for _ in range(20):
-            f()
-    meds: dict[str, list[float]] = {"a": [], "b": []}
-    for r in range(rounds):
-        for k, f in ((("a", fa), ("b", fb)) if r % 2 == 0 else (("b", fb), ("a", fa))):
-            ts = []
-            for _ in range(runs):
-                t = time.perf_counter_ns()
-                f()
-                ts.append((time.perf_counter_ns() - t) / 1e6)
-            meds[k].append(statistics.median(ts))
-    return statistics.median(meds["a"]), statistics.median(meds["b"])
+    return paired_latency_ms(lambda: ca.scores_from_input(xa), lambda: cb.scores_from_input(xb),
+                             runs=runs, rounds=rounds)
 
 
 def rows_from_stages(run: Path, args: argparse.Namespace, lr: float) -> list[dict]:

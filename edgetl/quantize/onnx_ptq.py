@@ -40,7 +40,7 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
 
     class Reader(CalibrationDataReader):
         """The calibration images, in chunks (``set_range``): ONNX Runtime's calibrators keep every intermediate
-        tensor of what they are given before they reduce it, about 14 GB for 200 MobileNetV2 images at 224."""
+        tensor of what they are given before they reduce it (benchmarks/onnx_calibration_memory.py)."""
 
         def __init__(self, data: np.ndarray, name: str) -> None:
             self._data, self._name = data, name
