@@ -53,6 +53,7 @@ def rows_from_stages(run: Path, args: argparse.Namespace, lr: float) -> list[dic
         lat_p, lat_s = timed_pair(pdir / p["file"], sdir / s["file"])
         rows.append(row(args.backbone, lr, target, metrics, p, s, lat_p, lat_s, None, sec))
         rows[-1]["rebuilt_from"] = f"export stage version {args.from_stage_version} reports in {run.name}"
+        rows[-1]["export_stage_version"] = args.from_stage_version
         print(json.dumps(rows[-1])[:400], flush=True)
     return rows
 
@@ -67,9 +68,11 @@ def _drops(p: dict) -> dict:
 
 def row(backbone: str, lr: float, target: str, metrics: dict, p: dict, s: dict, lat_p: float, lat_s: float,
         train_s: float | None, sel_s: float, nearest: dict | None = None) -> dict:
+    from edgetl.export.stages import ExportStage
+
     info = s.get("selective") or {}
     return {
-        "backbone": backbone, "fine_tune_lr": lr, "target": target,
+        "backbone": backbone, "fine_tune_lr": lr, "target": target, "export_stage_version": ExportStage.version,
         "float_val_top1": metrics["validation"]["top1"], "float_test_top1": metrics["test"]["top1"],
         **({"nearest": _drops(nearest)} if nearest else {}),
         "plain": _drops(p),

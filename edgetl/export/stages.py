@@ -175,9 +175,9 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 8  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
+    version: ClassVar[int] = 9  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
     # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default;
-    # 8: each float-layer candidate timed beside the plain artifact
+    # 8: each float-layer candidate timed beside the plain artifact; 9: a candidate must be measurably closer
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -204,7 +204,7 @@ class ExportStage:
         extra: dict[str, Any] = {}
         text = self.shared.kind == "text"
         if self.target.calibrated and (config.sensitivity_images or config.selective) and not text:
-            extra = self._quantization_checks(fmt, config, ctx, report, clf, ref["probs"].argmax(1))
+            extra = self._quantization_checks(fmt, config, ctx, report, clf, ref["probs"])
             if extra.get("selective", {}).get("chosen"):
                 chosen = extra["selective"].pop("_bytes")
                 data, clf, report = self._write_and_verify(fmt, chosen, path, inputs, config, ctx, ref)
@@ -274,9 +274,13 @@ class ExportStage:
         return data, clf, report
 
     def _quantization_checks(self, fmt: Any, config: ExportConfig, ctx: RunContext, report: dict[str, Any],
-                             clf: Any, ref_top1: np.ndarray) -> dict[str, Any]:
-        """The per-layer sensitivity table, and selective quantization when the artifact is over its budget."""
-        from ..quantize.selective import paired_latency_ms, search
+                             clf: Any, ref_probs: np.ndarray) -> dict[str, Any]:
+        """The per-layer sensitivity table, and selective quantization when the artifact is over its budget.
+
+        A candidate (a calibration variant, or layers kept float) replaces the plain artifact only when it is
+        measurably closer to the float model on the validation images (``quantize.selective.closer_z``), not
+        merely one or two photos better."""
+        from ..quantize.selective import MIN_Z, closer_z, kl_per_image, paired_latency_ms, search
 
         names, pixels, labels = self.shared.validation
         n = max(config.sensitivity_images, 16)
@@ -299,36 +303,46 @@ class ExportStage:
                 f"top-1 answers different on the validation split, over the budget of {config.accuracy_budget:g}: "
                 "selective quantization")
 
-        def evaluate(data: bytes) -> tuple[float, float, Any]:
+        ref_top1 = ref_probs.argmax(1)
+
+        def evaluate(data: bytes) -> tuple[float, float, Any, np.ndarray]:
             c = self._classifier(data, ctx)
-            top1 = run_artifact(c, pixels).argmax(1)
-            return float((top1 == labels).mean()), float((top1 == ref_top1).mean()), _call(c)
+            scores = run_artifact(c, pixels)
+            top1 = scores.argmax(1)
+            return (float((top1 == labels).mean()), float((top1 == ref_top1).mean()), _call(c),
+                    kl_per_image(ref_probs, scores))
 
         from ..runtime.classify import Classifier
 
         plain_run = _call(Classifier.load(clf.path, threads=1))
         float_lat, plain = paired_latency_ms(_call(self._classifier(fmt.float_bytes(self.shared, config), ctx,
                                                                     float_model=True)), plain_run)
+        plain_kl = kl_per_image(ref_probs, run_artifact(clf, pixels))
         sel: dict[str, Any] = {"split": "validation", "plain_latency_ms": round(plain, 4),
-                               "float_latency_ms": round(float_lat, 4), "tried": []}
-        best: tuple[float, str, bytes, float] | None = None  # the no-cost variant with the least disagreement
+                               "float_latency_ms": round(float_lat, 4), "min_z": MIN_Z,
+                               "plain_kl_mean_x1000": round(1000 * float(plain_kl.mean()), 3), "tried": []}
+        best: tuple[float, str, bytes, float, float] | None = None  # the no-cost variant measurably closest
         for method, data in fmt.calibration_variants(self.shared, self.target, config):  # cost no speed: first
-            acc, agree, _ = evaluate(data)
-            drop, dis = 100 * (keras_acc - acc), 100 * (1 - agree)
+            acc, agree, _, kl = evaluate(data)
+            drop, dis, z = 100 * (keras_acc - acc), 100 * (1 - agree), closer_z(plain_kl, kl)
             sel["tried"].append({"calibration": method, "accuracy": round(acc, 4), "drop_points": round(drop, 3),
-                                 "disagreement_points": round(dis, 3)})
-            if dis < disagree and (best is None or dis < best[0]):  # disagreement: the search's own criterion
-                best = (dis, method, data, drop)
+                                 "disagreement_points": round(dis, 3),
+                                 "kl_mean_x1000": round(1000 * float(kl.mean()), 3), "closer_z": round(z, 2)})
+            if z < MIN_Z:
+                sel["tried"][-1]["note"] = f"not measurably closer to the float model (z {z:.2f} < {MIN_Z:g})"
+                continue
+            if dis <= disagree and (best is None or z > best[0]):
+                best = (z, method, data, drop, dis)
             if max(drop, dis) <= config.accuracy_budget:
                 sel.update(chosen=True, calibration=method, float_layers=[], _bytes=data,
                            reason=f"{method} brings the validation disagreement to {dis:.2f}% "
-                                  f"(drop {drop:.2f} points)")
+                                  f"(drop {drop:.2f} points), {z:.1f} standard errors closer to the float model")
                 out["selective"] = sel
                 return out
         res = search(lambda layers: fmt.with_float_layers(self.shared, self.target, config, layers, debug), evaluate,
                      ranked=[r["layer"] for r in sens], float_accuracy=keras_acc, budget_points=config.accuracy_budget,
                      plain_run=plain_run, plain_latency_ms=plain, float_latency_ms=float_lat,
-                     max_slowdown=config.selective_max_slowdown)
+                     max_slowdown=config.selective_max_slowdown, plain_kl=plain_kl)
         sel["tried"] += res.tried
         sel["reason"] = res.reason
         if res.chosen is not None:
@@ -336,11 +350,13 @@ class ExportStage:
                        latency_vs_int8=round(res.chosen.latency_ratio, 3))
         elif best is not None:  # over the budget either way: keep the closer artifact, at no cost in speed
             sel.update(chosen=True, within_budget=False, calibration=best[1], float_layers=[], _bytes=best[2],
-                       reason=f"{res.reason}; kept {best[1]}, which costs no speed and brings the validation "
-                              f"disagreement from {disagree:.2f}% to {best[0]:.2f}% (drop {best[3]:.2f} points), "
-                              "still over the budget")
+                       reason=f"{res.reason}; kept {best[1]}, which costs no speed, is {best[0]:.1f} standard errors "
+                              f"closer to the float model and brings the validation disagreement from {disagree:.2f}% "
+                              f"to {best[4]:.2f}% (drop {best[3]:.2f} points), still over the budget")
         else:
             sel["chosen"] = False
+            sel["reason"] = (f"{res.reason}; kept the plain artifact (no calibration variant was measurably closer to "
+                             "the float model)")
         out["selective"] = sel
         ctx.log(f"{self.target}: selective: {sel['reason']}")
         return out

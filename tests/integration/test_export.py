@@ -179,6 +179,13 @@ def test_sensitivity_table_and_selective_quantization(tiny_run: Path, tmp_path: 
         if r["accuracy_drop_points"] > 0 or "selective" in r:
             sel = r["selective"]
             assert sel["split"] == "validation" and sel["tried"] and sel["plain_latency_ms"] > 0
+            assert all("closer_z" in t for t in sel["tried"] if "error" not in t)
+            taken = [t for t in sel["tried"] if sel.get("chosen") and (
+                t.get("calibration") == sel.get("calibration") if sel.get("calibration")
+                else t.get("float_layers") == len(sel.get("float_layers") or []))]
+            assert all(t["closer_z"] >= sel["min_z"] for t in taken)  # never taken on noise
+            if not sel.get("chosen"):
+                assert "kept the plain artifact" in sel["reason"] or "stopped" in sel["reason"]
             if sel.get("chosen") and sel.get("float_layers"):
                 assert r["accuracy_drop_points"] <= 0.0 + 1e-9 or r["status"] != "ok"
             if sel.get("within_budget") is False:  # nothing met the budget: the closest no-cost variant is kept
