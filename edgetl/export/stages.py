@@ -175,9 +175,10 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 9  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
+    version: ClassVar[int] = 10  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
     # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default;
-    # 8: each float-layer candidate timed beside the plain artifact; 9: a candidate must be measurably closer
+    # 8: each float-layer candidate timed beside the plain artifact; 9: a candidate must be measurably closer;
+    # 10: bisection between the last two float-layer counts
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target

@@ -79,3 +79,30 @@ def test_a_float_model_faster_than_the_limit_lowers_it() -> None:
                  ranked=["a"], float_accuracy=0.9, budget_points=0.5, plain_run=_work(5000),
                  plain_latency_ms=1.0, float_latency_ms=1.1, max_slowdown=3.0, plain_kl=PLAIN_KL)
     assert res.chosen is None and "1.10x" in res.reason
+
+
+def _by_k(agree: Callable[[int], float], cost: Callable[[int], int]) -> Callable[[bytes], Any]:
+    def evaluate(data: bytes) -> tuple[float, float, Callable[[], Any], np.ndarray]:
+        k = int(data.decode())
+        return 0.9, agree(k), _work(cost(k)), PLAIN_KL * 0.5
+    return evaluate
+
+
+def test_bisection_finds_a_count_under_the_latency_limit_when_the_doubling_overshoots() -> None:
+    """8 float layers miss the budget, 16 meet it but are too slow: 12 meet it in time and are taken."""
+    res = search(lambda layers: str(len(layers)).encode(),
+                 _by_k(lambda k: 1.0 if k >= 12 else 0.98, lambda k: 60_000 if k >= 16 else 5000),
+                 ranked=[f"l{i}" for i in range(40)], float_accuracy=0.9, budget_points=0.5, plain_run=_work(5000),
+                 plain_latency_ms=1.0, float_latency_ms=None, max_slowdown=3.0, plain_kl=PLAIN_KL)
+    assert [(t["float_layers"], t["step"]) for t in res.tried] == [
+        (1, "doubling"), (2, "doubling"), (4, "doubling"), (8, "doubling"), (16, "doubling"),
+        (12, "bisection"), (10, "bisection"), (11, "bisection")]
+    assert res.chosen is not None and len(res.chosen.float_layers) == 12 and res.chosen.latency_ratio < 3.0
+
+
+def test_bisection_takes_fewer_float_layers_when_they_suffice() -> None:
+    res = search(lambda layers: str(len(layers)).encode(), _by_k(lambda k: 1.0 if k >= 3 else 0.98, lambda k: 5000),
+                 ranked=[f"l{i}" for i in range(8)], float_accuracy=0.9, budget_points=0.5, plain_run=_work(5000),
+                 plain_latency_ms=1.0, float_latency_ms=None, max_slowdown=3.0, plain_kl=PLAIN_KL)
+    assert [t["float_layers"] for t in res.tried] == [1, 2, 4, 3]
+    assert res.chosen is not None and res.chosen.float_layers == ["l0", "l1", "l2"] and "3 layer(s)" in res.reason
