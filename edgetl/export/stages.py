@@ -175,10 +175,10 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 10  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
+    version: ClassVar[int] = 11  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
     # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default;
     # 8: each float-layer candidate timed beside the plain artifact; 9: a candidate must be measurably closer;
-    # 10: bisection between the last two float-layer counts
+    # 10: bisection between the last two float-layer counts; 11: a latency refusal confirmed by two more timings
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -281,7 +281,7 @@ class ExportStage:
         A candidate (a calibration variant, or layers kept float) replaces the plain artifact only when it is
         measurably closer to the float model on the validation images (``quantize.selective.closer_z``), not
         merely one or two photos better."""
-        from ..quantize.selective import MIN_Z, closer_z, kl_per_image, paired_latency_ms, search
+        from ..quantize.selective import MIN_Z, closer_z, confirmed_ratio, kl_per_image, search
 
         names, pixels, labels = self.shared.validation
         n = max(config.sensitivity_images, 16)
@@ -316,8 +316,9 @@ class ExportStage:
         from ..runtime.classify import Classifier
 
         plain_run = _call(Classifier.load(clf.path, threads=1))
-        float_lat, plain = paired_latency_ms(_call(self._classifier(fmt.float_bytes(self.shared, config), ctx,
-                                                                    float_model=True)), plain_run)
+        float_run = _call(self._classifier(fmt.float_bytes(self.shared, config), ctx, float_model=True))
+        # the float model's ratio caps the search's latency limit when it is under max_slowdown: confirmed then
+        plain, float_lat, _ = confirmed_ratio(plain_run, float_run, 1 / config.selective_max_slowdown)
         plain_kl = kl_per_image(ref_probs, run_artifact(clf, pixels))
         sel: dict[str, Any] = {"split": "validation", "plain_latency_ms": round(plain, 4),
                                "float_latency_ms": round(float_lat, 4), "min_z": MIN_Z,

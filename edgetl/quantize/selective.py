@@ -107,6 +107,19 @@ def paired_latency_ms(run: Callable[[], Any], base: Callable[[], Any], *, runs: 
     return float(np.median(a)), float(np.median(b))
 
 
+def confirmed_ratio(run: Callable[[], Any], base: Callable[[], Any], limit: float) -> tuple[float, float, list[float]]:
+    """(latency of ``run``, of ``base``, every ratio timed): one paired timing, and when its ratio is over
+    ``limit``, two more, the median of the three deciding. On a shared VM one paired timing can be 20% off
+    (MobileNetV2 1e-5, tflite:int8, 2 float layers: 1.06x in one run, 1.27x in the next); a refusal for latency
+    ends the search, so it is not made on one timing."""
+    timed = [paired_latency_ms(run, base)]
+    if timed[0][0] / timed[0][1] > limit:
+        timed += [paired_latency_ms(run, base) for _ in range(2)]
+    ratios = [a / b for a, b in timed]
+    a, b = timed[int(np.argsort(ratios)[len(ratios) // 2])]
+    return a, b, [round(r, 3) for r in ratios]
+
+
 # ---------------------------------------------------------------- TFLite
 
 def tflite_sensitivity(converter: Any, debug_pixels: np.ndarray) -> list[dict[str, Any]]:
@@ -230,7 +243,7 @@ def search(build: Callable[[list[str]], bytes],
             return "no"
         acc, agree, run, kl = evaluate(data)
         z = closer_z(plain_kl, kl)
-        lat, base = paired_latency_ms(run, plain_run)
+        lat, base, ratios = confirmed_ratio(run, plain_run, limit)
         ratio = lat / base
         drop = 100 * (float_accuracy - acc)
         dis = 100 * (1 - agree)
@@ -238,7 +251,7 @@ def search(build: Callable[[list[str]], bytes],
                           "drop_points": round(drop, 3), "disagreement_points": round(dis, 3),
                           "kl_mean_x1000": round(1000 * float(np.mean(kl)), 3), "closer_z": round(z, 2),
                           "latency_ms": round(lat, 4), "plain_latency_ms_beside": round(base, 4),
-                          "latency_vs_int8": round(ratio, 3)})
+                          "latency_vs_int8": round(ratio, 3), "latency_ratios_timed": ratios})
         log.info("selective: %d float layer(s): accuracy %.4f (drop %.2f, disagreement %.2f, closer z %.2f), "
                  "%.3f ms (%.2fx int8)", k, acc, drop, dis, z, lat, ratio)
         if ratio > limit:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
+import pytest
 
 from edgetl.quantize.selective import closer_z, kl_per_image, paired_latency_ms, search
 
@@ -106,3 +107,14 @@ def test_bisection_takes_fewer_float_layers_when_they_suffice() -> None:
                  plain_latency_ms=1.0, float_latency_ms=None, max_slowdown=3.0, plain_kl=PLAIN_KL)
     assert [t["float_layers"] for t in res.tried] == [1, 2, 4, 3]
     assert res.chosen is not None and res.chosen.float_layers == ["l0", "l1", "l2"] and "3 layer(s)" in res.reason
+
+
+def test_a_latency_refusal_is_confirmed_by_two_more_timings() -> None:
+    """One paired timing decides a candidate under the limit; one over it is timed twice more, the median
+    of the three deciding (a noisy VM must not end the search on one timing)."""
+    from edgetl.quantize.selective import confirmed_ratio
+
+    _, _, under = confirmed_ratio(_work(5000), _work(5000), limit=3.0)
+    assert len(under) == 1
+    lat, base, over = confirmed_ratio(_work(50_000), _work(5000), limit=3.0)
+    assert len(over) == 3 and all(r > 3.0 for r in over) and lat / base == pytest.approx(sorted(over)[1], abs=1e-3)
