@@ -385,10 +385,12 @@ def selective() -> str:
                "validation / test; dis.: the share of test photos whose top-1 answer differs from the float "
                "model's. Nearest: each int8 weight rounded to its nearest step (`round_weights=false`); default: "
                "the plain export, activation-aware weight rounding. Latency: one thread, the default and the "
-               "selective artifact timed side by side in interleaved rounds.\n")
-    out.append("| backbone | fine-tune lr | target | float val / test top-1 | nearest int8: drop (dis.) | "
+               "selective artifact timed side by side in interleaved rounds. z: how many standard errors closer "
+               "to the float model (mean per-photo KL divergence, validation, paired) the kept candidate is than "
+               "the default; from export stage 9 on, a candidate is kept only at z >= 2.\n")
+    out.append("| backbone | fine-tune lr | stage | target | float val / test top-1 | nearest int8: drop (dis.) | "
                "default int8: drop (dis.) | selective: drop (dis.) | what selective changed | latency vs default |")
-    out.append("|---|---|---|---|---|---|---|---|---|")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
 
     def drops(x: dict[str, Any] | None) -> str:
         if not x:
@@ -402,15 +404,24 @@ def selective() -> str:
             r["plain"].get("weight_rounding")
         over = ("; over the budget on validation, closer than the default" if s_.get("within_budget") is False
                 or "still over the budget" in (s_.get("reason") or "") else "")
+        tried = s_.get("tried") or []
+        kept = [t for t in tried if "closer_z" in t and (
+            t.get("calibration") == s_["calibration"] if s_.get("calibration")
+            else t.get("float_layers") == len(s_.get("float_layers") or []))]
+        z = f", z {kept[-1]['closer_z']:.1f}" if s_.get("chosen") and kept else ""
+        why = ("stopped at the latency limit" if (s_.get("reason") or "").startswith("stopped") else
+               "none both within the budget and measurably closer" if any("closer_z" in t for t in tried) else
+               "none met the budget")
         what = (("weight rounding alone (no layer in float)" if s_["calibration"] == "weight rounding" else
-                 f"{s_['calibration']} calibration") + over if s_.get("calibration") else
-                f"{len(s_['float_layers'])} layer(s) in float" + (", weights re-rounded" if rounded else "")
+                 f"{s_['calibration']} calibration") + z + over if s_.get("calibration") else
+                f"{len(s_['float_layers'])} layer(s) in float" + (", weights re-rounded" if rounded else "") + z
                 if s_.get("float_layers") else
                 "nothing: the default int8 was within the budget on the validation split" if not s_.get("chosen")
-                and not s_.get("tried") else
-                f"no candidate met the budget ({s_.get('reason')})" if not s_.get("chosen") else "-")
+                and not tried else
+                f"nothing: {len(tried)} candidate(s) tried, {why}" if not s_.get("chosen") else "-")
         mark = " (r)" if r.get("rebuilt_from") else ""
-        out.append(f"| {r['backbone']} | {r['fine_tune_lr']:g}{mark} | {r['target']} | {r['float_val_top1']:.4f} / "
+        out.append(f"| {r['backbone']} | {r['fine_tune_lr']:g}{mark} | {r.get('export_stage_version', '-')} | "
+                   f"{r['target']} | {r['float_val_top1']:.4f} / "
                    f"{r['float_test_top1']:.4f} | {drops(r.get('nearest'))} | {drops(r['plain'])} | {drops(s_)} | "
                    f"{what} | {r['latency_ms_1thread']['ratio']:.2f}x ({r['latency_ms_1thread']['plain']:.2f} -> "
                    f"{r['latency_ms_1thread']['selective']:.2f} ms) |")

@@ -109,9 +109,10 @@ def paired_latency_ms(run: Callable[[], Any], base: Callable[[], Any], *, runs: 
 
 def confirmed_ratio(run: Callable[[], Any], base: Callable[[], Any], limit: float) -> tuple[float, float, list[float]]:
     """(latency of ``run``, of ``base``, every ratio timed): one paired timing, and when its ratio is over
-    ``limit``, two more, the median of the three deciding. On a shared VM one paired timing can be 20% off
-    (MobileNetV2 1e-5, tflite:int8, 2 float layers: 1.06x in one run, 1.27x in the next); a refusal for latency
-    ends the search, so it is not made on one timing."""
+    ``limit``, two more, the median of the three deciding. On a shared VM one paired timing of the same pair
+    moved by a fifth between two benchmark runs (the MobileNetV2 1e-5 tflite:int8 rows of
+    ``benchmarks/results/selective.json`` at export stages 9 and 10); a refusal for latency ends the search, so it
+    is not made on one timing."""
     timed = [paired_latency_ms(run, base)]
     if timed[0][0] / timed[0][1] > limit:
         timed += [paired_latency_ms(run, base) for _ in range(2)]
