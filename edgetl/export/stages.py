@@ -201,14 +201,14 @@ class ExportStage:
         convert_s = time.perf_counter() - t0
         path = ctx.out_dir / self.target.filename
         ref = np.load(inputs["reference"].path)
-        data, clf, report = self._write_and_verify(fmt, data, path, inputs, config, ctx, ref)
+        data, clf, report, scores = self._write_and_verify(fmt, data, path, inputs, config, ctx, ref)
         extra: dict[str, Any] = {}
         text = self.shared.kind == "text"
         if self.target.calibrated and (config.sensitivity_images or config.selective) and not text:
-            extra = self._quantization_checks(fmt, config, ctx, report, clf, ref["probs"])
+            extra = self._quantization_checks(fmt, config, ctx, report, clf, ref["probs"], scores)
             if extra.get("selective", {}).get("chosen"):
                 chosen = extra["selective"].pop("_bytes")
-                data, clf, report = self._write_and_verify(fmt, chosen, path, inputs, config, ctx, ref)
+                data, clf, report, _ = self._write_and_verify(fmt, chosen, path, inputs, config, ctx, ref)
                 ops = fmt.ops(data)
             extra.get("selective", {}).pop("_bytes", None)
         report.update(extra)
@@ -244,8 +244,10 @@ class ExportStage:
                 "report": Artifact.from_file(ctx.out_dir / "report.json", "json")}
 
     def _write_and_verify(self, fmt: Any, data: bytes, path: Path, inputs: Mapping[str, Artifact],
-                          config: ExportConfig, ctx: RunContext, ref: Any) -> tuple[bytes, Any, dict[str, Any]]:
-        """Embed the contract, write the artifact, load it in its runtime and compare it with Keras."""
+                          config: ExportConfig, ctx: RunContext, ref: Any
+                          ) -> tuple[bytes, Any, dict[str, Any], np.ndarray]:
+        """Embed the contract, write the artifact, load it in its runtime and compare it with Keras; also
+        returns the artifact's validation scores."""
         from ..runtime.classify import Classifier
         from ..runtime.contract import sidecar_path
 
@@ -272,10 +274,10 @@ class ExportStage:
                         budget_points=config.accuracy_budget)
             report["test"] = {k: t.get(k) for k in ("images", "accuracy", "keras_accuracy", "accuracy_drop_points",
                                                      "accuracy_drop_ci95_points", "top1_agreement")}
-        return data, clf, report
+        return data, clf, report, scores
 
     def _quantization_checks(self, fmt: Any, config: ExportConfig, ctx: RunContext, report: dict[str, Any],
-                             clf: Any, ref_probs: np.ndarray) -> dict[str, Any]:
+                             clf: Any, ref_probs: np.ndarray, plain_scores: np.ndarray) -> dict[str, Any]:
         """The per-layer sensitivity table, and selective quantization when the artifact is over its budget.
 
         A candidate (a calibration variant, or layers kept float) replaces the plain artifact only when it is
@@ -319,7 +321,7 @@ class ExportStage:
         float_run = _call(self._classifier(fmt.float_bytes(self.shared, config), ctx, float_model=True))
         # the float model's ratio caps the search's latency limit when it is under max_slowdown: confirmed then
         plain, float_lat, _ = confirmed_ratio(plain_run, float_run, 1 / config.selective_max_slowdown)
-        plain_kl = kl_per_image(ref_probs, run_artifact(clf, pixels))
+        plain_kl = kl_per_image(ref_probs, plain_scores)
         sel: dict[str, Any] = {"split": "validation", "plain_latency_ms": round(plain, 4),
                                "float_latency_ms": round(float_lat, 4), "min_z": MIN_Z,
                                "plain_kl_mean_x1000": round(1000 * float(plain_kl.mean()), 3), "tried": []}

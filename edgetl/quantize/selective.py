@@ -14,14 +14,13 @@ re-verifies each candidate on the validation images in the runtime, and stops at
 accuracy budget and measurably closer to the float model than the plain artifact (:func:`closer_z`), or when a
 candidate, timed beside the plain int8 artifact, would be slower than ``max_slowdown`` x that artifact (or than
 the float one). It then bisects between that k and the one before it (``BISECTION_STEPS``), for the fewest float
-layers that are taken, or a count under the latency limit when the doubling overshot it (MobileNetV2 fine-tuned
-at 1e-5, tflite:int8: 16 float layers met the budget at 1.27x, 8 did not). Numbers for the report are taken on the test split by the caller; every choice here uses the
+layers that are taken, or a count under the latency limit when the doubling overshot it. Numbers for the report are taken on the test split by the caller; every choice here uses the
 validation split only.
 
 Why "measurably closer": at a budget of 0.5 points, a validation split of 500-600 photos separates a candidate
-that meets the budget from one that misses it by one or two photos. Picking on such counts picks noise: on
-flowers, EfficientNet-Lite0 (fine-tuned at 1e-4), percentile ranges changed 2 validation answers instead of 3
-and 7 test answers instead of 5. Each photo's divergence from the float model's probabilities (KL) is a far
+that meets the budget from one that misses it by one or two photos. Picking on such counts picks noise (the
+EfficientNet-Lite0 1e-4 onnx:int8 row of ``benchmarks/results/selective_stage7-8.json``: the variant kept for
+one validation photo fewer changed two more test answers). Each photo's divergence from the float model's probabilities (KL) is a far
 less noisy measure of closeness; a candidate replaces the plain artifact only when its per-photo divergences
 are lower by at least ``MIN_Z`` standard errors (a paired test on the same photos).
 """
@@ -110,8 +109,8 @@ def paired_latency_ms(run: Callable[[], Any], base: Callable[[], Any], *, runs: 
 def confirmed_ratio(run: Callable[[], Any], base: Callable[[], Any], limit: float) -> tuple[float, float, list[float]]:
     """(latency of ``run``, of ``base``, every ratio timed): one paired timing, and when its ratio is over
     ``limit``, two more, the median of the three deciding. On a shared VM one paired timing of the same pair
-    moved by a fifth between two benchmark runs (the MobileNetV2 1e-5 tflite:int8 rows of
-    ``benchmarks/results/selective.json`` at export stages 9 and 10); a refusal for latency ends the search, so it
+    moved by a fifth between two benchmark runs (the MobileNetV2 1e-5 tflite:int8 row of
+    ``benchmarks/results/selective.json`` at commits f98bf7f and a87b1b3, 2 float layers); a refusal for latency ends the search, so it
     is not made on one timing."""
     timed = [paired_latency_ms(run, base)]
     if timed[0][0] / timed[0][1] > limit:

@@ -16,12 +16,16 @@ def _work(n: int) -> Callable[[], Any]:
     return lambda: sum(range(n))
 
 
-def _evaluate(agreement_by_k: dict[int, float], cost_by_k: dict[int, int],
-              kl_factor_by_k: dict[int, float] | None = None) -> Callable[[bytes], Any]:
-    """Candidates with k float layers; their per-image KL is the plain one's times a factor (default 0.5)."""
+def _evaluate(agreement_by_k: Any, cost_by_k: Any, kl_factor_by_k: dict[int, float] | None = None
+              ) -> Callable[[bytes], Any]:
+    """Candidates with k float layers (agreement and cost: dicts or functions of k); their per-image KL is the
+    plain one's times a factor (default 0.5)."""
+    agree = agreement_by_k.__getitem__ if isinstance(agreement_by_k, dict) else agreement_by_k
+    cost = cost_by_k.__getitem__ if isinstance(cost_by_k, dict) else cost_by_k
+
     def evaluate(data: bytes) -> tuple[float, float, Callable[[], Any], np.ndarray]:
         k = int(data.decode())
-        return 0.9, agreement_by_k[k], _work(cost_by_k[k]), PLAIN_KL * (kl_factor_by_k or {}).get(k, 0.5)
+        return 0.9, agree(k), _work(cost(k)), PLAIN_KL * (kl_factor_by_k or {}).get(k, 0.5)
     return evaluate
 
 
@@ -82,17 +86,10 @@ def test_a_float_model_faster_than_the_limit_lowers_it() -> None:
     assert res.chosen is None and "1.10x" in res.reason
 
 
-def _by_k(agree: Callable[[int], float], cost: Callable[[int], int]) -> Callable[[bytes], Any]:
-    def evaluate(data: bytes) -> tuple[float, float, Callable[[], Any], np.ndarray]:
-        k = int(data.decode())
-        return 0.9, agree(k), _work(cost(k)), PLAIN_KL * 0.5
-    return evaluate
-
-
 def test_bisection_finds_a_count_under_the_latency_limit_when_the_doubling_overshoots() -> None:
     """8 float layers miss the budget, 16 meet it but are too slow: 12 meet it in time and are taken."""
     res = search(lambda layers: str(len(layers)).encode(),
-                 _by_k(lambda k: 1.0 if k >= 12 else 0.98, lambda k: 60_000 if k >= 16 else 5000),
+                 _evaluate(lambda k: 1.0 if k >= 12 else 0.98, lambda k: 60_000 if k >= 16 else 5000),
                  ranked=[f"l{i}" for i in range(40)], float_accuracy=0.9, budget_points=0.5, plain_run=_work(5000),
                  plain_latency_ms=1.0, float_latency_ms=None, max_slowdown=3.0, plain_kl=PLAIN_KL)
     assert [(t["float_layers"], t["step"]) for t in res.tried] == [
@@ -102,7 +99,7 @@ def test_bisection_finds_a_count_under_the_latency_limit_when_the_doubling_overs
 
 
 def test_bisection_takes_fewer_float_layers_when_they_suffice() -> None:
-    res = search(lambda layers: str(len(layers)).encode(), _by_k(lambda k: 1.0 if k >= 3 else 0.98, lambda k: 5000),
+    res = search(lambda layers: str(len(layers)).encode(), _evaluate(lambda k: 1.0 if k >= 3 else 0.98, lambda k: 5000),
                  ranked=[f"l{i}" for i in range(8)], float_accuracy=0.9, budget_points=0.5, plain_run=_work(5000),
                  plain_latency_ms=1.0, float_latency_ms=None, max_slowdown=3.0, plain_kl=PLAIN_KL)
     assert [t["float_layers"] for t in res.tried] == [1, 2, 4, 3]
