@@ -175,10 +175,11 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 11  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
+    version: ClassVar[int] = 12  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
     # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default;
     # 8: each float-layer candidate timed beside the plain artifact; 9: a candidate must be measurably closer;
-    # 10: bisection between the last two float-layer counts; 11: a latency refusal confirmed by two more timings
+    # 10: bisection between the last two float-layer counts; 11: a latency refusal confirmed by two more timings;
+    # 12: ONNX float layers stay float in ONNX Runtime, each with its fused activation (quantize/onnx_ptq.py)
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target

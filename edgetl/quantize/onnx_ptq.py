@@ -14,6 +14,32 @@ from ..errors import ConversionError
 log = logging.getLogger(__name__)
 
 CALIBRATION_CHUNK = 16  # images whose intermediate tensors ONNX Runtime's calibrator holds at once
+ACTIVATIONS = {"Relu", "Clip"}  # what ONNX Runtime's QDQ quantizer folds into the node before it
+
+
+def float_nodes(graph: Any, tensors: list[str] | set[str]) -> list[str]:
+    """The names of the nodes that stay float when ``tensors`` do: each tensor's producer, with the activation
+    it is fused with. ONNX Runtime drops a Relu or Clip that follows a node whose only consumer it is, and
+    quantizes that node's output with the activation's range; keeping only one of the two float quantizes the
+    pre-activation tensor on its own, over a range twice as wide or more, and the artifact moves away from the
+    float model as float layers are added (MobileNetV2's ``out_relu``; benchmarks/results/selective.json's
+    ``closer_z`` of onnx rows before export stage 12)."""
+    producer = {o: n for n in graph.node for o in n.output}
+    consumers: dict[str, list[Any]] = {}
+    for n in graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    wanted = [producer[t] for t in tensors if t in producer]
+    out: dict[str, Any] = {}
+    for n in wanted:
+        out[n.name] = n
+        if n.op_type in ACTIVATIONS and n.input and n.input[0] in producer \
+                and len(consumers.get(n.input[0], [])) == 1:
+            out[producer[n.input[0]].name] = producer[n.input[0]]
+        nxt = consumers.get(n.output[0], []) if n.output else []
+        if len(nxt) == 1 and nxt[0].op_type in ACTIVATIONS:
+            out[nxt[0].name] = nxt[0]
+    return [name for name in out if name]
 
 
 def _chunk(n: int) -> int:
@@ -27,8 +53,9 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
     """Return an int8 ``onnx.ModelProto`` from a float one.
 
     Args:
-        tensors_in_float: Tensors whose producing nodes stay float (selective quantization); tensor names
-            survive ONNX Runtime's pre-processing where node names may not.
+        tensors_in_float: Tensors whose producing nodes stay float (selective quantization), each with the
+            activation fused to it (``float_nodes``); tensor names survive ONNX Runtime's pre-processing where
+            node names may not.
         calibrate_method: minmax, entropy or percentile (static mode).
         round_weights: re-round the int8 weights against their calibration inputs (static mode;
             ``edgetl/quantize/rounding.py``): the same graph and speed, less error.
@@ -79,8 +106,7 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
                 method = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy,
                           "percentile": CalibrationMethod.Percentile}[calibrate_method]
                 pre_model = onnx.load(str(pre))
-                wanted = set(tensors_in_float or [])
-                exclude = [n.name for n in pre_model.graph.node if n.name and wanted & set(n.output)]
+                exclude = float_nodes(pre_model.graph, tensors_in_float or [])
                 import contextlib
                 import io
 
@@ -100,4 +126,64 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
             from .rounding import onnx_round_weights
 
             out, _ = onnx_round_weights(out, onnx.load(str(pre)), pixels)
+        if mode == "static" and tensors_in_float:
+            keep_float(out, exclude)
         return out
+
+
+def keep_float(model: Any, names: list[str]) -> int:
+    """Keep the float Conv/Gemm nodes ``names`` float when ONNX Runtime loads the model; return how many needed it.
+
+    ONNX Runtime's ``WeightBiasQuantization`` graph transformer (optimization level basic, on by default)
+    quantizes the float weights of a Conv, ConvTranspose or Gemm whose input comes from a per-tensor
+    DequantizeLinear and whose output leads to a QuantizeLinear, per tensor and by plain rounding: a layer
+    the search kept float ran as a worse int8 layer than the one it replaced (MobileNetV2 1e-5: validation KL
+    from the float model x1000 9.7 with one projection Conv "float", 2.4 all int8, 2.6 with the transformer
+    off; a one-off measurement, 2026-11-27). Such a node gets its own DequantizeLinear with per-axis scale and
+    zero point, the same value repeated per input channel: the same numbers, and not the pattern the
+    transformer rewrites.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    producer = {o: n for n in model.graph.node for o in n.output}
+    inits = {i.name: i for i in model.graph.initializer}
+    wanted = set(names)
+    changed = 0
+    for node in list(model.graph.node):
+        if node.name not in wanted or node.op_type not in ("Conv", "ConvTranspose", "Gemm") or len(node.input) < 2:
+            continue
+        dq = producer.get(node.input[0])
+        w = inits.get(node.input[1])
+        if dq is None or dq.op_type != "DequantizeLinear" or w is None or len(dq.input) < 2 \
+                or dq.input[1] not in inits or numpy_helper.to_array(inits[dq.input[1]]).size != 1:
+            continue
+        dims = list(w.dims)
+        group = next((a.i for a in node.attribute if a.name == "group"), 1)
+        trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
+        if node.op_type == "Conv":
+            channels = dims[1] * group
+        elif node.op_type == "ConvTranspose":
+            channels = dims[0]
+        else:
+            channels = dims[1] if trans_b else dims[0]
+        scale = numpy_helper.to_array(inits[dq.input[1]]).reshape(-1)
+        zp = numpy_helper.to_array(inits[dq.input[2]]).reshape(-1) if len(dq.input) > 2 and dq.input[2] in inits \
+            else np.zeros(1, np.int8)
+        base = f"{node.name}_float_input"
+        model.graph.initializer.extend([numpy_helper.from_array(np.repeat(scale, channels), f"{base}_scale"),
+                                        numpy_helper.from_array(np.repeat(zp, channels), f"{base}_zero_point")])
+        model.graph.node.append(onnx.helper.make_node("DequantizeLinear", [dq.input[0], f"{base}_scale",
+                                                                          f"{base}_zero_point"],
+                                                      [base], name=f"{base}_DequantizeLinear", axis=1))
+        node.input[0] = base
+        changed += 1
+    if changed:  # each new DequantizeLinear goes just before its Conv: the node list stays topologically sorted
+        nodes = list(model.graph.node)
+        added = [n for n in nodes[-changed:]]
+        rest = nodes[:-changed]
+        for m in added:
+            rest.insert(next(i for i, n in enumerate(rest) if m.output[0] in n.input), m)
+        del model.graph.node[:]
+        model.graph.node.extend(rest)
+    return changed
