@@ -381,15 +381,15 @@ def selective() -> str:
     if d is None:
         return out[0] + missing("selective.json", "python benchmarks/selective.py --shared ../shared")
     out.append(source("selective.json", "benchmarks/selective.py", d) + "\n")
-    out.append(f"Budget {d['budget_points']} points; {d['split_note']}. Drops are vs the float model, in points, "
-               "validation / test; dis.: the share of test photos whose top-1 answer differs from the float "
+    out.append(f"Budget {d['budget_points']} points; {d['split_note']}. Top-1 accuracy vs the float model, in points "
+               "(negative: the int8 model is worse), validation / test; dis.: the share of test photos whose top-1 answer differs from the float "
                "model's. Nearest: each int8 weight rounded to its nearest step (`round_weights=false`); default: "
                "the plain export, activation-aware weight rounding. Latency: one thread, the default and the "
                "selective artifact timed side by side in interleaved rounds. z: how many standard errors closer "
                "to the float model (mean per-photo KL divergence, validation, paired) the kept candidate is than "
                "the default; from export stage 9 on, a candidate is kept only at z >= 2.\n")
-    out.append("| backbone | fine-tune lr | stage | target | float val / test top-1 | nearest int8: drop (dis.) | "
-               "default int8: drop (dis.) | selective: drop (dis.) | what selective changed | latency vs default |")
+    out.append("| backbone | fine-tune lr | stage | target | float val / test top-1 | nearest int8: vs float (dis.) | "
+               "default int8: vs float (dis.) | selective: vs float (dis.) | what selective changed | latency vs default |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
 
     def drops(x: dict[str, Any] | None) -> str:
