@@ -15,6 +15,7 @@ from ..errors import ConfigError
 
 C = TypeVar("C", bound="ConfigBase")
 
+
 def _suggest(name: str, known: typing.Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" Did you mean {close[0]!r}?" if close else ""

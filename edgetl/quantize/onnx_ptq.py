@@ -22,8 +22,8 @@ def float_nodes(graph: Any, tensors: list[str] | set[str]) -> list[str]:
     it is fused with. ONNX Runtime drops a Relu or Clip that follows a node whose only consumer it is, and
     quantizes that node's output with the activation's range; keeping only one of the two float quantizes the
     pre-activation tensor on its own, over a range twice as wide or more, and the artifact moves away from the
-    float model as float layers are added (MobileNetV2's ``out_relu``; benchmarks/results/selective.json's
-    ``closer_z`` of onnx rows before export stage 12)."""
+    float model as float layers are added (``closer_z`` of the onnx rows in
+    benchmarks/results/selective_stage9-10.json, before export stage 12)."""
     producer = {o: n for n in graph.node for o in n.output}
     consumers: dict[str, list[Any]] = {}
     for n in graph.node:
@@ -131,59 +131,51 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
         return out
 
 
-def keep_float(model: Any, names: list[str]) -> int:
-    """Keep the float Conv/Gemm nodes ``names`` float when ONNX Runtime loads the model; return how many needed it.
+def keep_float(model: Any, names: list[str]) -> None:
+    """Keep the float Conv/ConvTranspose/Gemm nodes ``names`` float when ONNX Runtime loads the model.
 
     ONNX Runtime's ``WeightBiasQuantization`` graph transformer (optimization level basic, on by default)
-    quantizes the float weights of a Conv, ConvTranspose or Gemm whose input comes from a per-tensor
-    DequantizeLinear and whose output leads to a QuantizeLinear, per tensor and by plain rounding: a layer
-    the search kept float ran as a worse int8 layer than the one it replaced (MobileNetV2 1e-5: validation KL
-    from the float model x1000 9.7 with one projection Conv "float", 2.4 all int8, 2.6 with the transformer
-    off; a one-off measurement, 2026-11-27). Such a node gets its own DequantizeLinear with per-axis scale and
-    zero point, the same value repeated per input channel: the same numbers, and not the pattern the
-    transformer rewrites.
+    quantizes the float weights of such a node when its input comes from a per-tensor DequantizeLinear and its
+    output leads to a QuantizeLinear, per tensor and by plain rounding: a layer the search kept float ran as a
+    worse int8 layer than the one it replaced (``tests/unit/test_onnx_float_layers.py`` shows the rewrite).
+    Each such node gets its own DequantizeLinear with per-axis scale and zero point, the same value repeated per
+    input channel: the same numbers, and not the pattern the transformer rewrites.
     """
     import onnx
     from onnx import numpy_helper
 
     producer = {o: n for n in model.graph.node for o in n.output}
-    inits = {i.name: i for i in model.graph.initializer}
+    protos = {i.name: i for i in model.graph.initializer}
     wanted = set(names)
-    changed = 0
-    for node in list(model.graph.node):
+
+    def array(name: str) -> np.ndarray | None:  # only the few initializers read here, not every weight
+        return numpy_helper.to_array(protos[name]) if name in protos else None
+
+    before: dict[str, Any] = {}  # node name -> the DequantizeLinear that goes just before it
+    for node in model.graph.node:
         if node.name not in wanted or node.op_type not in ("Conv", "ConvTranspose", "Gemm") or len(node.input) < 2:
             continue
         dq = producer.get(node.input[0])
-        w = inits.get(node.input[1])
-        if dq is None or dq.op_type != "DequantizeLinear" or w is None or len(dq.input) < 2 \
-                or dq.input[1] not in inits or numpy_helper.to_array(inits[dq.input[1]]).size != 1:
+        if dq is None or dq.op_type != "DequantizeLinear" or node.input[1] not in protos or len(dq.input) < 2:
             continue
-        dims = list(w.dims)
-        group = next((a.i for a in node.attribute if a.name == "group"), 1)
-        trans_b = next((a.i for a in node.attribute if a.name == "transB"), 0)
-        if node.op_type == "Conv":
-            channels = dims[1] * group
-        elif node.op_type == "ConvTranspose":
-            channels = dims[0]
-        else:
-            channels = dims[1] if trans_b else dims[0]
-        scale = numpy_helper.to_array(inits[dq.input[1]]).reshape(-1)
-        zp = numpy_helper.to_array(inits[dq.input[2]]).reshape(-1) if len(dq.input) > 2 and dq.input[2] in inits \
-            else np.zeros(1, np.int8)
+        scale = array(dq.input[1])
+        if scale is None or scale.size != 1:  # per-axis already: not the transformer's pattern
+            continue
+        w = protos[node.input[1]].dims
+        attrs = {a.name: a.i for a in node.attribute if a.type == onnx.AttributeProto.INT}
+        axis = 0 if node.op_type == "Gemm" and attrs.get("transA") else 1
+        channels = {"Conv": w[1] * attrs.get("group", 1), "ConvTranspose": w[0],
+                    "Gemm": w[1] if attrs.get("transB") else w[0]}[node.op_type]
+        zp = array(dq.input[2]) if len(dq.input) > 2 else None
+        scale, zp = scale.reshape(-1), (np.zeros(1, np.int8) if zp is None else zp.reshape(-1))
         base = f"{node.name}_float_input"
         model.graph.initializer.extend([numpy_helper.from_array(np.repeat(scale, channels), f"{base}_scale"),
                                         numpy_helper.from_array(np.repeat(zp, channels), f"{base}_zero_point")])
-        model.graph.node.append(onnx.helper.make_node("DequantizeLinear", [dq.input[0], f"{base}_scale",
-                                                                          f"{base}_zero_point"],
-                                                      [base], name=f"{base}_DequantizeLinear", axis=1))
+        before[node.name] = onnx.helper.make_node("DequantizeLinear", [dq.input[0], f"{base}_scale",
+                                                                      f"{base}_zero_point"],
+                                                  [base], name=f"{base}_DequantizeLinear", axis=axis)
         node.input[0] = base
-        changed += 1
-    if changed:  # each new DequantizeLinear goes just before its Conv: the node list stays topologically sorted
-        nodes = list(model.graph.node)
-        added = [n for n in nodes[-changed:]]
-        rest = nodes[:-changed]
-        for m in added:
-            rest.insert(next(i for i, n in enumerate(rest) if m.output[0] in n.input), m)
+    if before:  # each new DequantizeLinear just before its node: the node list stays topologically sorted
+        nodes = [m for n in model.graph.node for m in ((before[n.name], n) if n.name in before else (n,))]
         del model.graph.node[:]
-        model.graph.node.extend(rest)
-    return changed
+        model.graph.node.extend(nodes)
