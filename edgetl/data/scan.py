@@ -37,12 +37,28 @@ class Dataset:
         return c
 
     def content_hash(self) -> str:
-        """sha256 over class names, relative paths and file bytes: moving the folder keeps the hash."""
+        """sha256 over class names, relative paths and file bytes: moving the folder keeps the hash.
+
+        Files are read in blocks (a multi-GB file in a class folder never sits in memory); one over the image
+        file limit is hashed by its size alone, since decoding refuses it anyway.
+        """
+        from ..runtime.limits import MAX_IMAGE_FILE_BYTES
+
         h = hashlib.sha256()
         h.update("\0".join(self.classes).encode())
+        cap = MAX_IMAGE_FILE_BYTES.value
         for s in self.samples:
-            h.update(str(s.path.relative_to(self.root)).encode())
-            h.update(s.path.read_bytes())
+            h.update(str(s.path.relative_to(self.root)).encode("utf-8", "surrogateescape"))
+            try:
+                size = s.path.stat().st_size
+                if size > cap:
+                    h.update(f"\0over-limit:{size}\0".encode())
+                    continue
+                with s.path.open("rb") as f:
+                    while block := f.read(1 << 20):
+                        h.update(block)
+            except OSError as exc:  # vanished or unreadable: decoding will skip it with the reason
+                h.update(f"\0unreadable:{exc.errno}\0".encode())
         return h.hexdigest()
 
 

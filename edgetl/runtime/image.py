@@ -6,6 +6,7 @@ grayscale, 16-bit and CMYK turned into RGB, then a bilinear resize to the model'
 """
 from __future__ import annotations
 
+import os
 import threading
 import warnings
 from contextlib import contextmanager
@@ -14,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .limits import MAX_IMAGE_PIXELS
+from .limits import MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS, open_regular
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif")
 # Pillow decoders edgetl lets open a file, whatever its name says: an EPS or PDF named .jpg never reaches
@@ -100,46 +101,73 @@ def _blocks(arr: np.ndarray) -> list[np.ndarray]:
     return [arr[i:i + _ROWS] for i in range(0, arr.shape[0], _ROWS)]
 
 
-def load_rgb(path: str | Path, size: int | tuple[int, int] | None = None):  # type: ignore[no-untyped-def]
-    """Open ``path`` as an RGB Pillow image (EXIF-rotated), resized to ``size`` when given.
+def load_rgb(path: str | Path | bytes, size: int | tuple[int, int] | None = None,  # type: ignore[no-untyped-def]
+             *, name: str = "image"):
+    """Open ``path`` (a file, or the bytes of one) as an RGB Pillow image (EXIF-rotated), resized to ``size``.
 
-    Only JPEG, PNG, BMP, WebP and GIF decoders may open the file, whatever its name; images with more than
-    ``EDGETL_MAX_IMAGE_PIXELS`` pixels are refused before they are decoded, and the pixels being decoded at
-    once by all threads are bounded by the same number.
+    Only JPEG, PNG, BMP, WebP and GIF decoders may open the file, whatever its name; only regular files are
+    opened (a FIFO or device named like a photo is refused, not waited on); files over
+    ``EDGETL_MAX_IMAGE_FILE_BYTES`` and images with more than ``EDGETL_MAX_IMAGE_PIXELS`` pixels are refused
+    before they are decoded, and the pixels being decoded at once by all threads are bounded by the same number.
+    Bytes (a contract's golden images) go through exactly the same checks; ``name`` names them in errors.
 
     Raises:
         ImageDecodeError: the file is missing, not an image of those formats, too large, or truncated.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
-    wh = None if size is None else ((size, size) if isinstance(size, int) else (size[1], size[0]))
-    Image.init()  # registers every plugin, MPO and WebP included, before formats= selects among them
+    label = name if isinstance(path, (bytes, bytearray)) else str(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # edgetl's own limit applies below
-            im_ctx = Image.open(path, formats=PIL_FORMATS)
-        with im_ctx as im:
-            pixels = im.size[0] * im.size[1]
-            if pixels > MAX_IMAGE_PIXELS.value:
-                raise ImageDecodeError(MAX_IMAGE_PIXELS.exceeded(pixels, f"{path}: {im.size[0]}x{im.size[1]} image"))
-            with _BUDGET.hold(pixels):
-                im.seek(0)  # first frame of an animated GIF/WebP
-                if wh is not None and im.format in ("JPEG", "MPO"):
-                    side = max(wh)
-                    im.draft("RGB", (side, side))  # decode at 1/2, 1/4 or 1/8 size when that still covers it
-                im.load()
-                im = ImageOps.exif_transpose(im) or im
-                rgb = to_rgb(im)
-                if rgb.width >= 1 and rgb.height >= 1 and wh is not None:
-                    rgb = resize(rgb, wh)
+        with _open_source(path, label) as f:
+            return _decode(f, label, size)
     except ImageDecodeError:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's own guard (at 2x its default) can fire first
-        raise ImageDecodeError(f"{path}: {exc} (edgetl's limit is EDGETL_MAX_IMAGE_PIXELS={MAX_IMAGE_PIXELS.value:,}; "
+        raise ImageDecodeError(f"{label}: {exc} (edgetl's limit is EDGETL_MAX_IMAGE_PIXELS={MAX_IMAGE_PIXELS.value:,}; "
                                "raise it for genuine large images)") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            EOFError, IndexError, TypeError, ZeroDivisionError, MemoryError, KeyError, struct_error()) as exc:
-        raise ImageDecodeError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError,
+            ZeroDivisionError, MemoryError, KeyError, struct_error()) as exc:
+        raise ImageDecodeError(f"{label}: {type(exc).__name__}: {exc}") from exc
+
+
+def _open_source(path: str | Path | bytes, label: str):  # type: ignore[no-untyped-def]
+    """A binary file object over the image: a regular file within the size limit, or the given bytes."""
+    import io
+
+    if isinstance(path, (bytes, bytearray)):
+        if len(path) > MAX_IMAGE_FILE_BYTES.value:
+            raise ImageDecodeError(MAX_IMAGE_FILE_BYTES.exceeded(len(path), label))
+        return io.BytesIO(bytes(path))
+    f = open_regular(path, label, ImageDecodeError)
+    size = os.fstat(f.fileno()).st_size
+    if size > MAX_IMAGE_FILE_BYTES.value:
+        f.close()
+        raise ImageDecodeError(MAX_IMAGE_FILE_BYTES.exceeded(size, label))
+    return f
+
+
+def _decode(f, path: str, size: int | tuple[int, int] | None):  # type: ignore[no-untyped-def]
+    from PIL import Image, ImageOps
+
+    wh = None if size is None else ((size, size) if isinstance(size, int) else (size[1], size[0]))
+    Image.init()  # registers every plugin, MPO and WebP included, before formats= selects among them
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # edgetl's own limit applies below
+        im_ctx = Image.open(f, formats=PIL_FORMATS)
+    with im_ctx as im:
+        pixels = im.size[0] * im.size[1]
+        if pixels > MAX_IMAGE_PIXELS.value:
+            raise ImageDecodeError(MAX_IMAGE_PIXELS.exceeded(pixels, f"{path}: {im.size[0]}x{im.size[1]} image"))
+        with _BUDGET.hold(pixels):
+            im.seek(0)  # first frame of an animated GIF/WebP
+            if wh is not None and im.format in ("JPEG", "MPO"):
+                side = max(wh)
+                im.draft("RGB", (side, side))  # decode at 1/2, 1/4 or 1/8 size when that still covers it
+            im.load()
+            im = ImageOps.exif_transpose(im) or im
+            rgb = to_rgb(im)
+            if rgb.width >= 1 and rgb.height >= 1 and wh is not None:
+                rgb = resize(rgb, wh)
     if rgb.width < 1 or rgb.height < 1:
         raise ImageDecodeError(f"{path}: image has no pixels")
     return rgb

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import BinaryIO
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,47 @@ MAX_ARCHIVE_MEMBER_BYTES = Limit("archive_member_bytes", "EDGETL_MAX_ARCHIVE_MEM
 MAX_ARCHIVE_BYTES = Limit("archive_bytes", "EDGETL_MAX_ARCHIVE_BYTES", 4 << 30,
                           "the archive's total uncompressed size in bytes")
 MAX_TEXT_FILE_BYTES = Limit("text_file_bytes", "EDGETL_MAX_TEXT_FILE_BYTES", 16 << 20, "the file's size in bytes")
+MAX_IMAGE_FILE_BYTES = Limit("image_file_bytes", "EDGETL_MAX_IMAGE_FILE_BYTES", 256 << 20,
+                             "the image file's size in bytes")
+MAX_TEXT_DATA_BYTES = Limit("text_data_bytes", "EDGETL_MAX_TEXT_DATA_BYTES", 128 << 20,
+                            "the text data file's size in bytes")
 
 ALL = (MAX_IMAGE_PIXELS, MAX_MODEL_BYTES, MAX_INPUT_ELEMENTS, MAX_ACTIVATION_BYTES, MAX_CONFIG_BYTES,
-       MAX_CONTRACT_BYTES, MAX_ARCHIVE_MEMBER_BYTES, MAX_ARCHIVE_BYTES, MAX_TEXT_FILE_BYTES)
+       MAX_CONTRACT_BYTES, MAX_ARCHIVE_MEMBER_BYTES, MAX_ARCHIVE_BYTES, MAX_TEXT_FILE_BYTES, MAX_BENCH_BYTES,
+       MAX_IMAGE_FILE_BYTES, MAX_TEXT_DATA_BYTES)
+
+
+def open_regular(path: str | os.PathLike[str], subject: str | None = None,
+                 error: type[Exception] | None = None) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file; a FIFO, a device or a folder is refused at once.
+
+    A FIFO named ``photo.jpg`` would block a plain ``open()`` until something writes to it, and a device file
+    (``/dev/zero``) never ends: the file is opened without blocking, checked with ``fstat`` on the open
+    descriptor (no race with a rename), and only then read normally.
+
+    Raises ``error`` (default ModelFileError) with one sentence naming the file, or OSError when it is missing.
+    """
+    import stat
+
+    from ..errors import ModelFileError
+
+    err = error or ModelFileError
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = ("a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode)
+                    else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+                    else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a regular file")
+            raise err(f"{subject or str(path)}: is {kind}, not a regular file; edgetl reads only regular files "
+                      "(a pipe or device could block or never end). Pass the file itself.")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def read_bounded(path: str | os.PathLike[str], limit: Limit, subject: str | None = None,
@@ -64,7 +103,7 @@ def read_bounded(path: str | os.PathLike[str], limit: Limit, subject: str | None
     from ..errors import ModelFileError
 
     err = error or ModelFileError
-    with open(path, "rb") as f:
+    with open_regular(path, subject, err) as f:
         size = os.fstat(f.fileno()).st_size
         if size > limit.value:
             raise err(limit.exceeded(size, subject or str(path)) + ".")
