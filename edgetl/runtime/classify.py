@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import queue
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,8 +10,9 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import ConfigError, NoContractError, RuntimeBackendError
+from ..errors import ConfigError, ModelFileError, NoContractError, RuntimeBackendError
 from .contract import Contract, load_contract
+from .image import ImageDecodeError, load_rgb
 from .limits import MAX_MODEL_BYTES, MAX_TEXT_FILE_BYTES, read_bounded
 from .preprocess import InputWriter, dequantize, softmax, to_pixels
 
@@ -170,20 +170,11 @@ class Classifier:
 
     def selftest(self, *, tolerance: float | None = None) -> dict[str, Any]:
         """Rerun the golden images stored at export time; raise RuntimeBackendError on any mismatch."""
-        golden = self.contract.golden
-        if not golden:
-            raise RuntimeBackendError(f"{self.path}: its contract has no golden images; export it with "
-                                      "'edgetl export' (golden_images > 0) to enable selftest.")
-        from PIL import Image
-
+        golden = self._golden_entries()
         tol = tolerance if tolerance is not None else float(self.contract.meta.get("golden_tolerance", 0.02))
         results = []
         for g in golden:
-            if "png_base64" not in g:
-                raise RuntimeBackendError(f"{self.path}: golden entry {g.get('name')} carries no image; the sidecar "
-                                          "contract (.json next to the model) holds them: copy it along.")
-            img = Image.open(io.BytesIO(base64.b64decode(g["png_base64"])))
-            s = self.scores(img)
+            s = self.scores(self._golden_pixels(g))
             top1 = int(np.argmax(s))
             diff = float(np.max(np.abs(s - np.asarray(g["scores"], np.float32))))
             results.append({"name": g.get("name"), "expected": g["top1"], "got": top1, "max_abs_diff": diff,
@@ -197,6 +188,50 @@ class Classifier:
                                       "is not corrupted.")
         return {"ok": True, "images": len(results), "tolerance": tol, "results": results,
                 "backend": f"{self.backend_name} {self.backend_version}"}
+
+    def _golden_entries(self) -> list[dict[str, Any]]:
+        """The contract's golden entries, checked against this model; or why selftest cannot run."""
+        golden = self.contract.golden
+        if not golden:
+            where = ("the sidecar " + self.path.name + ".json" if _sidecar_exists(self.path) else
+                     "no sidecar " + self.path.name + ".json next to the model, and the embedded contract")
+            raise RuntimeBackendError(f"{self.path}: no golden items to test with ({where} has none). Copy the "
+                                      "sidecar .json from the export folder next to the model, or export again "
+                                      "with golden_images > 0.")
+        outputs = len(self.labels) or int(np.prod(self._output_shape() or (0,)))
+        for g in golden:
+            if outputs and len(g["scores"]) != outputs:
+                raise ModelFileError(f"{self.path}: golden entry {g.get('name')!s:.80} has {len(g['scores'])} scores "
+                                     f"for a model of {outputs} outputs; the contract belongs to another model. "
+                                     "Export again.")
+        return golden
+
+    def _golden_pixels(self, g: dict[str, Any]) -> Any:
+        """A golden image decoded with the same decoder list and limits as any other image."""
+        name = f"{self.path}: golden image {g.get('name')!s:.80}"
+        if "png_base64" not in g:
+            raise RuntimeBackendError(f"{name} is missing; the sidecar contract (.json next to the model) holds the "
+                                      "golden images: copy it along.")
+        try:
+            data = base64.b64decode(g["png_base64"], validate=True)
+        except ValueError:
+            raise ModelFileError(f"{name} is not base64. Export again, or copy the sidecar .json from the export "
+                                 "folder.") from None
+        try:
+            return load_rgb(data, None, name=name)
+        except ImageDecodeError as exc:
+            raise ModelFileError(f"{str(exc)[:400]}. Export again, or copy the sidecar .json from the export "
+                                 "folder.") from None
+
+    def _output_shape(self) -> tuple[int, ...]:
+        with self._backend() as b:
+            return tuple(getattr(b, "output_shape", ()) or ())
+
+
+def _sidecar_exists(path: Path) -> bool:
+    from .contract import sidecar_path
+
+    return sidecar_path(path).is_file()
 
 
 def _open(path: Path, data: bytes, threads: int | None, backend: str, providers: Sequence[str] | None,

@@ -151,6 +151,7 @@ class Contract:
             if tok is not None and not isinstance(tok, dict) or (kind == "text" and tok is None):
                 raise TypeError("a text model's contract needs a tokenizer object")
             known = {"schema", "kind", "format", "precision", "input", "output", "labels"}
+            _check_bounds(d, labels)
             return cls(
                 input_shape=shape, layout=layout, input_dtype=str(inp.get("dtype", "float32")),
                 mean=_triple(inp.get("mean", 0.0)), std=_triple(inp.get("std", 1.0)),
@@ -165,9 +166,9 @@ class Contract:
                 output_shape=tuple(int(x) for x in out.get("shape") or ()),
                 output_dtype=str(out.get("dtype", "float32")), tokenizer=tok,
                 meta={k: v for k, v in d.items() if k not in known})
-        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
-            raise ModelFileError(f"{source}: malformed contract ({type(exc).__name__}: {exc}). Re-export the "
-                                 "model with 'edgetl export', or pass the input options explicitly.") from exc
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError) as exc:
+            raise ModelFileError(f"{source}: malformed contract ({type(exc).__name__}: {str(exc)[:300]}). Re-export "
+                                 "the model with 'edgetl export', or pass the input options explicitly.") from None
 
 
 def _triple(v: Any) -> tuple[float, ...]:
@@ -175,8 +176,74 @@ def _triple(v: Any) -> tuple[float, ...]:
     if len(vals) == 1:
         vals *= 3
     if len(vals) != 3 or any(x != x for x in vals):
-        raise ValueError(f"expected 1 or 3 numbers, got {v!r}")
+        raise ValueError(f"expected 1 or 3 numbers, got {str(v)[:80]}")
     return tuple(vals)
+
+
+# Bounds on what a contract may say. Every value that reaches arithmetic is finite and in a range a real model
+# has, so a crafted sidecar gets one line here instead of NaN scores, a division by zero or minutes of work.
+MEAN_RANGE = (0.0, 255.0)  # a mean on 0..255 pixels lies inside them
+STD_RANGE = (1e-2, 1e3)  # 1 (edgetl), 58 (ImageNet), 127.5 ([-1, 1]), 255 ([0, 1]); zero or 1e30 is no model's
+MAX_LABELS = 200_000
+MAX_LABEL_CHARS = 1_000
+MAX_GOLDEN = 100
+MAX_GOLDEN_PNG_CHARS = 4 << 20  # base64 of one golden image
+MAX_GOLDEN_TEXT_CHARS = 100_000
+
+
+def _finite(x: Any, what: str, lo: float, hi: float) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"{what} must be a number, not {type(x).__name__}")
+    v = float(x)
+    if not (v == v and lo <= v <= hi):
+        raise ValueError(f"{what} is {v!r}, outside {lo:g}..{hi:g}")
+    return v
+
+
+def _check_bounds(d: dict[str, Any], labels: list[str]) -> None:
+    """Refuse values no exported model has: non-finite or absurd normalization and scales, huge label lists,
+    malformed golden entries (each checked before any is decoded or compared)."""
+    inp, out = d["input"], d.get("output") or {}
+    for name, lo, hi in (("mean", *MEAN_RANGE), ("std", *STD_RANGE)):
+        v = inp.get(name, 0.0 if name == "mean" else 1.0)
+        for x in (v if isinstance(v, (list, tuple)) else [v])[:4]:
+            _finite(x, f"input {name}", lo, hi)
+    for part, q in (("input", inp.get("quantization")), ("output", out.get("quantization"))):
+        if q:
+            if q.get("scale") is not None:
+                _finite(q["scale"], f"{part} quantization scale", 1e-30, 1e30)
+            _finite(q.get("zero_point", 0), f"{part} quantization zero point", -(2**31), 2**31 - 1)
+    if len(labels) > MAX_LABELS or any(len(x) > MAX_LABEL_CHARS for x in labels):
+        raise ValueError(f"{len(labels)} labels, or a label over {MAX_LABEL_CHARS} characters")
+    if "golden_tolerance" in d:
+        _finite(d["golden_tolerance"], "golden_tolerance", 0.0, 1.0)
+    golden = d.get("golden", [])
+    if not isinstance(golden, list) or len(golden) > MAX_GOLDEN:
+        raise ValueError(f"golden must be a list of at most {MAX_GOLDEN} entries")
+    for i, g in enumerate(golden):
+        _check_golden(g, i, len(labels))
+    src = d.get("source", {})
+    if not isinstance(src, dict) or not all(isinstance(v, (str, int, float, type(None))) for v in src.values()):
+        raise TypeError("source must be an object of plain values")
+
+
+def _check_golden(g: Any, i: int, n_labels: int) -> None:
+    if not isinstance(g, dict):
+        raise TypeError(f"golden entry {i} must be an object")
+    scores = g.get("scores")
+    if not isinstance(scores, list) or not scores or len(scores) > MAX_LABELS or (n_labels and len(scores) != n_labels):
+        raise ValueError(f"golden entry {i}: scores must be a list of one number per label")
+    for x in scores:
+        _finite(x, f"golden entry {i} score", -1e30, 1e30)
+    top1 = g.get("top1")
+    if isinstance(top1, bool) or not isinstance(top1, int) or not 0 <= top1 < len(scores):
+        raise ValueError(f"golden entry {i}: top1 must be an index into its scores")
+    if not isinstance(g.get("name", ""), (str, int)):
+        raise TypeError(f"golden entry {i}: name must be a string")
+    if "png_base64" in g and (not isinstance(g["png_base64"], str) or len(g["png_base64"]) > MAX_GOLDEN_PNG_CHARS):
+        raise ValueError(f"golden entry {i}: png_base64 must be a string of at most {MAX_GOLDEN_PNG_CHARS:,} characters")
+    if "text" in g and (not isinstance(g["text"], str) or len(g["text"]) > MAX_GOLDEN_TEXT_CHARS):
+        raise ValueError(f"golden entry {i}: text must be a string of at most {MAX_GOLDEN_TEXT_CHARS:,} characters")
 
 
 def sidecar_path(model_path: str | Path) -> Path:

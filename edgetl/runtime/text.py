@@ -48,10 +48,10 @@ class TextClassifier(Classifier):
 
     def selftest(self, *, tolerance: float | None = None) -> dict[str, Any]:
         """Rerun the golden texts stored at export time; raise RuntimeBackendError on any mismatch."""
-        golden = self.contract.golden
-        if not golden or not all("text" in g for g in golden):
-            raise RuntimeBackendError(f"{self.path}: its contract has no golden texts; export it with 'edgetl export' "
-                                      "(golden_images > 0) to enable selftest.")
+        golden = self._golden_entries()
+        if not all("text" in g for g in golden):
+            raise ModelFileError(f"{self.path}: its golden entries carry no texts; export it again with 'edgetl "
+                                 "export'.")
         tol = tolerance if tolerance is not None else float(self.contract.meta.get("golden_tolerance", 0.02))
         results = []
         for g in golden:

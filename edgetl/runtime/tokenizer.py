@@ -32,6 +32,11 @@ _CJK = ((0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73
         (0x2B820, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F))
 _DROPPED = frozenset(("Cc", "Cf", "Co", "Cs"))  # control, format, private use; unassigned (Cn) stays, as [UNK]
 MAX_TEXT_CHARS = 100_000  # longer texts are cut before tokenizing: the model sees max_length tokens anyway
+# Bounds on a tokenizer read from a contract or a vocabulary file (BERT: 512 tokens, 100 characters a word, 30,522
+# pieces; the largest public WordPiece vocabularies hold a few hundred thousand)
+MAX_SEQUENCE = 4096
+MAX_WORD_CHARS = 200
+MAX_VOCAB = 2_000_000
 
 
 def _is_cjk(cp: int) -> bool:
@@ -101,27 +106,43 @@ class WordPieceTokenizer:
     prefix: str = "##"
     max_word_chars: int = 100
     _ids: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    _lengths: dict[str, tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.max_length < 3:
-            raise ValueError(f"max_length must be at least 3 ([CLS] x [SEP]); got {self.max_length}")
+        if not 3 <= self.max_length <= MAX_SEQUENCE:
+            raise ValueError(f"max_length must be 3..{MAX_SEQUENCE} ([CLS] x [SEP]); got {self.max_length}")
+        if not 1 <= self.max_word_chars <= MAX_WORD_CHARS:
+            raise ValueError(f"max_word_chars must be 1..{MAX_WORD_CHARS} (BERT uses 100); got {self.max_word_chars}")
+        if not 1 <= len(self.prefix) <= 16:
+            raise ValueError(f"the continuing prefix must be 1..16 characters; got {self.prefix[:20]!r}")
+        if len(self.vocab) > MAX_VOCAB:
+            raise ValueError(f"the vocabulary has {len(self.vocab):,} entries, over {MAX_VOCAB:,}")
         ids = {t: i for i, t in enumerate(self.vocab)}
         missing = [t for t in (self.unk, self.cls, self.sep, self.pad) if t not in ids]
         if missing:
-            raise ValueError(f"the vocabulary lacks the special token(s) {missing}")
+            raise ValueError(f"the vocabulary lacks the special token(s) {[m[:40] for m in missing]}")
         self._ids.update(ids)
+        # The piece lengths that can match at all: the greedy longest match tries only these (the same result as
+        # trying every length), so a long word costs (characters x distinct lengths), not its length cubed.
+        cap = self.max_word_chars
+        self._lengths["head"] = tuple(sorted({len(t) for t in self.vocab if len(t) <= cap}, reverse=True))
+        n = len(self.prefix)
+        self._lengths["tail"] = tuple(sorted({len(t) - n for t in self.vocab if t.startswith(self.prefix)
+                                              and 0 < len(t) - n <= cap}, reverse=True))
 
     @property
     def pad_id(self) -> int:
         return self._ids[self.pad]
 
-    def tokens(self, text: str) -> list[str]:
-        """The word pieces of ``text`` (no special tokens, not truncated)."""
+    def tokens(self, text: str, limit: int | None = None) -> list[str]:
+        """The word pieces of ``text`` (no special tokens); with ``limit``, only the first ``limit`` of them."""
         norm = normalize(text[:MAX_TEXT_CHARS], lowercase=self.lowercase, strip_accents=self.strip_accents,
                          chinese_chars=self.chinese_chars)
         out: list[str] = []
         for word in pre_tokenize(norm):
             out.extend(self._wordpiece(word))
+            if limit is not None and len(out) >= limit:  # the model sees no more: stop tokenizing
+                return out[:limit]
         return out
 
     def _wordpiece(self, word: str) -> list[str]:
@@ -129,22 +150,23 @@ class WordPieceTokenizer:
             return [self.unk]
         pieces, start = [], 0
         while start < len(word):
-            end = len(word)
-            while end > start:
-                piece = word[start:end] if start == 0 else self.prefix + word[start:end]
+            left = len(word) - start
+            for n in self._lengths["head" if start == 0 else "tail"]:
+                if n > left:
+                    continue
+                piece = word[start:start + n] if start == 0 else self.prefix + word[start:start + n]
                 if piece in self._ids:
                     break
-                end -= 1
             else:
                 return [self.unk]
             pieces.append(piece)
-            start = end
+            start += n
         return pieces
 
     def encode(self, text: str, max_length: int | None = None) -> list[int]:
         """``[CLS] pieces [SEP]`` ids, the pieces cut so the whole fits ``max_length``."""
         n = (max_length or self.max_length) - 2
-        return [self._ids[self.cls], *(self._ids[t] for t in self.tokens(text)[:n]), self._ids[self.sep]]
+        return [self._ids[self.cls], *(self._ids[t] for t in self.tokens(text, n)), self._ids[self.sep]]
 
     def batch(self, texts: Iterable[str], max_length: int | None = None) -> np.ndarray:
         """int32 ids, (len(texts), max_length), padded with the pad id (the model masks those out)."""
@@ -163,19 +185,30 @@ class WordPieceTokenizer:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "WordPieceTokenizer":
+        """The tokenizer a contract describes; ValueError (one sentence) for anything malformed or out of bounds."""
+        if not isinstance(d, dict) or not isinstance(d.get("vocab"), list) or "max_length" not in d:
+            raise ValueError("a tokenizer is an object with a vocab list and max_length")
         if d.get("type") != "wordpiece":
             raise ValueError(f"tokenizer type {d.get('type')!r} (edgetl reads wordpiece)")
         vocab = d["vocab"]
-        if not isinstance(vocab, list) or not all(isinstance(t, str) for t in vocab) or len(vocab) > 2_000_000:
-            raise ValueError("tokenizer vocab must be a list of strings")
+        if not isinstance(vocab, list) or len(vocab) > MAX_VOCAB or not all(isinstance(t, str) for t in vocab):
+            raise ValueError(f"tokenizer vocab must be a list of at most {MAX_VOCAB:,} strings")
         sp = d.get("special", {})
+        if not isinstance(sp, dict):
+            raise ValueError("tokenizer special must be an object")
         sa = d.get("strip_accents")
-        return cls(tuple(vocab), max_length=int(d["max_length"]), lowercase=bool(d.get("lowercase", True)),
+        return cls(tuple(vocab), max_length=_int(d["max_length"], "max_length"), lowercase=bool(d.get("lowercase", True)),
                    strip_accents=None if sa is None else bool(sa), chinese_chars=bool(d.get("chinese_chars", True)),
                    unk=str(sp.get("unk", "[UNK]")), cls=str(sp.get("cls", "[CLS]")), sep=str(sp.get("sep", "[SEP]")),
                    pad=str(sp.get("pad", "[PAD]")), prefix=str(d.get("continuing_prefix", "##")),
-                   max_word_chars=int(d.get("max_word_chars", 100)))
+                   max_word_chars=_int(d.get("max_word_chars", 100), "max_word_chars"))
 
     @classmethod
     def from_vocab(cls, vocab: Sequence[str], **kw: Any) -> "WordPieceTokenizer":
         return cls(tuple(vocab), **kw)
+
+
+def _int(v: Any, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"tokenizer {what} must be an integer, not {str(v)[:40]!r}")
+    return v

@@ -19,11 +19,13 @@ import numpy as np
 
 from ..data.scan import label_problem
 from ..errors import DataError
+from ..runtime.limits import MAX_TEXT_DATA_BYTES, open_regular
 from ..runtime.tokenizer import MAX_TEXT_CHARS
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
-MAX_FILE_BYTES = int(float(os.environ.get("EDGETL_MAX_TEXT_FILE_MB", "512")) * 2**20)
 MAX_FILES = 1_000_000
+MAX_ROWS = 5_000_000
+MAX_FIELD_CHARS = 1 << 20  # one CSV cell or JSONL line; texts are cut at MAX_TEXT_CHARS anyway
 
 
 @dataclass
@@ -105,25 +107,32 @@ def _undecodable(s: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in s)
 
 
-def _read_bytes(p: Path) -> str:
-    size = p.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise DataError(f"{str(p)!r} is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES / 2**20:.0f} MiB limit for a "
-                        "text file. Split it, or raise EDGETL_MAX_TEXT_FILE_MB.")
-    data = p.read_bytes()
-    return data.decode("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8", errors="surrogateescape")
+def _open_text(p: Path) -> io.TextIOWrapper:
+    """The file as UTF-8 text (a BOM skipped, bad bytes kept as surrogates and skipped row by row), refused in one
+    line when it is not a regular file or is over the size limit, before any of it is read."""
+    f = open_regular(p, f"text data {str(p)!r}", DataError)
+    size = os.fstat(f.fileno()).st_size
+    if size > MAX_TEXT_DATA_BYTES.value:
+        f.close()
+        raise DataError(MAX_TEXT_DATA_BYTES.exceeded(size, f"text data {str(p)!r}") + "; or split the file.")
+    return io.TextIOWrapper(f, encoding="utf-8-sig", errors="surrogateescape", newline="")
 
 
 def _read_file(p: Path, text_col: str, label_col: str) -> list[tuple[str, str, str]]:
-    text = _read_bytes(p)
     suffix = p.suffix.lower()
-    if suffix in (".jsonl", ".json"):
-        return _read_jsonl(p, text, text_col, label_col)
-    if suffix not in (".csv", ".tsv"):
+    if suffix not in TEXT_SUFFIXES:
         raise DataError(f"{str(p)!r}: edgetl reads text data from .csv, .tsv and .jsonl files or class folders.")
-    csv.field_size_limit(MAX_FILE_BYTES)
+    with _open_text(p) as f:
+        if suffix in (".jsonl", ".json"):
+            return _read_jsonl(p, f, text_col, label_col)
+        return _read_csv(p, f, text_col, label_col, "\t" if suffix == ".tsv" else ",")
+
+
+def _read_csv(p: Path, f: io.TextIOWrapper, text_col: str, label_col: str, delimiter: str
+              ) -> list[tuple[str, str, str]]:
+    csv.field_size_limit(MAX_FIELD_CHARS)  # a cell is bounded, however long the file's one line is
+    reader = csv.reader(f, delimiter=delimiter)
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",")
         header = next(reader, None)
         if header is None:
             raise DataError(f"{str(p)!r} is empty. Give a header row with {text_col!r} and {label_col!r} columns.")
@@ -138,32 +147,54 @@ def _read_file(p: Path, text_col: str, label_col: str) -> list[tuple[str, str, s
             where = f"{p.name} line {reader.line_num}"
             if not row:
                 continue
+            _check_rows(p, len(rows))
             if len(row) != len(header):
                 rows.append((where, "", ""))  # a broken row: counted as unusable below
                 continue
-            rows.append((where, row[ti], row[li]))
+            rows.append((where, row[ti][:MAX_TEXT_CHARS], row[li][:1000]))
         return rows
     except csv.Error as exc:
-        raise DataError(f"{str(p)!r} is not valid CSV near line {reader.line_num}: {exc}. Check its quoting.") from None
+        hint = (f"a cell is longer than {MAX_FIELD_CHARS:,} characters (an unclosed quote?)" if "field larger" in str(exc)
+                else str(exc))
+        raise DataError(f"{str(p)!r} is not valid CSV near line {reader.line_num}: {hint}. Check its quoting.") from None
 
 
-def _read_jsonl(p: Path, text: str, text_col: str, label_col: str) -> list[tuple[str, str, str]]:
-    rows = []
-    for n, line in enumerate(text.splitlines(), 1):
+def _check_rows(p: Path, n: int) -> None:
+    if n >= MAX_ROWS:
+        raise DataError(f"{str(p)!r} has more than {MAX_ROWS:,} rows; edgetl refuses it to bound memory. Sample it "
+                        "down (a classifier head needs far fewer), or split it.")
+
+
+def _read_jsonl(p: Path, f: io.TextIOWrapper, text_col: str, label_col: str) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    n = 0
+    while True:
+        line = f.readline(MAX_FIELD_CHARS + 1)
+        if not line:
+            return rows
+        n += 1
+        where = f"{p.name} line {n}"
+        if len(line) > MAX_FIELD_CHARS and not line.endswith("\n"):
+            while line and not line.endswith("\n"):  # skip the rest of an over-long line without holding it
+                line = f.readline(MAX_FIELD_CHARS)
+            rows.append((where, "", ""))
+            continue
         if not line.strip():
             continue
-        where = f"{p.name} line {n}"
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            rows.append((where, "", ""))
-            continue
-        if not isinstance(obj, dict):
-            rows.append((where, "", ""))
-            continue
-        t, lab = obj.get(text_col), obj.get(label_col)
-        rows.append((where, t if isinstance(t, str) else "", str(lab) if isinstance(lab, (str, int)) else ""))
-    return rows
+        _check_rows(p, len(rows))
+        rows.append((where, *_json_row(line, text_col, label_col)))
+
+
+def _json_row(line: str, text_col: str, label_col: str) -> tuple[str, str]:
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply for the parser
+        return "", ""
+    if not isinstance(obj, dict):
+        return "", ""
+    t, lab = obj.get(text_col), obj.get(label_col)
+    label = str(lab) if isinstance(lab, str) or (isinstance(lab, int) and not isinstance(lab, bool)) else ""
+    return (t[:MAX_TEXT_CHARS] if isinstance(t, str) else ""), label[:1000]
 
 
 def _read_folder(p: Path) -> list[tuple[str, str, str]]:
@@ -179,8 +210,13 @@ def _read_folder(p: Path) -> list[tuple[str, str, str]]:
             if root not in f.resolve().parents:  # a link out of the data folder is never followed
                 rows.append((f"{d.name}/{f.name}", "", ""))
                 continue
-            size = f.stat().st_size
-            body = "" if size > MAX_FILE_BYTES else f.read_bytes()[: MAX_TEXT_CHARS * 4].decode(
-                "utf-8", errors="surrogateescape")
+            try:
+                with open_regular(f, str(f), DataError) as fh:
+                    raw = fh.read(MAX_TEXT_CHARS * 4)
+                    if len(raw) == MAX_TEXT_CHARS * 4:  # cut: a character split at the cut is not a decoding error
+                        raw = raw[:len(raw) - next((k for k in range(4) if raw[len(raw) - 1 - k] & 0xC0 != 0x80), 0) - 1]
+                    body = raw.decode("utf-8", errors="surrogateescape")
+            except (OSError, DataError):
+                body = ""  # unreadable: counted as unusable below
             rows.append((f"{d.name}/{f.name}", body, d.name))
     return rows

@@ -34,25 +34,85 @@ class BertConfig:
     type_vocab: int = 2
     eps: float = 1e-12
 
+    def __post_init__(self) -> None:
+        for name, (lo, hi) in BOUNDS.items():
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise ValueError(f"{name} {v!r} is outside {lo}..{hi}")
+        if self.hidden % self.heads:
+            raise ValueError(f"hidden size {self.hidden} is not a multiple of the {self.heads} attention heads")
+        if not (isinstance(self.eps, float) and 0.0 < self.eps <= 1e-2):
+            raise ValueError(f"layer_norm_eps {self.eps!r} is outside (0, 0.01]")
+
     @classmethod
     def from_folder(cls, folder: Path) -> "BertConfig":
+        from ..runtime.limits import MAX_CONFIG_BYTES, read_bounded
+
         p = folder / "config.json"
         try:
-            d = json.loads(p.read_text(encoding="utf-8")[:1_000_000])
+            d = json.loads(read_bounded(p, MAX_CONFIG_BYTES, error=WeightsError).decode("utf-8"))
+            if not isinstance(d, dict):
+                raise TypeError("config.json must hold a JSON object")
             if d.get("model_type", "bert") != "bert" or d.get("hidden_act", "gelu") != "gelu":
-                raise ValueError(f"model_type {d.get('model_type')!r} / hidden_act {d.get('hidden_act')!r}: "
-                                 "edgetl builds BERT encoders with GELU")
-            return cls(int(d["vocab_size"]), int(d["hidden_size"]), int(d["num_hidden_layers"]),
-                       int(d["num_attention_heads"]), int(d["intermediate_size"]), int(d["max_position_embeddings"]),
-                       int(d.get("type_vocab_size", 2)), float(d.get("layer_norm_eps", 1e-12)))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise WeightsError(f"{p}: not a usable BERT config ({exc}). Point --weights-dir at a sentence-transformers "
-                               "or Hugging Face BERT folder (config.json, model.safetensors, vocab.txt).") from None
+                raise ValueError(f"model_type {str(d.get('model_type'))[:40]!r} / hidden_act "
+                                 f"{str(d.get('hidden_act'))[:40]!r}: edgetl builds BERT encoders with GELU")
+            return cls(_int(d["vocab_size"]), _int(d["hidden_size"]), _int(d["num_hidden_layers"]),
+                       _int(d["num_attention_heads"]), _int(d["intermediate_size"]),
+                       _int(d["max_position_embeddings"]), _int(d.get("type_vocab_size", 2)),
+                       float(d.get("layer_norm_eps", 1e-12)))
+        except (OSError, ValueError, KeyError, TypeError, RecursionError, OverflowError) as exc:
+            raise WeightsError(f"{p}: not a usable BERT config ({type(exc).__name__}: {str(exc)[:200]}). Point "
+                               "--weights-dir at a sentence-transformers or Hugging Face BERT folder (config.json, "
+                               "model.safetensors, vocab.txt).") from None
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every tensor the encoder reads from a Hugging Face BERT checkpoint, with its shape."""
+        h, f = self.hidden, self.intermediate
+        out = {"embeddings.word_embeddings.weight": (self.vocab_size, h),
+               "embeddings.position_embeddings.weight": (self.max_positions, h),
+               "embeddings.token_type_embeddings.weight": (self.type_vocab, h),
+               "embeddings.LayerNorm.weight": (h,), "embeddings.LayerNorm.bias": (h,)}
+        for i in range(self.layers):
+            p = f"encoder.layer.{i}."
+            for name, n_in, n_out in _DENSE:
+                n_in, n_out = (f if n_in == "f" else h), (f if n_out == "f" else h)
+                out[p + name + ".weight"], out[p + name + ".bias"] = (n_out, n_in), (n_out,)
+            for norm in ("attention.output.LayerNorm", "output.LayerNorm"):
+                out[p + norm + ".weight"], out[p + norm + ".bias"] = (h,), (h,)
+        return out
+
+
+# What a config may declare (the largest public BERTs: vocabulary 250k, hidden 1024-2048, 24-48 layers, 512
+# positions): a config beyond these would build layers for minutes before a single weight is checked.
+BOUNDS = {"vocab_size": (8, 1_000_000), "hidden": (8, 8192), "layers": (1, 96), "heads": (1, 128),
+          "intermediate": (8, 65536), "max_positions": (8, 4096), "type_vocab": (1, 64)}
+_DENSE = (("attention.self.query", "h", "h"), ("attention.self.key", "h", "h"), ("attention.self.value", "h", "h"),
+          ("attention.output.dense", "h", "h"), ("intermediate.dense", "h", "f"), ("output.dense", "f", "h"))
+
+
+def _int(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"expected an integer, got {str(v)[:40]!r}")
+    return v
+
+
+def check_weights(tensors: dict[str, np.ndarray], cfg: BertConfig, source: str) -> None:
+    """Every tensor the config asks for is in the checkpoint with its shape: checked before any layer is built."""
+    t = {k.removeprefix("bert."): v for k, v in tensors.items()}
+    for name, shape in cfg.shapes().items():
+        if name not in t:
+            raise WeightsError(f"{source}: tensor {name!r} is missing; is this a BERT checkpoint matching its "
+                               "config.json?")
+        if tuple(t[name].shape) != shape:
+            raise WeightsError(f"{source}: tensor {name!r} has shape {list(t[name].shape)}, but config.json asks for "
+                               f"{list(shape)}. The config and the weights belong to different models.")
 
 
 def read_safetensors(path: Path, *, expected_sha256: str | None = None) -> dict[str, np.ndarray]:
     """The float tensors of a ``.safetensors`` file, every offset checked against the file's size."""
-    data = path.read_bytes()
+    from ..runtime.limits import MAX_MODEL_BYTES, read_bounded
+
+    data = read_bounded(path, MAX_MODEL_BYTES, error=WeightsError)
     if expected_sha256 is not None:
         got = hashlib.sha256(data).hexdigest()
         if got != expected_sha256:
@@ -63,22 +123,37 @@ def read_safetensors(path: Path, *, expected_sha256: str | None = None) -> dict[
         if n > min(MAX_HEADER, len(data) - 8):
             raise ValueError(f"header of {n} bytes")
         header = json.loads(data[8:8 + n])
+        if not isinstance(header, dict):
+            raise TypeError(f"the header is a JSON {type(header).__name__}, not an object")
         body = memoryview(data)[8 + n:]
         out = {}
         for name, info in header.items():
             if name == "__metadata__":
                 continue
-            dtype = {"F32": "<f4", "F16": "<f2"}.get(info["dtype"])
-            a, b = (int(x) for x in info["data_offsets"])
-            shape = tuple(int(x) for x in info["shape"])
+            dtype, a, b, shape = _tensor_info(name, info)
             if dtype is None:
                 continue  # integer buffers (position ids) are not weights
             if not 0 <= a <= b <= len(body) or (b - a) != int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize:
-                raise ValueError(f"tensor {name!r} lies outside the file or has the wrong size")
+                raise ValueError(f"tensor {name[:80]!r} lies outside the file or has the wrong size")
             out[name] = np.frombuffer(body[a:b], dtype=dtype).reshape(shape).astype(np.float32)
         return out
-    except (struct.error, ValueError, KeyError, TypeError) as exc:
-        raise WeightsError(f"{path}: not a readable safetensors file ({exc}).") from None
+    except (struct.error, ValueError, KeyError, TypeError, RecursionError, OverflowError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"{path}: not a readable safetensors file ({type(exc).__name__}: {str(exc)[:200]}). "
+                           "Download the encoder folder again.") from None
+
+
+def _tensor_info(name: str, info: Any) -> tuple[str | None, int, int, tuple[int, ...]]:
+    """(numpy dtype or None for non-float tensors, start, end, shape) of one header entry, each value checked."""
+    if not isinstance(info, dict) or not isinstance(info.get("dtype"), str):
+        raise TypeError(f"tensor {name[:80]!r}: its entry must be an object with a dtype string")
+    offsets, shape = info.get("data_offsets"), info.get("shape")
+    if not isinstance(offsets, list) or len(offsets) != 2 or not isinstance(shape, list) or len(shape) > 8:
+        raise TypeError(f"tensor {name[:80]!r}: data_offsets must be two integers and shape a list of at most 8")
+    a, b = (_int(x) for x in offsets)
+    dims = tuple(_int(x) for x in shape)
+    if min(dims, default=0) < 0 or max(dims, default=0) > 1 << 40:
+        raise ValueError(f"tensor {name[:80]!r}: shape {list(dims)}")
+    return {"F32": "<f4", "F16": "<f2"}.get(info["dtype"]), a, b, dims
 
 
 def build_encoder(cfg: BertConfig, seq_len: int, *, pad_id: int = 0, name: str = "encoder") -> Any:
@@ -187,13 +262,10 @@ def layer_classes() -> tuple[type, type]:
 
 def load_weights(encoder: Any, tensors: dict[str, np.ndarray], cfg: BertConfig, source: str) -> None:
     """Copy Hugging Face BERT tensors (``[bert.]embeddings...``, ``encoder.layer.N...``) into ``encoder``."""
+    check_weights(tensors, cfg, source)
     t = {k.removeprefix("bert."): v for k, v in tensors.items()}
 
     def get(name: str, shape: tuple[int, ...]) -> np.ndarray:
-        if name not in t:
-            raise WeightsError(f"{source}: tensor {name!r} is missing; is this a BERT checkpoint?")
-        if tuple(t[name].shape) != shape:
-            raise WeightsError(f"{source}: tensor {name!r} has shape {t[name].shape}, expected {shape}.")
         return t[name]
 
     h, f = cfg.hidden, cfg.intermediate

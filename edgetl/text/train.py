@@ -22,7 +22,7 @@ from ..data.cache import default_cache_dir, load_npy, save_npy
 from ..data.scan import split
 from ..errors import ConfigError
 from ..pipeline import RunContext
-from ..runtime.tokenizer import WordPieceTokenizer
+from ..runtime.tokenizer import MAX_SEQUENCE, WordPieceTokenizer
 from ..train import loops
 from ..train.metrics import classification_metrics
 from ..train.report import save_run_files
@@ -36,18 +36,37 @@ def choose_length(counts: np.ndarray, cap: int) -> int:
     return int(min(cap, max(16, 8 * math.ceil(p95 / 8))))
 
 
-def load_tokenizer(folder: Path, max_length: int) -> WordPieceTokenizer:
-    vocab = (folder / "vocab.txt").read_text(encoding="utf-8").split("\n")
+def load_tokenizer(folder: Path, max_length: int, vocab_size: int | None = None) -> WordPieceTokenizer:
+    """The folder's WordPiece tokenizer: ``vocab.txt`` read within a size limit, in UTF-8, with BERT's special
+    tokens, and no longer than the encoder's embedding table (an id past it would index nothing)."""
+    from ..errors import WeightsError
+    from ..runtime.limits import MAX_CONFIG_BYTES, MAX_MODEL_BYTES, read_bounded
+
+    path = folder / "vocab.txt"
+    try:
+        text = read_bounded(path, MAX_MODEL_BYTES, str(path), WeightsError).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise WeightsError(f"{path}: not UTF-8 (byte {exc.start}); a BERT vocabulary is one UTF-8 token per line. "
+                           "Use the folder's original vocab.txt.") from None
+    vocab = text.split("\n")
     if vocab and vocab[-1] == "":
         vocab = vocab[:-1]
+    vocab = [v[:-1] if v.endswith("\r") else v for v in vocab]
+    if vocab_size is not None and len(vocab) > vocab_size:
+        raise WeightsError(f"{path}: {len(vocab):,} tokens, more than the encoder's {vocab_size:,} embeddings "
+                           "(config.json vocab_size); the vocabulary and weights are from different models.")
     lower = True
     cfg = folder / "tokenizer_config.json"
     if cfg.is_file():
         try:
-            lower = bool(json.loads(cfg.read_text(encoding="utf-8")[:100_000]).get("do_lower_case", True))
-        except ValueError:
+            doc = json.loads(read_bounded(cfg, MAX_CONFIG_BYTES, str(cfg), WeightsError))
+            lower = bool(doc.get("do_lower_case", True)) if isinstance(doc, dict) else True
+        except (ValueError, RecursionError, WeightsError):
             pass
-    return WordPieceTokenizer(tuple(vocab), max_length=max_length, lowercase=lower)
+    try:
+        return WordPieceTokenizer(tuple(vocab), max_length=max_length, lowercase=lower)
+    except ValueError as exc:
+        raise WeightsError(f"{path}: {exc}. Use the vocab.txt that came with the model's weights.") from None
 
 
 class TextTrainStage:
@@ -68,7 +87,7 @@ class TextTrainStage:
     def run(self, inputs: Mapping[str, Artifact], config: TrainConfig, ctx: RunContext) -> dict[str, Artifact]:
         import keras
 
-        from .encoder import BertConfig, build_encoder, load_weights, read_safetensors
+        from .encoder import BertConfig, build_encoder, check_weights, load_weights, read_safetensors
 
         t_start = time.perf_counter()
         cfg = config
@@ -92,25 +111,28 @@ class TextTrainStage:
         ctx.log(f"{len(tr)} training, {len(va)} validation and {len(te)} test texts, {len(classes)} classes")
 
         bcfg = BertConfig.from_folder(self.folder)
+        tensors = read_safetensors(self.folder / "model.safetensors", expected_sha256=self.expected_sha256)
+        check_weights(tensors, bcfg, str(self.folder / "model.safetensors"))  # before any layer is built
         cap = min(cfg.max_length or spec.max_length, bcfg.max_positions)
-        probe = load_tokenizer(self.folder, bcfg.max_positions)
+        probe = load_tokenizer(self.folder, min(bcfg.max_positions, MAX_SEQUENCE), bcfg.vocab_size)
         counts = np.array([len(probe.encode(texts[i])) for i in tr])
         length = cfg.max_length or choose_length(counts, cap)
-        tok = load_tokenizer(self.folder, length)
+        tok = load_tokenizer(self.folder, length, bcfg.vocab_size)
         ids = tok.batch(texts)
         truncated = float((counts > length).mean())
         ctx.log(f"sequence length {length} tokens (95th percentile of the training texts: "
                 f"{np.percentile(counts, 95):.0f}; {100 * truncated:.1f}% of them are cut)")
 
         t = time.perf_counter()
-        tensors = read_safetensors(self.folder / "model.safetensors", expected_sha256=self.expected_sha256)
         encoder = build_encoder(bcfg, length, pad_id=tok.pad_id)
         load_weights(encoder, tensors, bcfg, str(self.folder / "model.safetensors"))
         n_ft = bcfg.layers if cfg.fine_tune_layers is None else min(cfg.fine_tune_layers, bcfg.layers)
         cut = bcfg.layers - n_ft
         key = hashlib.sha256(f"{inputs['data'].sha256}|{inputs['weights'].sha256}|{length}|text-v1".encode()
                              ).hexdigest()[:20]
-        cache = (Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()) / "features"
+        from ..runs import mark_cache
+
+        cache = mark_cache(Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()) / "features"
         pooled, hidden, mask = self._features(encoder, ids, cut, cache, key, cfg.batch_size, tok.pad_id)
         timings["features_s"] = time.perf_counter() - t
 

@@ -54,7 +54,7 @@ def _floats(text: str | None) -> list[float] | None:
 @click.option("--mean", help="For a model without contract: mean on 0..255 pixels, e.g. 127.5 or 123.7,116.3,103.5.")
 @click.option("--std", help="For a model without contract: std on 0..255 pixels, e.g. 127.5.")
 @click.option("--labels", type=click.Path(), help="Labels file (one per line) for a model without contract.")
-@click.option("--selftest", is_flag=True, help="Run the model's golden self-test first.")
+@click.option("--selftest", is_flag=True, help="Run the model's golden self-test first (alone when no inputs are given).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of {image, label, score, top_k}.")
 def predict(model: str, inputs: tuple[str, ...], texts: tuple[str, ...], texts_file: str | None, top_k: int,
             threads: int | None, backend: str, mean: str | None, std: str | None, labels: str | None, selftest: bool,
@@ -70,12 +70,16 @@ def predict(model: str, inputs: tuple[str, ...], texts: tuple[str, ...], texts_f
         raise click.UsageError(f"{model} is a text model: pass --text \"...\" or --texts-file FILE, not image paths.")
     if not is_text and (texts or texts_file):
         raise click.UsageError(f"{model} is an image model: pass image files or folders, not --text.")
-    if not inputs and not texts and not texts_file:
+    if not inputs and not texts and not texts_file and not selftest:
         raise click.UsageError("Nothing to classify: pass images (or --text / --texts-file for a text model).")
     if selftest:
         r = clf.selftest()
         if not as_json:
             click.echo(f"selftest ok: {r.get('images', r.get('texts'))} golden items on {r['backend']}", err=True)
+        if not inputs and not texts and not texts_file:  # 'predict MODEL --selftest': the check alone
+            if as_json:
+                emit(r, True)
+            return
     rows: list[dict[str, Any]] = []
     failed = 0
     if is_text:
