@@ -16,7 +16,7 @@ from .targets import get as get_target
 if TYPE_CHECKING:
     from .config import PipelineConfig
 
-from .runs import RUN_FILE  # noqa: E402
+from .runs import ARTIFACTS_DIR, RUN_FILE, check_run_dir, publish_artifacts  # noqa: E402,F401
 # Options that locate inputs rather than decide the result: the cache key uses the inputs' content instead.
 # where things are and where work runs: the trained model is the same, so they stay out of the cache key
 _LOCATION_KEYS = ("data", "val_data", "weights", "weights_dir", "cache_dir", "ray", "ray_shard_images",
@@ -30,17 +30,14 @@ _IMAGE_ONLY_KEYS = ("alpha", "image_size", "augment", "early_layer")
 def _update_run(run_dir: Path, change: Any) -> dict[str, Any]:
     """Read-modify-write ``run.json`` under the run's lock, so concurrent commands never lose each other's entries."""
     from .pipeline import locked
+    from .runs import read_run
 
     path = run_dir / RUN_FILE
     run_dir.mkdir(parents=True, exist_ok=True)
     with locked(run_dir, "run"):
-        state: dict[str, Any] = {}
-        if path.is_file():
-            try:
-                state = read_json(path)
-            except ValueError:
-                state = {}
+        state: dict[str, Any] = read_run(run_dir) if path.exists() else {}
         state.setdefault("schema", 1)
+        state["tool"] = "edgetl"
         change(state)
         atomic_write_json(path, state)
     return state
@@ -66,6 +63,7 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     from .data.scan import scan
     from .deps import import_tensorflow, require
 
+    check_run_dir(out)  # a folder of the user's files is refused before anything is written into it
     if config.ray:  # a missing ray or a wrong address fails before minutes of decoding
         from .distributed.ray_features import preflight
 
@@ -217,47 +215,6 @@ def find_stage(run_dir: str | Path, stage: str) -> Path:
     return rd / entry["dir"]
 
 
-ARTIFACTS_DIR = "artifacts"
-
-
-def publish_artifacts(run_dir: str | Path) -> Path:
-    """``run_dir/artifacts/``: one stable name per target for the run's current artifacts and their contracts.
-
-    Each file is a hard link to the stage folder's file (a copy where links are impossible), replaced
-    atomically, so ``runs/flowers/artifacts/model_int8.tflite`` is always the newest verified export and
-    never a half-written file. Names whose target is no longer exported are removed.
-    """
-    import os
-    import shutil
-
-    rd = Path(run_dir)
-    out = rd / ARTIFACTS_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    state = read_json(rd / RUN_FILE) if (rd / RUN_FILE).is_file() else {}
-    wanted: dict[str, Path] = {}
-    for entry in (state.get("exports") or {}).values():
-        model = rd / entry["path"]
-        for src in (model, model.with_name(model.name + ".json")):
-            if src.is_file():
-                wanted[src.name] = src
-    for name, src in wanted.items():
-        dst = out / name
-        if dst.exists() and os.path.samefile(src, dst):
-            continue  # already this file (rename between two links to one file would do nothing)
-        tmp = out / f".{name}.{os.getpid()}.part"
-        tmp.unlink(missing_ok=True)
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copy2(src, tmp)
-        os.replace(tmp, dst)
-        tmp.unlink(missing_ok=True)
-    for old in out.iterdir():
-        if old.is_file() and old.name not in wanted and (not old.name.startswith(".") or old.name.endswith(".part")):
-            old.unlink()  # targets no longer exported, and parts left by an interrupted run
-    return out
-
-
 @dataclass(frozen=True)
 class PipelineResult:
     """What ``pipeline`` did: the train stage, one row per exported artifact, the bench stage, the summary."""
@@ -286,6 +243,7 @@ def preflight(config: "PipelineConfig") -> dict[str, Any]:
     from .deps import check_installed
 
     t = config.train
+    check_run_dir(config.run_dir)
     for module in ("tensorflow", "keras", "matplotlib"):
         check_installed(module, extra="train")
     for name in config.export.targets:
@@ -356,6 +314,7 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
     bench_res = None
     if config.bench:
         from .bench.stage import bench_run
+        from .runs import link_latest
 
         state = read_json(run_dir / RUN_FILE)
         arts = {t: Artifact.from_file(run_dir / e["path"], "model") for t, e in sorted(state["exports"].items())
@@ -364,7 +323,7 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
         bench_res = bench_run(run_dir, config.bench, arts, accuracy_budget=config.export.accuracy_budget,
                               progress=lambda m: note(f"      {m} ({_elapsed(t0)})"),
                               on_start=lambda s, k: None)
-        _link_latest(run_dir / "bench", bench_res.out_dir)
+        link_latest(run_dir / "bench", bench_res.out_dir)
         _record(run_dir, "bench", bench_res)
     summary = {"run_dir": str(run_dir), "seconds": round(time.perf_counter() - t0, 1),
                "train": {"stage_dir": str(res.out_dir), "cached": res.cached, "strategy": m["strategy"],
@@ -385,17 +344,3 @@ def _elapsed(t0: float) -> str:
 
     s = int(time.perf_counter() - t0)
     return f"{s // 60}:{s % 60:02d} elapsed"
-
-
-def _link_latest(link: Path, target: Path) -> None:
-    """``run_dir/bench`` -> the newest bench stage folder, swapped atomically (a real folder from older
-    versions of edgetl is replaced)."""
-    import os
-    import shutil
-
-    if link.exists() and not link.is_symlink():
-        shutil.rmtree(link)
-    tmp = link.with_name(f".{link.name}.{os.getpid()}.link")
-    tmp.unlink(missing_ok=True)
-    os.symlink(target.name, tmp)
-    os.replace(tmp, link)

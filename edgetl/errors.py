@@ -96,10 +96,16 @@ class ClusterError(EdgetlError):
     kind = "cluster"
 
 
+class DiskFullError(EdgetlError):
+    """The disk filled up (ENOSPC) while edgetl wrote; the message names the folder and the space to free."""
+
+    kind = "disk_full"
+
+
 KINDS: dict[str, type[EdgetlError]] = {c.kind: c for c in (
     EdgetlError, ConfigError, DataError, MissingDependencyError, WeightsError, WeightsOfflineError, ConversionError,
     RuntimeBackendError, ModelFileError, NoContractError, ProviderUnavailableError,
-    ProviderFellBackError, DeviceUnavailableError, ClusterError)}
+    ProviderFellBackError, DeviceUnavailableError, ClusterError, DiskFullError)}
 
 
 def from_kind(kind: str, message: str) -> EdgetlError:

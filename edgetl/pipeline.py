@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import time
 from contextlib import contextmanager
@@ -16,9 +17,29 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol
 
 from .artifacts import Artifact, atomic_write_json, cache_key, read_json
+from .errors import DiskFullError
 
 log = logging.getLogger(__name__)
 STAGE_FILE = "stage.json"
+STAGE_RE = re.compile(r"^([a-z][a-z0-9_]*)-([0-9a-f]{12})$")  # <stage>-<key>
+TMP_RE = re.compile(r"^([a-z][a-z0-9_]*)-([0-9a-f]{12})\.tmp-([0-9]{1,10})$")  # <stage>-<key>.tmp-<pid>
+TMP_MARKER = ".edgetl-tmp"  # inside a temporary stage folder: the pid that made it, proof that it is edgetl's
+
+
+def tmp_owner(d: Path) -> int | None:
+    """The pid that made a ``<stage>-<key>.tmp-<pid>`` folder, when it holds edgetl's marker with that pid."""
+    m = TMP_RE.match(d.name)
+    if not m or d.is_symlink() or not d.is_dir():
+        return None
+    try:
+        marker = (d / TMP_MARKER).read_text(encoding="utf-8", errors="replace")[:64].strip()
+    except OSError:
+        return None
+    return int(m.group(3)) if marker == m.group(3) else None
+
+
+def write_tmp_marker(tmp_dir: Path) -> None:
+    (tmp_dir / TMP_MARKER).write_text(tmp_dir.name.rsplit(".tmp-", 1)[1] + "\n", encoding="utf-8")
 
 
 @dataclass
@@ -131,17 +152,22 @@ def _run_locked(stage: Stage, inputs: Mapping[str, Artifact], config: Any, run_d
     if out_dir.exists():  # an unfinished or corrupted folder: never trust it
         shutil.rmtree(out_dir)
     for stale in run_dir.glob(f"{stage.name}-{key}.tmp-*"):  # we hold the lock: these are from dead processes
-        shutil.rmtree(stale, ignore_errors=True)
+        if tmp_owner(stale) is not None:
+            shutil.rmtree(stale, ignore_errors=True)
     tmp_dir = run_dir / f"{stage.name}-{key}.tmp-{os.getpid()}"
     tmp_dir.mkdir(parents=True)
+    write_tmp_marker(tmp_dir)
     if on_start:
         on_start(stage.name, key)
     ctx = RunContext(run_dir=run_dir, out_dir=tmp_dir, key=key)
     t0 = time.perf_counter()
     try:
         outputs = stage.run(inputs, config, ctx)
-    except BaseException:
+    except BaseException as exc:
+        written = _tree_bytes(tmp_dir)
         shutil.rmtree(tmp_dir, ignore_errors=True)
+        if disk_full(exc):
+            raise DiskFullError(disk_full_message(run_dir, f"stage {stage.name}", written)) from None
         raise
     seconds = time.perf_counter() - t0
     info = getattr(ctx, "info", {})
@@ -155,3 +181,35 @@ def _run_locked(stage: Stage, inputs: Mapping[str, Artifact], config: Any, run_d
     os.replace(tmp_dir, out_dir)
     final = {k: Artifact(out_dir / a.path.relative_to(tmp_dir), a.sha256, a.kind) for k, a in outputs.items()}
     return StageResult(stage.name, key, out_dir, final, False, seconds, info)
+
+
+def disk_full(exc: BaseException | None) -> bool:
+    """True when ENOSPC (or a quota) is anywhere in the exception's chain, however a library wrapped it."""
+    import errno
+
+    seen = 0
+    while exc is not None and seen < 32:
+        if getattr(exc, "errno", None) in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+            return True
+        text = str(exc)
+        if "No space left on device" in text or "Disk quota exceeded" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def disk_full_message(folder: Path, what: str, written: int) -> str:
+    free = shutil.disk_usage(folder if folder.exists() else folder.parent).free if folder.exists() or \
+        folder.parent.exists() else 0
+    need = max(written * 2, 200 << 20)
+    return (f"{folder}: the disk is full ({free / 2**20:,.0f} MB free) while writing {what} ({written / 2**20:,.0f} MB "
+            f"written, now removed). Free at least {need / 2**20:,.0f} MB there, or pass another --out / run_dir on "
+            "a disk with space; finished stages are kept.")
+
+
+def _tree_bytes(d: Path) -> int:
+    try:
+        return sum(f.lstat().st_size for f in d.rglob("*") if f.is_file())
+    except OSError:
+        return 0

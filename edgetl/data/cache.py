@@ -57,7 +57,9 @@ def decode_dataset(ds: Dataset, size: int, *, cache_dir: Path | None, strict: bo
     key = hashlib.sha256(f"{chash}|{size}|{RESIZE_METHOD}|v{DECODE_VERSION}".encode()).hexdigest()[:16]
     cache_file = skip_file = None
     if cache_dir is not None:
-        cache_file = Path(cache_dir) / "decoded" / f"{key}.npy"
+        from ..runs import mark_cache
+
+        cache_file = mark_cache(Path(cache_dir)) / "decoded" / f"{key}.npy"
         skip_file = cache_file.with_suffix(".skipped.json")
         if cache_file.is_file() and skip_file.is_file():
             arr = load_npy(cache_file)

@@ -24,7 +24,9 @@ def resolve_data(spec: str, cache_dir: Path) -> str:
     if name not in DATASETS:
         raise DataError(f"Unknown dataset {name!r} to download; known: {', '.join(DATASETS)}.")
     url, folder = DATASETS[name]
-    target = cache_dir / "datasets" / folder
+    from ..runs import mark_cache
+
+    target = mark_cache(cache_dir) / "datasets" / folder
     if (target / ".complete").is_file():
         return str(target)
     tmp = cache_dir / "datasets" / f".{folder}.part"

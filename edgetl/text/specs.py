@@ -68,7 +68,9 @@ def resolve_text_weights(spec: TextBackboneSpec, weights: str, weights_dir: str 
             for cand in (Path(d).expanduser() / spec.folder, Path(d).expanduser()):
                 if all((cand / f).is_file() for f in REQUIRED) and cand.name == spec.folder:
                     return _check(cand), True
-    cached = cache_dir / "hub" / spec.folder
+    from ..runs import mark_cache
+
+    cached = mark_cache(cache_dir) / "hub" / spec.folder
     if all((cached / f).is_file() for f in REQUIRED):
         return cached, True
     return download(spec, cached), True

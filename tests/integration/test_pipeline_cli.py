@@ -52,7 +52,7 @@ def test_pipeline_end_to_end_summary_paths_and_cached_bench(color_dataset: Path,
     assert "fastest within the accuracy budget" in err and "quick-cpu: tflite:" in err
     assert "train.data:" in err  # the configuration, one option per line
     run = tmp_path / "run"
-    arts = sorted(p.name for p in (run / "artifacts").iterdir())
+    arts = sorted(p.name for p in (run / "artifacts").iterdir() if not p.name.startswith("."))
     assert arts == ["model_fp32.tflite", "model_fp32.tflite.json", "model_int8.tflite", "model_int8.tflite.json"]
     doc = json.loads((run / "bench" / "bench.json").read_text())
     devices = {r["device"] for r in doc["rows"]}

@@ -10,19 +10,26 @@ import pytest
 from edgetl.errors import ConfigError
 
 
+T, R, NEW, OLD = "train-aaaaaaaaaaaa", "reference-bbbbbbbbbbbb", "export_tflite_int8-111111111111", \
+    "export_tflite_int8-000000000000"
+TMP = "export_x-cccccccccccc.tmp-999999"
+
+
 def _fake_run(rd: Path) -> None:
     """A run folder as edgetl leaves it, with one current and one stale export of tflite:int8."""
-    for d, files in {"train-aaa": ["model.keras"], "reference-bbb": ["reference.npz"],
-                     "export_tflite_int8-new": ["model_int8.tflite", "model_int8.tflite.json", "report.json"],
-                     "export_tflite_int8-old": ["model_int8.tflite"], "export_x-ccc.tmp-123": ["half"]}.items():
+    for d, files in {T: ["model.keras"], R: ["reference.npz"],
+                     NEW: ["model_int8.tflite", "model_int8.tflite.json", "report.json"],
+                     OLD: ["model_int8.tflite"], TMP: ["half"]}.items():
         (rd / d).mkdir(parents=True)
         for f in files:
             (rd / d / f).write_text("{}" if f.endswith("json") else d)
-        (rd / d / "stage.json").write_text(json.dumps({"inputs": {"reference": {"path": str(rd / "reference-bbb" / "r")}}}))
+        stage, key = d.split(".tmp-")[0].rsplit("-", 1)
+        (rd / d / "stage.json").write_text(json.dumps({"stage": stage, "key": key,
+                                                       "inputs": {"reference": {"path": str(rd / R / "r")}}}))
+    (rd / TMP / ".edgetl-tmp").write_text("999999\n")  # a killed process's temporary folder
     (rd / "run.json").write_text(json.dumps({
-        "stages": {"train": {"dir": "train-aaa"}},
-        "exports": {"tflite:int8": {"path": "export_tflite_int8-new/model_int8.tflite", "status": "ok",
-                                    "train_stage": "train-aaa"}}}))
+        "stages": {"train": {"dir": T}},
+        "exports": {"tflite:int8": {"path": f"{NEW}/model_int8.tflite", "status": "ok", "train_stage": T}}}))
 
 
 def test_published_artifacts_are_stable_names_of_the_current_export(tmp_path: Path) -> None:
@@ -31,16 +38,17 @@ def test_published_artifacts_are_stable_names_of_the_current_export(tmp_path: Pa
 
     _fake_run(tmp_path)
     out = publish_artifacts(tmp_path)
-    assert sorted(p.name for p in out.iterdir()) == ["model_int8.tflite", "model_int8.tflite.json"]
-    assert (out / "model_int8.tflite").read_text() == "export_tflite_int8-new"
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["model_int8.tflite",
+                                                                                 "model_int8.tflite.json"]
+    assert (out / "model_int8.tflite").read_text() == NEW
     rows = list_artifacts(tmp_path)
     assert [r["target"] for r in rows] == ["tflite:int8"] and rows[0]["path"] == str(out / "model_int8.tflite")
     # a newer export replaces the file in place; a target no longer exported disappears
     state = json.loads((tmp_path / "run.json").read_text())
-    state["exports"] = {"tflite:int8": {"path": "export_tflite_int8-old/model_int8.tflite", "status": "ok"}}
+    state["exports"] = {"tflite:int8": {"path": f"{OLD}/model_int8.tflite", "status": "ok"}}
     (tmp_path / "run.json").write_text(json.dumps(state))
     publish_artifacts(tmp_path)
-    assert (out / "model_int8.tflite").read_text() == "export_tflite_int8-old"
+    assert (out / "model_int8.tflite").read_text() == OLD
     assert not (out / "model_int8.tflite.json").exists()  # the old one had no sidecar: no stale contract left
 
 
@@ -49,11 +57,11 @@ def test_clean_removes_only_stale_stages(tmp_path: Path) -> None:
 
     _fake_run(tmp_path)
     dry = clean(tmp_path, cache_dir=None, dry_run=True)
-    assert sorted(Path(d["path"]).name for d in dry) == ["export_tflite_int8-old", "export_x-ccc.tmp-123"]
-    assert (tmp_path / "export_tflite_int8-old").exists()
+    assert sorted(Path(d["path"]).name for d in dry) == [OLD, TMP]
+    assert (tmp_path / OLD).exists()
     clean(tmp_path, cache_dir=None, dry_run=False)
     left = sorted(p.name for p in tmp_path.iterdir())
-    assert left == ["export_tflite_int8-new", "reference-bbb", "run.json", "train-aaa"]
+    assert left == [NEW, R, "run.json", T]
 
 
 def test_pipeline_config_mistakes_fail_before_any_work(tmp_path: Path) -> None:
