@@ -38,9 +38,11 @@ def artifacts(run_dir: str, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print what was removed as JSON.")
 def clean(run_dir: str | None, with_cache: bool, dry_run: bool, as_json: bool) -> None:
     """Remove stage folders of RUN_DIR that no current result uses (older options), and with --cache the
-    shared cache (~/.cache/edgetl or $EDGETL_CACHE_DIR). Current stages and artifacts are kept."""
+    shared cache (~/.cache/edgetl or $EDGETL_CACHE_DIR). Current stages and artifacts are kept, and so is
+    everything edgetl cannot prove it made (each line says why a folder is edgetl's)."""
     from ...data.cache import default_cache_dir
     from ...runs import clean as do_clean
+    from ..console import plain
 
     if run_dir is None and not with_cache:
         raise click.UsageError("Name a run folder, or pass --cache to clean the shared cache.")
@@ -49,6 +51,7 @@ def clean(run_dir: str | None, with_cache: bool, dry_run: bool, as_json: bool) -
         emit(done, True)
         return
     for d in done:
-        click.echo(f"{'would remove' if dry_run else 'removed'} {d['path']} ({d['bytes'] / 2**20:.1f} MiB)")
+        click.echo(f"{'would remove' if dry_run else 'removed'} {plain(d['path'])} ({d['bytes'] / 2**20:.1f} MiB): "
+                   f"{d['why']}")
     total = sum(d["bytes"] for d in done) / 2**20
     click.echo(f"{'would free' if dry_run else 'freed'} {total:.1f} MiB in {len(done)} folder(s)")
