@@ -34,19 +34,39 @@ def read_bench_rows(path: str | Path, device: str) -> list[dict[str, Any]]:
         data = json.loads(read_bounded(p, MAX_BENCH_BYTES, f"bench file {str(p)!r}", error=ConfigError))
     except OSError as exc:
         raise ConfigError(f"Cannot read bench file {str(p)!r}: {exc.strerror or exc}.") from None
-    except ValueError as exc:
-        raise ConfigError(f"{p}: not a bench JSON ({exc}). Pass the file 'edgetl bench ... --json' printed, or a "
-                          "run's bench-*/bench.json.") from None
-    rows = data if isinstance(data, list) else (data.get("rows") or data.get("results") or [])
+    except ConfigError:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"{p}: not a bench JSON ({str(exc)[:120]}). Pass the file 'edgetl bench ... --json' "
+                          "printed, or a run's bench-*/bench.json.") from None
+    rows = data if isinstance(data, list) else (data.get("rows") or data.get("results") or []) \
+        if isinstance(data, dict) else None
     if not isinstance(rows, list):
         raise ConfigError(f"{p}: no rows in this bench JSON.")
+    if len(rows) > MAX_ROWS:
+        raise ConfigError(f"{p}: {len(rows):,} rows, more than the {MAX_ROWS:,} a bench file holds; pass the bench "
+                          "JSON of one run.")
     out = [r for r in rows if isinstance(r, dict) and r.get("device") == device and r.get("status") == "ok"
-           and isinstance(r.get("p50_ms"), (int, float)) and r["p50_ms"] > 0]
+           and _measured(r)]
     if not out:
         names = sorted({str(r.get("device")) for r in rows if isinstance(r, dict)})
         raise ConfigError(f"{p}: no measured rows of device {device!r} (devices in the file: "
                           f"{', '.join(names) or 'none'}). Bench the board first: edgetl bench RUN --device PROFILE.")
     return out
+
+
+MAX_ROWS = 100_000
+MAX_THREADS = 1024
+
+
+def _measured(r: dict[str, Any]) -> bool:
+    """A usable measurement: a finite, positive p50 under a day, a plain artifact path, a sane thread count."""
+    p50, threads = r.get("p50_ms"), r.get("threads", 1)
+    if isinstance(p50, bool) or not isinstance(p50, (int, float)) or not math.isfinite(p50) or not 0 < p50 < 8.64e7:
+        return False
+    if threads is not None and (type(threads) is not int or not 1 <= threads <= MAX_THREADS):
+        return False
+    return isinstance(r.get("artifact"), str) and 0 < len(r["artifact"]) < 4096 and "\0" not in r["artifact"]
 
 
 PARTS = ("dense", "memory", "per_op")

@@ -50,24 +50,39 @@ def _keras_agreement(model: Path) -> float | None:
         return None
 
 
-def _split_of(c: Any) -> dict[str, Any]:
+def _split_of(c: Any, model: Path) -> dict[str, Any]:
     """The validation split of the run an edgetl artifact came from (its contract names the run), so a model
-    file benchmarked alone still gets its accuracy; {} when that run is not on this machine."""
+    file benchmarked alone still gets its accuracy; {} when that run is not on this machine.
+
+    The contract is untrusted: its run folder is used only when the model file itself lies inside that folder
+    (a contract cannot point bench at photos listed somewhere else), the stage is a ``train-<key>`` name, and
+    the split file is a bounded regular file.
+    """
+    from ..runs import STAGE_RE
+    from ..runtime.limits import MAX_CONTRACT_BYTES, read_bounded
+
     src = (c.meta.get("source") or {}) if c is not None else {}
     run, stage = src.get("run_dir"), src.get("train_stage")
-    if not isinstance(run, str) or not isinstance(stage, str):
+    if not isinstance(run, str) or not isinstance(stage, str) or not STAGE_RE.match(stage) or "\0" in run:
         return {}
-    f = Path(run) / stage / "split.json"
     try:
-        return read_json(f) if f.is_file() else {}
-    except (OSError, ValueError):
+        run_dir = Path(run).resolve()
+        if run_dir not in model.resolve().parents:
+            return {}
+        split = json.loads(read_bounded(run_dir / stage / "split.json", MAX_CONTRACT_BYTES, None, ConfigError))
+    except (OSError, ValueError, RecursionError, ConfigError):
         return {}
+    return split if isinstance(split, dict) else {}
 
 
 def _eval_items(split: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int, ...]]:
     """The validation items of a run: image paths, or a text run's texts."""
     items = split.get("val_texts") if split.get("kind") == "text" else split.get("val")
-    return tuple(items or []), tuple(split.get("val_labels", []))
+    labels = split.get("val_labels", [])
+    if not isinstance(items, list) or not isinstance(labels, list) or len(items) != len(labels) or not all(
+            isinstance(i, str) for i in items) or not all(type(v) is int and v >= -1 for v in labels):
+        return (), ()  # not a split edgetl wrote: no accuracy rather than a wrong one
+    return tuple(items), tuple(labels)
 
 
 def collect(inputs: list[str]) -> list[BenchArtifact]:
@@ -106,7 +121,7 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
                 raise ConfigError(f"{p}: edgetl benchmarks {', '.join(f.suffix for f in targets.FORMATS.values())} "
                                   "model files.")
             target = t.name
-            split = _split_of(c)
+            split = _split_of(c, p)
             out.append(BenchArtifact(p, target, p.parent.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
                                      *_eval_items(split), keras_agreement=_keras_agreement(p),
                                      eval_texts=split.get("kind") == "text"))

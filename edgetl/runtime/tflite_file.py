@@ -183,6 +183,20 @@ def _ints(r: _Reader, table: int, index: int, fmt: str = "<i", size: int = 4) ->
     return tuple(struct.unpack_from(f"<{n}{fmt[-1]}", r.buf, start))
 
 
+def _external_size(r: _Reader, b: int, index: int) -> int:
+    """Size of buffer ``index`` stored after the flatbuffer (the >2 GB layout: fields offset and size, from the
+    start of the file), checked to lie inside the file: the runtime refuses it otherwise, so inspect does too."""
+    off_pos, size_pos = r.field(b, 1), r.field(b, 2)
+    offset = struct.unpack_from("<Q", r.buf, r._check(off_pos, 8))[0] if off_pos is not None else 0
+    size = struct.unpack_from("<Q", r.buf, r._check(size_pos, 8))[0] if size_pos is not None else 0
+    if offset > 1 and offset + size > len(r.buf):
+        raise r._bad(f"buffer {index} says it lies at bytes {offset:,}..{offset + size:,}, past the end of the "
+                     f"{len(r.buf):,}-byte file (truncated or crafted)")
+    if size > 0 and offset <= 1:
+        raise r._bad(f"buffer {index} declares {size:,} bytes but no place in the file")
+    return size
+
+
 def read_graph(buf: bytes, name: str = "model") -> Graph:
     """Tensors and operators of the main subgraph, with constant-buffer sizes."""
     check_header(buf, name)
@@ -196,9 +210,7 @@ def read_graph(buf: bytes, name: str = "model") -> Graph:
         d_start, d_len = r.vector(b, 0)
         if d_start:
             r._check(d_start, d_len)
-        size_pos = r.field(b, 2)
-        big = struct.unpack_from("<Q", buf, r._check(size_pos, 8))[0] if size_pos is not None else 0
-        buf_sizes.append(d_len or big)
+        buf_sizes.append(d_len or _external_size(r, b, i))
     s_start, s_len = r.vector(root, 2)
     if s_len < 1:
         raise r._bad("no subgraph")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -43,12 +44,16 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
     rows = []
     skipped = []
     names: dict[str, set[str]] = {}
+    reports: dict[Path, Any] = {}  # each model analyzed once, however many rows name it
     for r in cal.read_bench_rows(bench_json, prof.name):
         path = Path(str(r["artifact"]))
         if not path.is_file():
             raise ConfigError(f"{bench_json}: artifact {path} of a measured row is not here; calibrate where the "
                               "bench ran, or keep the run folder.")
-        rep = analyze(path)
+        real = path.resolve()
+        if real not in reports:
+            reports[real] = analyze(path)
+        rep = reports[real]
         prec = precision_of(rep)  # from the file itself: full integer, or float
         if prec not in ("fp32", "int8"):
             skipped.append(f"{path.name} ({prec})")
