@@ -106,7 +106,7 @@ def write_reports(rows: list[dict[str, Any]], out_dir: Path, devices: dict[str, 
     w = csv.DictWriter(buf, fieldnames=list(ROW_FIELDS))
     w.writeheader()
     for r in slim:
-        w.writerow({k: ("" if v is None else json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items()})
+        w.writerow({k: csv_cell("" if v is None else json.dumps(v) if isinstance(v, dict) else v) for k, v in r.items()})
     atomic_write_text(paths["csv"], buf.getvalue())
     atomic_write_text(paths["md"], markdown(slim, best, omitted or []))
     atomic_write_text(paths["html"], html_page(rows, doc))
@@ -139,6 +139,17 @@ def markdown(rows: list[dict[str, Any]], best: list[dict[str, Any]] | None = Non
         tail += "\n## Fastest artifact within the accuracy budget, per device\n\n" + "".join(
             f"- {x}\n" for x in summary_lines(best))
     return "# Benchmark\n\n" + "\n".join(lines) + "\n" + tail
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "|", "%")
+
+
+def csv_cell(v: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: a string that starts like a formula (=, +, -, @, tab, CR)
+    gets a leading apostrophe (OWASP's advice for CSV injection). Numbers stay numbers."""
+    if isinstance(v, str) and v.startswith(_FORMULA_START):
+        return "'" + v
+    return v
 
 
 def omitted_sentence(omitted: list[dict[str, Any]]) -> str:
@@ -198,7 +209,18 @@ def plots(rows: list[dict[str, Any]]) -> dict[str, str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    matplotlib.rcParams["svg.fonttype"] = "none"  # labels stay text: selectable, searchable, checked in a browser
+    # labels stay text (selectable, searchable, checked in a browser); names are plain text, never mathtext:
+    # a device called "$\\foo$" would otherwise make matplotlib's parser raise and the page go unwritten
+    with matplotlib.rc_context({"svg.fonttype": "none", "text.parse_math": False, "text.usetex": False}):
+        return _plots([{**r, **{k: _clip(r.get(k)) for k in ("device", "target")}} for r in rows], plt)
+
+
+def _clip(name: Any, n: int = 60) -> str:
+    s = str(name)
+    return s if len(s) <= n else s[:n] + "..."
+
+
+def _plots(rows: list[dict[str, Any]], plt: Any) -> dict[str, str]:
     ok = [r for r in rows if r["status"] == "ok" and r.get("p50_ms")]
     out: dict[str, str] = {}
     fig, ax = plt.subplots(figsize=(7, 4.5))

@@ -30,8 +30,16 @@ def plain(text: Any) -> str:
     return "".join(out)
 
 
-# Untrusted text, safe to print through :func:`console` (which parses no markup): control characters escaped.
-esc = plain
+MAX_CELL = 400  # characters of one untrusted name shown in a table; longer ones are clipped with a count
+
+
+def esc(text: Any, limit: int = MAX_CELL) -> str:
+    """Untrusted text, safe to print through :func:`console` (which parses no markup): control characters
+    escaped, and clipped to ``limit`` characters so a megabyte-long label cannot stall the table layout."""
+    s = str(text)
+    if len(s) > limit:
+        s = f"{s[:limit]}...(+{len(s) - limit:,} chars)"
+    return plain(s)
 
 
 def styled(text: Any, style: str) -> Any:

@@ -82,7 +82,50 @@ def _literal(text: object) -> str:
     return "\n".join(plain(line) for line in str(text).split("\n"))
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so every stage removes its temporary folder on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _install_signal_handlers() -> None:
+    import signal
+
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            try:
+                signal.signal(sig, _on_signal)
+            except (ValueError, OSError):  # not the main thread (an embedding app): leave its handlers alone
+                pass
+
+
 def main() -> None:
+    _install_signal_handlers()
+    try:
+        _main()
+    except Terminated as exc:
+        click.echo("Terminated: finished stages are kept and temporary folders removed; rerun the same command to "
+                   "resume.", err=True)
+        sys.exit(128 + exc.signum)
+    except Exception as exc:
+        from ..pipeline import disk_full
+
+        if not disk_full(exc):
+            raise
+        click.echo(f"Error: the disk is full ({_literal(str(exc).splitlines()[0][:200] if str(exc) else '')}). "
+                   "Free space, or choose another --out/--cache folder; finished stages are kept and nothing "
+                   "half-written was left, so rerunning the same command resumes.", err=True)
+        sys.exit(1)
+
+
+def _main() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:

@@ -17,6 +17,11 @@ def plot_history(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    with matplotlib.rc_context({"text.parse_math": False, "text.usetex": False}):  # phase names are plain text
+        _plot_history(rows, path, plt)
+
+
+def _plot_history(rows: list[dict[str, Any]], path: Path, plt: Any) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     x = list(range(1, len(rows) + 1))
     for ax, metric in zip(axes, ("loss", "accuracy")):
