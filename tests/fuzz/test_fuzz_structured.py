@@ -185,3 +185,127 @@ def test_class_names_are_refused_or_round_trip(tmp_path_factory: pytest.TempPath
             Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / n / "a.png")
         with pytest.raises(DataError):
             scan(root)
+
+
+# ---------------------------------------------------------------- round three: contracts, run folders, weights, bench
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+
+
+def _valid_contract() -> dict:
+    from edgetl.runtime.contract import Contract
+
+    return Contract(input_shape=(1, 8, 8, 3), labels=("a", "b"), format="onnx", precision="fp32",
+                    output_shape=(1, 2)).to_dict()
+
+
+contract_paths = st.sampled_from([("input", "mean"), ("input", "std"), ("input", "quantization"), ("output",
+                                  "quantization"), ("labels",), ("golden",), ("source",), ("golden_tolerance",),
+                                  ("input", "shape"), ("input", "tokenizer"), ("kind",), ("schema",)])
+
+
+@FUZZ
+@given(edits=st.lists(st.tuples(contract_paths, json_values), min_size=1, max_size=4))
+def test_contract_fields_are_validated_or_refused(edits: list) -> None:
+    """Any value in any field: a Contract with finite, sane normalization, or ModelFileError; nothing else."""
+    import math
+
+    from edgetl.runtime.contract import Contract
+
+    d = _valid_contract()
+    for path, value in edits:
+        target = d
+        for k in path[:-1]:
+            target = target[k]
+        target[path[-1]] = value
+    try:
+        c = Contract.from_dict(d, source="fuzz.json")
+    except ModelFileError as exc:
+        assert "fuzz.json" in str(exc) and "\n" not in str(exc)
+        return
+    assert all(math.isfinite(x) and x >= 0.01 for x in c.std) and all(math.isfinite(x) for x in c.mean)
+
+
+@FUZZ
+@given(doc=json_values)
+def test_run_json_of_any_shape_never_deletes_a_user_folder(tmp_path_factory: pytest.TempPathFactory,
+                                                           doc: object) -> None:
+    import json
+
+    from edgetl.runs import clean, list_artifacts
+
+    rd = tmp_path_factory.mktemp("run")
+    for name in ("my-photos", "train-abcdef", "notes-0123456789ab"):
+        (rd / name).mkdir()
+        (rd / name / "f.txt").write_text("mine")
+    (rd / "run.json").write_text(json.dumps(doc))
+    for call in (lambda: clean(rd, cache_dir=None, dry_run=False), lambda: list_artifacts(rd)):
+        try:
+            call()
+        except ConfigError as exc:
+            assert "run.json" in str(exc)
+    assert all((rd / n / "f.txt").is_file() for n in ("my-photos", "train-abcdef", "notes-0123456789ab"))
+
+
+@FUZZ
+@given(header=json_values)
+def test_safetensors_headers_of_any_shape_are_weights_errors(tmp_path_factory: pytest.TempPathFactory,
+                                                             header: object) -> None:
+    import json
+
+    from edgetl.errors import WeightsError
+    from edgetl.text.encoder import read_safetensors
+
+    h = json.dumps(header).encode()
+    p = tmp_path_factory.mktemp("st") / "model.safetensors"
+    p.write_bytes(struct.pack("<Q", len(h)) + h + b"\0" * 256)
+    try:
+        tensors = read_safetensors(p)
+    except WeightsError as exc:
+        assert "model.safetensors" in str(exc)
+        return
+    assert isinstance(tensors, dict) and all(isinstance(v, np.ndarray) for v in tensors.values())
+
+
+@FUZZ
+@given(rows=st.lists(st.fixed_dictionaries({"device": st.sampled_from(["rpi4", "x"]), "status": st.just("ok"),
+                                            "artifact": st.text(max_size=8), "p50_ms": json_values,
+                                            "threads": json_values}), max_size=8))
+def test_bench_rows_that_are_no_measurement_are_dropped(tmp_path_factory: pytest.TempPathFactory, rows: list) -> None:
+    import json
+    import math
+
+    from edgetl.analysis.calibrate import read_bench_rows
+
+    p = tmp_path_factory.mktemp("bench") / "bench.json"
+    p.write_text(json.dumps({"rows": rows}))
+    try:
+        got = read_bench_rows(p, "rpi4")
+    except ConfigError as exc:
+        assert "bench.json" in str(exc)
+        return
+    assert all(math.isfinite(r["p50_ms"]) and r["p50_ms"] > 0 for r in got)
+
+
+@FUZZ
+@given(tok=st.fixed_dictionaries({"type": st.just("wordpiece"), "vocab": st.just(["[PAD]", "[UNK]", "[CLS]", "[SEP]",
+                                                                                  "a", "##a"]),
+                                  "max_length": json_values | st.integers(-5, 10**7),
+                                  "max_word_chars": json_values | st.integers(-5, 10**9),
+                                  "continuing_prefix": json_values, "special": json_values}))
+def test_tokenizer_settings_are_bounded_or_refused(tok: dict) -> None:
+    import time
+
+    from edgetl.runtime.tokenizer import WordPieceTokenizer
+
+    try:
+        t = WordPieceTokenizer.from_dict(tok)
+    except ValueError:
+        return
+    t0 = time.perf_counter()
+    t.encode(" ".join(["a" * 5000] * 20))
+    assert time.perf_counter() - t0 < 5
