@@ -200,12 +200,14 @@ def disk_full(exc: BaseException | None) -> bool:
 
 
 def disk_full_message(folder: Path, what: str, written: int) -> str:
-    free = shutil.disk_usage(folder if folder.exists() else folder.parent).free if folder.exists() or \
-        folder.parent.exists() else 0
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = 0
     need = max(written * 2, 200 << 20)
     return (f"{folder}: the disk is full ({free / 2**20:,.0f} MB free) while writing {what} ({written / 2**20:,.0f} MB "
-            f"written, now removed). Free at least {need / 2**20:,.0f} MB there, or pass another --out / run_dir on "
-            "a disk with space; finished stages are kept.")
+            f"written, now removed). Free at least {need / 2**20:,.0f} MB there (or pass another --out / run_dir on "
+            "a disk with space) and rerun the same command: finished stages are kept.")
 
 
 def _tree_bytes(d: Path) -> int:

@@ -88,7 +88,9 @@ def check_run_dir(run_dir: str | Path) -> None:
     if rd.exists() and not rd.is_dir():
         raise ConfigError(f"{rd}: is a file, not a folder; pass a new or empty folder as the run folder (--out).")
     if rd.is_dir():
-        foreign = sorted(p.name for p in rd.iterdir() if p.name != ".locks")
+        # a first run killed before it wrote run.json leaves only edgetl's own folders: resuming it is fine
+        foreign = sorted(p.name for p in rd.iterdir()
+                         if p.name != ".locks" and tmp_owner(p) is None and not is_stage_dir(p))
         if foreign:
             raise ConfigError(f"{rd}: holds files that edgetl did not make ({', '.join(foreign[:3])}"
                               f"{', ...' if len(foreign) > 3 else ''}) and no {RUN_FILE}; edgetl writes only into a "

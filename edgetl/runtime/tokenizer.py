@@ -186,10 +186,11 @@ class WordPieceTokenizer:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "WordPieceTokenizer":
         """The tokenizer a contract describes; ValueError (one sentence) for anything malformed or out of bounds."""
-        if not isinstance(d, dict) or not isinstance(d.get("vocab"), list) or "max_length" not in d:
+        if not isinstance(d, dict) or d.get("type") != "wordpiece":
+            raise ValueError(f"tokenizer type {str(d.get('type') if isinstance(d, dict) else d)[:40]!r} (edgetl "
+                             "reads wordpiece)")
+        if not isinstance(d.get("vocab"), list) or "max_length" not in d:
             raise ValueError("a tokenizer is an object with a vocab list and max_length")
-        if d.get("type") != "wordpiece":
-            raise ValueError(f"tokenizer type {d.get('type')!r} (edgetl reads wordpiece)")
         vocab = d["vocab"]
         if not isinstance(vocab, list) or len(vocab) > MAX_VOCAB or not all(isinstance(t, str) for t in vocab):
             raise ValueError(f"tokenizer vocab must be a list of at most {MAX_VOCAB:,} strings")

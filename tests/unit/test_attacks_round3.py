@@ -511,3 +511,18 @@ def test_a_full_disk_is_one_line_naming_the_folder(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "DiskFullError" in proc.stdout and "disk is full" in proc.stdout and str(tmp_path / "run") in proc.stdout
     assert "Free at least" in proc.stdout and not list((tmp_path / "run").glob("slow-*"))
+
+
+def test_a_first_run_killed_before_run_json_can_resume(tmp_path: Path) -> None:
+    """Only edgetl's own leftovers (a marked temporary folder, a finished stage, the locks): not foreign."""
+    from edgetl.runs import check_run_dir
+
+    tmp = tmp_path / f"train-{KEY}.tmp-12345"
+    tmp.mkdir()
+    (tmp / ".edgetl-tmp").write_text("12345\n")
+    _stage(tmp_path, "train", OLD)
+    (tmp_path / ".locks").mkdir()
+    check_run_dir(tmp_path)
+    (tmp_path / "thesis.docx").write_text("mine")
+    with pytest.raises(ConfigError, match="thesis.docx"):
+        check_run_dir(tmp_path)
