@@ -22,8 +22,6 @@ from .runtime.limits import MAX_CONFIG_BYTES, MAX_CONTRACT_BYTES, read_bounded
 
 RUN_FILE = "run.json"
 TOOL = "edgetl"
-# top-level names a run folder may hold besides stage folders, all written by edgetl
-RUN_NAMES = frozenset({RUN_FILE, "pipeline_report.json", "artifacts", "bench", ".locks", "report.html"})
 CACHE_TAG = "CACHEDIR.TAG"
 CACHE_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
 CACHE_PARTS = ("decoded", "features", "hub", "datasets")

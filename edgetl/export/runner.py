@@ -58,8 +58,10 @@ def _quantization_section(r: dict[str, Any]) -> str:
     out.append(f"- calibration: {cal.get('images')} {cal.get('unit', 'images')} from the {cal.get('split', 'train')}"
                + (f" ({per})" if per else ""))
     if "weight_rounding" in cal:
-        out.append("- weights: " + ("activation-aware rounding (the sensitivity table below is of nearest rounding: "
-                                    "the runtimes' debuggers quantize the model themselves)"
+        out.append("- weights: " + ("activation-aware rounding, taken only where it brought the model's outputs "
+                                    "closer to float on calibration images held back from fitting it, else nearest "
+                                    "(the sensitivity table below is of nearest rounding: the runtimes' debuggers "
+                                    "quantize the model themselves)"
                                     if cal["weight_rounding"] else "each rounded to its nearest int8 step"))
     rng = cal.get("ranges") or {}
     if "error" in rng:

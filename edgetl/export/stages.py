@@ -175,11 +175,12 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 12  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
+    version: ClassVar[int] = 13  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
     # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default;
     # 8: each float-layer candidate timed beside the plain artifact; 9: a candidate must be measurably closer;
     # 10: bisection between the last two float-layer counts; 11: a latency refusal confirmed by two more timings;
-    # 12: ONNX float layers stay float in ONNX Runtime, each with its fused activation (quantize/onnx_ptq.py)
+    # 12: ONNX float layers stay float in ONNX Runtime, each with its fused activation (quantize/onnx_ptq.py);
+    # 13: weight rounding chosen on held-back calibration inputs (nearest, clip or gptq; issue 29)
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target

@@ -49,7 +49,7 @@ def _chunk(n: int) -> int:
 
 def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_channel: bool,
                   tensors_in_float: list[str] | None = None, calibrate_method: str = "minmax",
-                  round_weights: bool = False) -> Any:
+                  round_weights: bool | str = False) -> Any:
     """Return an int8 ``onnx.ModelProto`` from a float one.
 
     Args:
@@ -123,9 +123,10 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
                                   details=str(exc)[-2000:]) from exc
         out = onnx.load(str(dst))
         if round_weights and mode == "static":
-            from .rounding import onnx_round_weights
+            from .rounding_onnx import onnx_round_weights
 
-            out, _ = onnx_round_weights(out, onnx.load(str(pre)), pixels)
+            forced = round_weights if isinstance(round_weights, str) else None  # a mode name: tests force one
+            out, _ = onnx_round_weights(out, onnx.load(str(pre)), pixels, mode=forced)
         if mode == "static" and tensors_in_float:
             keep_float(out, exclude)
         return out

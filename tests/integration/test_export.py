@@ -218,8 +218,13 @@ def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: 
     plain = quantize_calibrated(cal, "tflite:int8")
     one_shot = saved_model_to_tflite(shared.saved_model, "int8", representative=representative(shared.calibration))
     assert [o.builtin_code for o in read_opcodes(plain)] == [o.builtin_code for o in read_opcodes(one_shot)]
-    rounded, summary = tflite_round_weights(plain, cal, shared.calibration)
+    rounded, summary = tflite_round_weights(plain, cal, shared.calibration, mode="gptq")
     assert summary["layers"] >= 1 and summary["output_error_reduction_median"] > 1.0, summary
+    chosen, why = tflite_round_weights(plain, cal, shared.calibration)  # the default chooses on held-back inputs
+    errs = why["held_back_output_error"]
+    assert why["held_back"] == 2 and set(errs) >= {"nearest"} and why["chosen"] in errs
+    assert errs[why["chosen"]] == min(errs.values()) or why["chosen"] == "nearest"
+    assert (chosen == plain) == (why["chosen"] == "nearest")
     assert rounded != plain and len(rounded) == pytest.approx(len(plain), rel=0.01)
     assert [o.builtin_code for o in read_opcodes(rounded)] == [o.builtin_code for o in read_opcodes(plain)]
 
@@ -233,7 +238,7 @@ def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: 
     again = {i.name: numpy_helper.to_array(i) for i in tripled.graph.initializer if i.name.endswith("_scale")}
     assert scales.keys() == again.keys() and all(np.allclose(scales[k], again[k]) for k in scales)
     rounded_onnx = quantize_onnx(_float(shared, cfg), mode="static", pixels=shared.calibration, per_channel=True,
-                                 round_weights=True)
+                                 round_weights="gptq")
     assert [(n.op_type, list(n.input)) for n in rounded_onnx.graph.node] == before
     changed = [a.name for a, b in zip(sorted(qdq.graph.initializer, key=lambda i: i.name),
                                       sorted(rounded_onnx.graph.initializer, key=lambda i: i.name)) if a != b]
