@@ -24,7 +24,7 @@ from ..runtime.tokenizer import MAX_TEXT_CHARS
 
 TEXT_SUFFIXES = (".csv", ".tsv", ".jsonl", ".json")
 MAX_FILES = 1_000_000
-MAX_ROWS = 5_000_000
+MAX_ROWS = 2_000_000
 MAX_FIELD_CHARS = 1 << 20  # one CSV cell or JSONL line; texts are cut at MAX_TEXT_CHARS anyway
 
 
