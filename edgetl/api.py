@@ -314,10 +314,10 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
     bench_res = None
     if config.bench:
         from .bench.stage import bench_run
-        from .runs import link_latest
+        from .runs import link_latest, read_run, run_path
 
-        state = read_json(run_dir / RUN_FILE)
-        arts = {t: Artifact.from_file(run_dir / e["path"], "model") for t, e in sorted(state["exports"].items())
+        state = read_run(run_dir)
+        arts = {t: Artifact.from_file(run_path(run_dir, e["path"]), "model") for t, e in sorted(state["exports"].items())
                 if t in config.export.targets}
         note(f"[4/{n_stages}] bench on {', '.join(config.bench.devices)}")
         bench_res = bench_run(run_dir, config.bench, arts, accuracy_budget=config.export.accuracy_budget,

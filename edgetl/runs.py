@@ -77,6 +77,20 @@ def _inside(rel: Any) -> bool:
             and STAGE_RE.match(p.parts[0]) is not None)
 
 
+def run_path(run_dir: str | Path, rel: str) -> Path:
+    """``run_dir/rel`` (a path run.json names), refused when a link makes it resolve outside the run folder."""
+    rd = Path(run_dir)
+    p = rd / rel
+    try:
+        real, root = p.resolve(), rd.resolve()
+    except (OSError, RuntimeError):
+        raise ConfigError(f"{p}: cannot be resolved (a link loop?); export the run again.") from None
+    if root not in real.parents:
+        raise ConfigError(f"{p}: resolves outside the run folder (to {str(real)[:200]}); edgetl reads only the run's "
+                          "own files. Export the run again.")
+    return p
+
+
 def check_run_dir(run_dir: str | Path) -> None:
     """Refuse a ``run_dir`` that already holds files and no edgetl ``run.json``: edgetl would write over them."""
     rd = Path(run_dir)
@@ -125,7 +139,7 @@ def list_artifacts(run_dir: str | Path) -> list[dict[str, Any]]:
     state = read_run(rd)
     rows = []
     for target, e in sorted((state.get("exports") or {}).items()):
-        stage_file = rd / e["path"]
+        stage_file = run_path(rd, e["path"])
         stable = rd / "artifacts" / stage_file.name
         rep = _report(stage_file.parent / "report.json")
         rows.append({"target": target, "status": e.get("status"), "accuracy": rep.get("accuracy"),
@@ -282,7 +296,7 @@ def publish_artifacts(run_dir: str | Path) -> Path:
     listed = _manifest(out)
     wanted: dict[str, Path] = {}
     for entry in (state.get("exports") or {}).values():
-        model = rd / entry["path"]
+        model = run_path(rd, entry["path"])
         for src in (model, model.with_name(model.name + ".json")):
             if src.is_file():
                 wanted[src.name] = src

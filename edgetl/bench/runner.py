@@ -12,7 +12,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import targets
-from ..artifacts import atomic_write_bytes, read_json
+from ..artifacts import atomic_write_bytes
 from ..devices import DeviceProfile
 from ..errors import ConfigError, DeviceUnavailableError, EdgetlError, ProviderUnavailableError
 
@@ -42,12 +42,12 @@ class BenchArtifact:
 
 def _keras_agreement(model: Path) -> float | None:
     """The export report next to an artifact (its stage folder) says how often it agreed with Keras."""
-    rep = model.resolve().parent / "report.json"
+    v = _read_split(model.resolve().parent / "report.json").get("top1_agreement")  # bounded, {} if unusable
     try:
-        v = read_json(rep).get("top1_agreement") if rep.is_file() else None
-        return float(v) if v is not None else None
-    except (ValueError, TypeError, AttributeError, OSError):
+        f = float(v) if v is not None and not isinstance(v, bool) else None
+    except (ValueError, TypeError):
         return None
+    return f if f is not None and 0.0 <= f <= 1.0 else None
 
 
 def _split_of(c: Any, model: Path) -> dict[str, Any]:
@@ -59,7 +59,6 @@ def _split_of(c: Any, model: Path) -> dict[str, Any]:
     the split file is a bounded regular file.
     """
     from ..runs import STAGE_RE
-    from ..runtime.limits import MAX_CONTRACT_BYTES, read_bounded
 
     src = (c.meta.get("source") or {}) if c is not None else {}
     run, stage = src.get("run_dir"), src.get("train_stage")
@@ -67,9 +66,19 @@ def _split_of(c: Any, model: Path) -> dict[str, Any]:
         return {}
     try:
         run_dir = Path(run).resolve()
-        if run_dir not in model.resolve().parents:
-            return {}
-        split = json.loads(read_bounded(run_dir / stage / "split.json", MAX_CONTRACT_BYTES, None, ConfigError))
+    except (OSError, ValueError, RuntimeError):
+        return {}
+    if run_dir not in model.resolve().parents:
+        return {}
+    return _read_split(run_dir / stage / "split.json")
+
+
+def _read_split(path: Path) -> dict[str, Any]:
+    """A run's split.json, bounded and parsed; {} when it is missing or not an object."""
+    from ..runtime.limits import MAX_CONTRACT_BYTES, read_bounded
+
+    try:
+        split = json.loads(read_bounded(path, MAX_CONTRACT_BYTES, None, ConfigError))
     except (OSError, ValueError, RecursionError, ConfigError):
         return {}
     return split if isinstance(split, dict) else {}
@@ -93,19 +102,18 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
     for item in inputs:
         p = Path(item)
         if p.is_dir():
-            run_file = p / "run.json"
-            if not run_file.is_file():
+            from ..runs import read_run, run_path
+
+            if not (p / "run.json").is_file():
                 raise ConfigError(f"{p} is neither a model file nor an edgetl run folder (no run.json).")
-            state = read_json(run_file)
+            state = read_run(p)  # made by edgetl, every path it names inside the run
             exports = state.get("exports") or {}
             if not exports:
                 raise ConfigError(f"Run folder {p} has no exported artifacts: run 'edgetl export {p}' first.")
-            split = {}
             train = state.get("stages", {}).get("train")
-            if train and (p / train["dir"] / "split.json").is_file():
-                split = read_json(p / train["dir"] / "split.json")
+            split = _read_split(run_path(p, train["dir"] + "/split.json")) if train else {}
             for target, e in exports.items():
-                mp = p / e["path"]
+                mp = run_path(p, e["path"])
                 c = load_contract(mp)
                 out.append(BenchArtifact(mp, target, p.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
                                          *_eval_items(split), _keras_agreement(mp),

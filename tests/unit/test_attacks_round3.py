@@ -526,3 +526,20 @@ def test_a_first_run_killed_before_run_json_can_resume(tmp_path: Path) -> None:
     (tmp_path / "thesis.docx").write_text("mine")
     with pytest.raises(ConfigError, match="thesis.docx"):
         check_run_dir(tmp_path)
+
+
+def test_links_in_a_run_folder_cannot_lead_bench_or_publish_outside(tmp_path: Path) -> None:
+    from edgetl.bench.runner import collect
+    from edgetl.runs import publish_artifacts
+
+    _edgetl_run(tmp_path)
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.tflite"
+    secret.write_bytes(b"TFL3 secret")
+    model = tmp_path / f"export_tflite_int8-{KEY}" / "model_int8.tflite"
+    model.unlink()
+    os.symlink(secret, model)
+    with pytest.raises(ConfigError, match="outside the run folder"):
+        collect([str(tmp_path)])
+    with pytest.raises(ConfigError, match="outside the run folder"):
+        publish_artifacts(tmp_path)
+    assert "outside the run folder" in one_line_error(cli("artifacts", str(tmp_path)))
