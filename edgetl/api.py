@@ -16,7 +16,7 @@ from .targets import get as get_target
 if TYPE_CHECKING:
     from .config import PipelineConfig
 
-from .runs import ARTIFACTS_DIR, RUN_FILE, check_run_dir, publish_artifacts  # noqa: E402,F401
+from .runs import RUN_FILE, check_run_dir, publish_artifacts  # noqa: E402
 # Options that locate inputs rather than decide the result: the cache key uses the inputs' content instead.
 # where things are and where work runs: the trained model is the same, so they stay out of the cache key
 _LOCATION_KEYS = ("data", "val_data", "weights", "weights_dir", "cache_dir", "ray", "ray_shard_images",

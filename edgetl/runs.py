@@ -17,10 +17,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import ConfigError
-from .pipeline import STAGE_RE, TMP_MARKER, tmp_owner  # noqa: F401  (where the stage folders are made)
+from .pipeline import STAGE_RE, tmp_owner  # where stage and temporary folders are named and marked
 from .runtime.limits import MAX_CONFIG_BYTES, MAX_CONTRACT_BYTES, read_bounded
 
 RUN_FILE = "run.json"
+ARTIFACTS_DIR = "artifacts"
+MANIFEST = ".edgetl-artifacts.json"  # inside artifacts/: the files edgetl put there
 TOOL = "edgetl"
 CACHE_TAG = "CACHEDIR.TAG"
 CACHE_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55"
@@ -140,7 +142,7 @@ def list_artifacts(run_dir: str | Path) -> list[dict[str, Any]]:
     rows = []
     for target, e in sorted((state.get("exports") or {}).items()):
         stage_file = run_path(rd, e["path"])
-        stable = rd / "artifacts" / stage_file.name
+        stable = rd / ARTIFACTS_DIR / stage_file.name
         rep = _report(stage_file.parent / "report.json")
         rows.append({"target": target, "status": e.get("status"), "accuracy": rep.get("accuracy"),
                      "accuracy_drop_points": rep.get("accuracy_drop_points"),
@@ -244,9 +246,6 @@ def clean(run_dir: str | Path | None, *, cache_dir: Path | None, dry_run: bool) 
         done.append({"path": str(p), "bytes": size, "removed": not dry_run, "why": why})
     return done
 
-
-ARTIFACTS_DIR = "artifacts"
-MANIFEST = ".edgetl-artifacts.json"
 
 
 def _manifest(out: Path) -> set[str]:
