@@ -1,82 +1,117 @@
-"""The int8 quantization matrix (issue 29): backbone x strategy x int8 target x weight rounding -> raw JSON.
+"""The quantization matrix (issue 29): backbone x strategy x quantized target x weight rounding -> raw JSON.
 
-For each row it trains (or reuses) a run on the flowers photos with a held-out test split, exports the int8
-targets with the default options (weight rounding chosen on held-back calibration images) and with nearest
-rounding (``round_weights=false``), and records validation and test top-1 beside the float TFLite model.
-Choices inside edgetl are made on calibration and validation images; the test numbers are only reported.
+For each row it trains (or reuses) a run with a held-out test split, exports the quantized targets with the
+default options (weight rounding chosen on held-back calibration images) and with nearest rounding
+(``round_weights=false``), and records validation and test top-1 beside the float TFLite model, the rounding
+candidate each artifact kept, its size and its verification speed. Choices inside edgetl are made on
+calibration and validation data; the test numbers are only reported.
 
-    python benchmarks/quant_matrix.py --rows mnv2_035_128_fe,mnv2_035_224_fe [--data ../shared/datasets/flowers]
+    python benchmarks/quant_matrix.py --rows mnv2_035_128_fe,mnv2_035_224_fe [--shared ../shared]
+    python benchmarks/quant_matrix.py --rows mnv2_035_128_fe --data ../shared/datasets/flowers_mini --out X.json
 
-Writes benchmarks/results/quant_matrix.json (rows of other backbones already there are kept).
+Writes benchmarks/results/quant_matrix.json (rows not asked for that are already there are kept).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
 
-ROWS = {  # name: (backbone, alpha, size, strategy)
-    "mnv2_035_128_fe": ("mobilenet_v2", 0.35, 128, "feature_extraction"),
-    "mnv2_035_224_fe": ("mobilenet_v2", 0.35, 224, "feature_extraction"),
-    "mnv2_035_128_ft": ("mobilenet_v2", 0.35, 128, "fine_tune"),
-    "mnv2_100_224_fe": ("mobilenet_v2", 1.0, 224, "feature_extraction"),
-    "mnv2_100_224_ft": ("mobilenet_v2", 1.0, 224, "fine_tune"),
+IMAGE_TARGETS = ("tflite:int8", "tflite:uint8", "onnx:int8")
+TEXT_TARGETS = ("tflite:dynamic", "tflite:int8", "tflite:int16", "onnx:int8")
+# name: (backbone, alpha, size, strategy, extra targets, data set)
+ROWS = {
+    "mnv2_035_128_fe": ("mobilenet_v2", 0.35, 128, "feature_extraction", ("tflite:int16",), "flowers"),
+    "mnv2_035_224_fe": ("mobilenet_v2", 0.35, 224, "feature_extraction", (), "flowers"),
+    "mnv2_100_224_fe": ("mobilenet_v2", 1.0, 224, "feature_extraction", (), "flowers"),
+    "mnv2_035_128_ft": ("mobilenet_v2", 0.35, 128, "fine_tune", ("tflite:int16",), "flowers"),
+    "mnv2_100_224_ft": ("mobilenet_v2", 1.0, 224, "fine_tune", (), "flowers"),
+    "effl0_224_fe": ("efficientnet_lite0", None, 224, "feature_extraction", (), "flowers"),
+    "effl1_240_fe": ("efficientnet_lite1", None, 240, "feature_extraction", (), "flowers"),
+    "effl2_260_fe": ("efficientnet_lite2", None, 260, "feature_extraction", (), "flowers"),
+    "trec6_fe": ("minilm_l6", None, 64, "feature_extraction", (), "trec6"),
+    "sms_spam_fe": ("minilm_l6", None, 64, "feature_extraction", (), "sms_spam"),
 }
-TARGETS = ("tflite:fp32", "tflite:int8", "tflite:uint8", "onnx:int8")
 
 
 def _acc(r: dict) -> dict:
+    t = r.get("test") or {}
+    wr = (r.get("calibration") or {}).get("weight_rounding")
     return {"target": r["target"], "status": r["status"], "validation_top1": r.get("accuracy"),
-            "test_top1": (r.get("test") or {}).get("accuracy"), "test_images": (r.get("test") or {}).get("images")}
+            "validation_drop_points": r.get("accuracy_drop_points"), "test_top1": t.get("accuracy"),
+            "test_images": t.get("images"), "size_bytes": r.get("size_bytes"),
+            "verify_ms_per_image": r.get("verify_ms_per_image"), "convert_s": r.get("convert_s"),
+            "rounding": wr.get("chosen") if isinstance(wr, dict) else None,
+            "warnings": len(r.get("warnings") or [])}
+
+
+def _data(args: argparse.Namespace, name: str) -> str:
+    if args.data:
+        return args.data
+    sets = {"flowers": "flowers", "trec6": "trec6/trec6.csv", "sms_spam": "sms_spam/sms_spam.csv"}
+    return str(Path(args.shared) / "datasets" / sets[name])
 
 
 def run_row(name: str, args: argparse.Namespace) -> dict:
     from edgetl import ExportConfig, TrainConfig
     from edgetl.api import export, train
 
-    backbone, alpha, size, strategy = ROWS[name]
+    backbone, alpha, size, strategy, extra, data = ROWS[name]
+    text = backbone.startswith("minilm")
     run = Path(args.runs) / name
     t0 = time.perf_counter()
-    train(TrainConfig(data=args.data, backbone=backbone, alpha=alpha, image_size=size, weights="imagenet",
-                      weights_dir=args.weights_dir, strategy=strategy, test_split=0.15, seed=42, epochs=30,
-                      fine_tune_epochs=10), run, progress=False)
-    default = {r["target"]: _acc(r) for r in export(run, ExportConfig(targets=TARGETS))}
-    nearest = {r["target"]: _acc(r) for r in export(run, ExportConfig(targets=TARGETS[1:], round_weights=False))}
-    return {"row": name, "backbone": backbone, "alpha": alpha, "image_size": size, "strategy": strategy,
-            "float": default["tflite:fp32"], "default": [default[t] for t in TARGETS[1:]],
-            "nearest": [nearest[t] for t in TARGETS[1:]], "seconds": round(time.perf_counter() - t0, 1)}
+    weights = Path(args.shared) / "weights"
+    common = dict(data=_data(args, data), backbone=backbone, strategy=strategy, seed=42, test_split=0.15)
+    if text:
+        cfg = TrainConfig(**common, weights_dir=str(weights / "all-MiniLM-L6-v2"), val_split=0.15, epochs=30)
+    else:
+        cfg = TrainConfig(**common, image_size=size, weights="imagenet", weights_dir=str(weights), epochs=30,
+                          fine_tune_epochs=10, **({"alpha": alpha} if alpha else {}))
+    train(cfg, run, progress=False)
+    quantized = (TEXT_TARGETS if text else IMAGE_TARGETS) + tuple(extra)
+    default = {r["target"]: _acc(r) for r in export(run, ExportConfig(targets=("tflite:fp32", *quantized)))}
+    rounded = [t for t in quantized if default[t]["rounding"] not in (None, "nearest")]
+    nearest = {r["target"]: _acc(r) for r in export(run, ExportConfig(targets=tuple(quantized), round_weights=False))}
+    return {"row": name, "backbone": backbone, "alpha": alpha, "image_size": None if text else size,
+            "strategy": strategy, "data": data, "float": default["tflite:fp32"],
+            "default": [default[t] for t in quantized], "nearest": [nearest[t] for t in quantized],
+            "rounding_changed": rounded, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def _git(here: Path, *cmd: str) -> str:
+    return subprocess.run(["git", *cmd], capture_output=True, text=True, cwd=here).stdout.strip()
 
 
 def main() -> None:
     here = Path(__file__).resolve().parent
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rows", default="mnv2_035_128_fe,mnv2_035_224_fe", help=f"comma list of {', '.join(ROWS)}")
-    ap.add_argument("--data", default=str(here.parent.parent / "shared" / "datasets" / "flowers"))
-    ap.add_argument("--weights-dir", default=str(here.parent.parent / "shared" / "weights"))
+    ap.add_argument("--rows", default="mnv2_035_128_fe", help=f"comma list of {', '.join(ROWS)}")
+    ap.add_argument("--shared", default=str(here.parent.parent / "shared"))
+    ap.add_argument("--data", default=None, help="another data set for image rows (a slow test uses flowers_mini)")
     ap.add_argument("--runs", default="/tmp/edgetl-quant-matrix")
     ap.add_argument("--out", default=str(here / "results" / "quant_matrix.json"))
     args = ap.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from edgetl.bench.fingerprint import machine_info
 
-    rows = [run_row(n, args) for n in args.rows.split(",")]
-    for r in rows:
-        f = r["float"]["test_top1"]
-        print(r["row"], "float", f, *(f"{a['target']} {a['test_top1'] - f:+.4f} (nearest "
-                                      f"{b['test_top1'] - f:+.4f})" for a, b in zip(r["default"], r["nearest"])))
     out = Path(args.out)
-    old = json.loads(out.read_text()) if out.is_file() else {}
-    mine = {r["row"] for r in rows}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=here).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "edgetl"],
-                                capture_output=True, text=True, cwd=here).stdout.strip())
-    doc = {"script": "benchmarks/quant_matrix.py", "date": time.strftime("%Y-%m-%d"), "commit": commit,
-           "edgetl_modified_since_commit": dirty,
-           "machine": machine_info(), "data": "flowers (../shared), seeded split: validation, and a 15% test split",
-           "rows": [r for r in old.get("rows", []) if r["row"] not in mine] + rows}
-    out.write_text(json.dumps(doc, indent=1) + "\n")
+    for n in args.rows.split(","):
+        r = run_row(n, args)
+        f = r["float"]["test_top1"]
+        print(r["row"], "float", f, *(f"{a['target']} {a['test_top1'] - f:+.4f} ({a['rounding']}; nearest "
+                                      f"{b['test_top1'] - f:+.4f})" for a, b in zip(r["default"], r["nearest"])),
+              flush=True)
+        old = json.loads(out.read_text()) if out.is_file() else {}
+        r.update(date=time.strftime("%Y-%m-%d"), commit=_git(here, "rev-parse", "--short", "HEAD"),
+                 edgetl_modified_since_commit=bool(_git(here, "status", "--porcelain", "--untracked-files=no",
+                                                        "--", "edgetl")))
+        doc = {"script": "benchmarks/quant_matrix.py", "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
+               "split": "seeded: validation (chooses) and a 15% test split (reported only)",
+               "rows": [x for x in old.get("rows", []) if x["row"] != n] + [r]}
+        out.write_text(json.dumps(doc, indent=1) + "\n")  # after every row: a long run keeps what it measured
     print(f"wrote {out}")
 
 

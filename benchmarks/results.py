@@ -452,6 +452,38 @@ def onnx_calibration_memory() -> str:
     return "\n".join(out) + "\n"
 
 
+def _points(a: Any, b: Any) -> str:
+    return "-" if a is None or b is None else f"{100 * (a - b):+.2f}"
+
+
+def quant_matrix() -> str:
+    d = load("quant_matrix.json")
+    out = ["## Quantization matrix: every backbone, every quantized target, default and nearest rounding\n"]
+    if d is None:
+        return out[0] + missing("quant_matrix.json", "python benchmarks/quant_matrix.py --rows ROW,...")
+    out.append(source("quant_matrix.json", "benchmarks/quant_matrix.py", d) + "\n")
+    out.append("Each row a run trained with a seeded split; each artifact exported with default options "
+               "(weight rounding chosen per model on calibration images held back from fitting it) and again "
+               "with nearest rounding (`--set round_weights=false`). Points are top-1 against the float TFLite "
+               "model of the same run: on the validation split (what edgetl chooses on) and on the test split "
+               "(reported only, never chosen on). One test image is 100/n points.\n")
+    out.append("| row | strategy | float top-1 val / test (n test) | target | default: val / test points | "
+               "rounding kept | nearest: val / test points | size MB | verify ms/input | commit |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
+    for r in d["rows"]:
+        fl = r["float"]
+        for a, b in zip(r["default"], r["nearest"]):
+            out.append(f"| {r['row']} | {r['strategy']} | {f(fl['validation_top1'], 4)} / {f(fl['test_top1'], 4)} "
+                       f"({fl['test_images']}) | {a['target']} | "
+                       f"{_points(a['validation_top1'], fl['validation_top1'])} / "
+                       f"{_points(a['test_top1'], fl['test_top1'])} | {a.get('rounding') or '-'} | "
+                       f"{_points(b['validation_top1'], fl['validation_top1'])} / "
+                       f"{_points(b['test_top1'], fl['test_top1'])} | "
+                       f"{f((a.get('size_bytes') or 0) / 1e6)} | {f(a.get('verify_ms_per_image'))} | "
+                       f"{r.get('commit', '-')}{'+' if r.get('edgetl_modified_since_commit') else ''} |")
+    return "\n".join(out) + "\n"
+
+
 def ray_rows(d: dict[str, Any]) -> list[str]:
     rows = ["| run | workers x CPUs | features s | vs local | whole train stage s | vs local | val / test top-1 | "
             "weights vs local |", "|---|---|---|---|---|---|---|---|"]
@@ -666,7 +698,7 @@ def with_readme_block(text: str) -> str:
 
 
 SECTIONS: list[Callable[[], str]] = [main_job, text_main_job, text_sweep, headline, runtime_overhead, runtime_only, selective,
-                                     onnx_calibration_memory,
+                                     quant_matrix, onnx_calibration_memory,
                                      cached_features, ray_features, gpu, loopback, lite_import, estimator, fuzz]
 
 

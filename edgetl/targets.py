@@ -49,13 +49,15 @@ class Target:
     """One artifact kind: a format at a precision.
 
     Attributes:
-        precision: fp32, fp16, dynamic, int8, uint8.
+        precision: fp32, fp16, dynamic, int8, uint8, int16.
         quantized: Weights or activations leave float32 (fp16 counts): judged by the accuracy budget, not by
             the float agreement rule.
         calibrated: Needs calibration images (static activation ranges).
         full_integer: Integer activations and integer I/O (what the Edge TPU and integer NPUs need).
         io_dtype: The model's input dtype.
         description: One line for tables and help.
+        activation_bits: Width of the quantized activations of a calibrated target (8, or 16 for 16-bit
+            activations with int8 weights, which LiteRT runs on its reference kernels, not XNNPACK).
     """
 
     format: Format
@@ -65,6 +67,7 @@ class Target:
     full_integer: bool
     io_dtype: str
     description: str
+    activation_bits: int = 8
 
     @property
     def name(self) -> str:
@@ -129,6 +132,8 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target(TFLITE, "dynamic", True, False, False, "float32", "int8 weights, float activations"),
     Target(TFLITE, "int8", True, True, True, "int8", "full integer, int8 I/O"),
     Target(TFLITE, "uint8", True, True, True, "uint8", "full integer, uint8 I/O (Edge TPU, camera pixels)"),
+    Target(TFLITE, "int16", True, True, False, "float32", "16-bit activations, int8 weights, float32 I/O (where "
+           "int8 loses accuracy; fast on NPUs and DSPs that run 16x8, slow on CPU)", activation_bits=16),
     Target(ONNX, "fp32", False, False, False, "float32", "float32, the reference"),
     Target(ONNX, "fp16", True, False, False, "float32", "float16 weights and compute, float32 I/O (GPU providers)"),
     Target(ONNX, "int8", True, True, False, "float32", "static QDQ int8, per-channel weights"),

@@ -1,4 +1,4 @@
-"""Keras -> SavedModel (fixed batch 1) -> TFLite in five precisions, builtin ops only unless asked.
+"""Keras -> SavedModel (fixed batch 1) -> TFLite in six precisions, builtin ops only unless asked.
 
 ``model.export`` + ``TFLiteConverter.from_saved_model`` is used because ``from_concrete_functions``
 on Keras 3 models gives a tiny file that returns NaN, and Keras' own LiteRT export turns on Select
@@ -80,7 +80,8 @@ def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
 
     Args:
         target: A TFLite target (or its precision): fp32, fp16 (float16 weights), dynamic (int8 weights, float
-            activations), int8 (full integer with int8 input/output) or uint8 (full integer with uint8 I/O).
+            activations), int8 (full integer with int8 input/output), uint8 (full integer with uint8 I/O) or
+            int16 (16-bit activations, int8 weights, float32 I/O).
         representative: Calibration batches for int8/uint8: float32 pixels preprocessed as in training.
         allow_flex_ops: Also allow TensorFlow Select ops (off by default: edge runtimes lack them).
         integer_io: Full-integer targets take and give int8/uint8 (images); False keeps a text model's int32
@@ -125,7 +126,10 @@ def _converter(saved_model: str | Path, target: "Target | str", representative: 
         if representative is None:
             raise ConversionError(f"TFLite {precision} needs calibration images (a representative dataset).")
         conv.representative_dataset = representative
-    if t.full_integer and not integer_io:
+    if t.activation_bits == 16:  # 16x8; an op without a 16x8 kernel stays float (ops lists what it became)
+        ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+               tf.lite.OpsSet.TFLITE_BUILTINS]
+    elif t.full_integer and not integer_io:
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]  # int32 ids in, float out
     elif t.full_integer:
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]

@@ -57,12 +57,9 @@ def _quantization_section(r: dict[str, Any]) -> str:
     per = ", ".join(f"{k} {v}" for k, v in (cal.get("per_class") or {}).items())
     out.append(f"- calibration: {cal.get('images')} {cal.get('unit', 'images')} from the {cal.get('split', 'train')}"
                + (f" ({per})" if per else ""))
-    if "weight_rounding" in cal:
-        out.append("- weights: " + ("activation-aware rounding, taken only where it brought the model's outputs "
-                                    "closer to float on calibration images held back from fitting it, else nearest "
-                                    "(the sensitivity table below is of nearest rounding: the runtimes' debuggers "
-                                    "quantize the model themselves)"
-                                    if cal["weight_rounding"] else "each rounded to its nearest int8 step"))
+    wr = cal.get("weight_rounding")
+    if wr is not None:
+        out.append("- weights: " + _rounding_line(wr))
     rng = cal.get("ranges") or {}
     if "error" in rng:
         out.append(f"- activation-range audit: not run ({rng['error']})")
@@ -92,6 +89,22 @@ def _quantization_section(r: dict[str, Any]) -> str:
     elif sens.get("error"):
         out.append(f"- per-layer sensitivity: not available ({sens['error']})")
     return "\n".join(out) + "\n"
+
+
+def _rounding_line(wr: Any) -> str:
+    """One line on the weight rounding: what was kept and on what evidence (older reports hold a bool)."""
+    if isinstance(wr, bool) or not wr.get("enabled"):
+        return ("activation-aware rounding (chosen on held-back calibration images)" if wr is True
+                else "each rounded to its nearest int8 step (weight rounding off)")
+    errs = wr.get("held_back_output_error") or {}
+    chosen = wr.get("chosen") or "nearest"
+    what = {"nearest": "nearest rounding kept", "clip": "per-channel scale search with nearest rounding",
+            "gptq": "per-channel scale search with GPTQ error feedback"}.get(chosen, chosen)
+    line = what + (f" ({wr.get('layers_rewritten')} layers rewritten)" if chosen != "nearest" else "")
+    if errs:
+        line += (f"; output error vs float on {wr.get('held_back_inputs')} held-back calibration images: "
+                 + ", ".join(f"{k} {v:.4g}" for k, v in errs.items()))
+    return line + " (the sensitivity table below is of nearest rounding: the runtimes' debuggers quantize the model)"
 
 
 def _fmt(v: Any) -> str:

@@ -18,6 +18,7 @@ from ..data.images import decode_many
 from ..backbones.specs import get_spec
 from ..targets import Target, key_config
 from ..targets import get as get_target
+from .advice import over_budget_warning
 from .contract import golden_entries, make_contract
 from .verify import compare, run_artifact
 
@@ -42,6 +43,7 @@ class ExportInputs:
         self.kind = str(self.metrics.get("kind", "image"))
         self._tmp = tempfile.TemporaryDirectory(prefix="edgetl-export-")
         self.tokenizer = None
+        self.rounding: dict[str, dict[str, Any]] = {}  # target -> what its weight rounding chose (the exporters')
         if self.kind == "text":
             from ..runtime.tokenizer import WordPieceTokenizer
 
@@ -175,12 +177,13 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 13  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
+    version: ClassVar[int] = 14  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
     # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default;
     # 8: each float-layer candidate timed beside the plain artifact; 9: a candidate must be measurably closer;
     # 10: bisection between the last two float-layer counts; 11: a latency refusal confirmed by two more timings;
     # 12: ONNX float layers stay float in ONNX Runtime, each with its fused activation (quantize/onnx_ptq.py);
-    # 13: weight rounding chosen on held-back calibration inputs (nearest, clip or gptq; issue 29)
+    # 13: weight rounding chosen on held-back calibration inputs (nearest, clip or gptq; issue 29);
+    # 14: the report names the rounding candidate kept; tflite:int16 (16-bit activations)
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -206,7 +209,8 @@ class ExportStage:
         data, clf, report, scores = self._write_and_verify(fmt, data, path, inputs, config, ctx, ref)
         extra: dict[str, Any] = {}
         text = self.shared.kind == "text"
-        if self.target.calibrated and (config.sensitivity_images or config.selective) and not text:
+        if self.target.calibrated and self.target.activation_bits == 8 and not text \
+                and (config.sensitivity_images or config.selective):
             extra = self._quantization_checks(fmt, config, ctx, report, clf, ref["probs"], scores)
             if extra.get("selective", {}).get("chosen"):
                 chosen = extra["selective"].pop("_bytes")
@@ -214,19 +218,13 @@ class ExportStage:
                 ops = fmt.ops(data)
             extra.get("selective", {}).pop("_bytes", None)
         report.update(extra)
-        if self.target.calibrated:
-            report["calibration"] = dict(self.shared.calibration_audit, ranges=self._range_audit(data),
-                                         weight_rounding=fmt.rounds_weights(self.shared, config))
-            warns = list(report["calibration"]["warnings"]) + report["calibration"]["ranges"].get("warnings", [])
-            risk = None if text else get_spec(self.shared.metrics["model"]["backbone"]).quantization_risk
-            if risk:
-                worst = [r["layer"] for r in (report.get("sensitivity") or {}).get("layers", [])[:3]]
-                warns.append(f"{self.shared.metrics['model']['backbone']} is known to quantize badly: {risk}"
-                             + (f"; the most sensitive layers here: {', '.join(worst)}" if worst else ""))
-            report["warnings"] = warns
-            for w in warns:
-                ctx.log(f"{self.target}: warning: {w}")
-                logging.getLogger(__name__).warning("%s: %s", self.target, w)
+        warns = self._calibration_report(fmt, config, report, data) if self.target.calibrated else []
+        advice = over_budget_warning(self.target, report, config, str(ctx.run_dir))
+        if self.target.calibrated or advice:
+            report["warnings"] = warns + ([advice] if advice else [])
+        for w in report.get("warnings") or []:
+            ctx.log(f"{self.target}: warning: {w}")
+            logging.getLogger(__name__).warning("%s: %s", self.target, w)
         names, pixels, _ = self.shared.validation
         g = min(config.golden_images, len(names))
         contract = load_contract(path).with_golden(golden_entries([Path(n).name for n in names[:g]], pixels[:g],
@@ -367,6 +365,29 @@ class ExportStage:
         ctx.log(f"{self.target}: selective: {sel['reason']}")
         return out
 
+    def _calibration_report(self, fmt: Any, config: ExportConfig, report: dict[str, Any], data: bytes) -> list[str]:
+        """Put the calibration audit, the range audit and the weight rounding into ``report``; return the warnings."""
+        report["calibration"] = dict(self.shared.calibration_audit, ranges=self._range_audit(data),
+                                     weight_rounding=self._rounding_report(fmt, config))
+        warns = list(report["calibration"]["warnings"]) + report["calibration"]["ranges"].get("warnings", [])
+        backbone = self.shared.metrics["model"]["backbone"]
+        risk = None if self.shared.tokenizer is not None else get_spec(backbone).quantization_risk
+        if risk:
+            worst = [r["layer"] for r in (report.get("sensitivity") or {}).get("layers", [])[:3]]
+            warns.append(f"{backbone} is known to quantize badly: {risk}"
+                         + (f"; the most sensitive layers here: {', '.join(worst)}" if worst else ""))
+        return warns
+
+    def _rounding_report(self, fmt: Any, config: ExportConfig) -> dict[str, Any]:
+        """Whether the weights were re-rounded, which candidate was kept and why (held-back output errors)."""
+        on = fmt.rounds_weights(self.shared, config)
+        got = self.shared.rounding.get(self.target.name) or {}
+        return {"enabled": bool(on), "chosen": got.get("chosen", "nearest" if not on else None),
+                "layers_rewritten": got.get("layers", 0),
+                "held_back_output_error": got.get("held_back_output_error"), "held_back_inputs": got.get("held_back"),
+                "basis": "the candidate (nearest rounding, scale search, or scale search with GPTQ error feedback) "
+                         "whose outputs are closest to the float model on calibration inputs held back from fitting"}
+
     def _range_audit(self, data: bytes) -> dict[str, Any]:
         """Held-back (validation) inputs against the calibrated activation ranges, in the target's runtime."""
         from ..quantize import ranges
@@ -375,13 +396,22 @@ class ExportStage:
         held = _spread(np.asarray(self.shared.model_input(items)), RANGE_AUDIT_INPUTS)
         calib = _spread(np.asarray(self.shared.calibration), RANGE_AUDIT_INPUTS)
         try:
+            total = len(self.shared.calibration)
             if self.target.format.name == "tflite":
-                return ranges.tflite_audit(data, calib, held)
+                return ranges.tflite_audit(data, calib, held, float_model=self._float_twin(), calibration_total=total)
             import onnx
 
-            return ranges.onnx_audit(onnx.load_from_string(data), calib, held)
+            return ranges.onnx_audit(onnx.load_from_string(data), calib, held, calibration_total=total)
         except Exception as exc:  # noqa: BLE001 - the artifact stands; the report says why the audit is missing
             return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+    def _float_twin(self) -> bytes | None:
+        """The calibrated float TFLite model of an image run (its tensors are named like the int8 model's)."""
+        if self.shared.tokenizer is not None:  # token ids: no calibrated float twin is made for text models
+            return None
+        from .formats.tflite import calibrated
+
+        return calibrated(self.shared, self.shared.config)
 
     def _classifier(self, data: bytes, ctx: RunContext, float_model: bool = False) -> Any:
         """A one-thread Classifier on candidate bytes (written next to the stage's files, with a contract)."""

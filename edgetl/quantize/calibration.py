@@ -39,9 +39,14 @@ def audit(chosen_labels: Sequence[int], classes: Sequence[str], requested: int, 
             counts[classes[label]] += 1
     n = sum(counts.values())
     warnings = []
+    available = len(population) if population is not None else None
+    why = (f"the training split holds {available}" if available is not None and available <= requested
+           else f"asked for {requested}")
     if n < MIN_CALIBRATION_IMAGES:
-        warnings.append(f"only {n} calibration {unit} (asked for {requested}); activation ranges from fewer than "
-                        f"{MIN_CALIBRATION_IMAGES} are often too narrow: raise export.calibration_images")
+        fix = ("add training data or lower the validation/test splits" if available is not None
+               and available <= requested else "raise export.calibration_images")
+        warnings.append(f"only {n} calibration {unit} ({why}); activation ranges from fewer than "
+                        f"{MIN_CALIBRATION_IMAGES} are often too narrow: {fix}")
     if population is not None and len(population):
         pop = np.bincount(np.asarray([p for p in population if 0 <= p < len(classes)], dtype=np.int64),
                           minlength=len(classes))
@@ -54,7 +59,7 @@ def audit(chosen_labels: Sequence[int], classes: Sequence[str], requested: int, 
     if n and thin:
         warnings.append(f"calibration is skewed: {', '.join(f'{c} {counts[c]} (expected {expected[c]:.0f})' for c in thin)}"
                         f" of {n} {unit}, under half of {basis}; ranges may not cover those classes")
-    return {"images": n, "requested": requested, "per_class": counts, "warnings": warnings, "unit": unit,
+    return {"images": n, "requested": requested, "available": available, "per_class": counts, "warnings": warnings, "unit": unit,
             "skew_basis": basis, "split": f"train (calibration {unit} are never verification or test {unit})"}
 
 

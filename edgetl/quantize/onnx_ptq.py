@@ -49,7 +49,7 @@ def _chunk(n: int) -> int:
 
 def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_channel: bool,
                   tensors_in_float: list[str] | None = None, calibrate_method: str = "minmax",
-                  round_weights: bool | str = False) -> Any:
+                  round_weights: bool | str = False, summary: dict[str, Any] | None = None) -> Any:
     """Return an int8 ``onnx.ModelProto`` from a float one.
 
     Args:
@@ -59,6 +59,7 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
         calibrate_method: minmax, entropy or percentile (static mode).
         round_weights: re-round the int8 weights against their calibration inputs (static mode;
             ``edgetl/quantize/rounding.py``): the same graph and speed, less error.
+        summary: gets what the weight rounding chose (the candidate and its held-back output errors).
     """
     import onnx
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
@@ -126,7 +127,9 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
             from .rounding_onnx import onnx_round_weights
 
             forced = round_weights if isinstance(round_weights, str) else None  # a mode name: tests force one
-            out, _ = onnx_round_weights(out, onnx.load(str(pre)), pixels, mode=forced)
+            out, info = onnx_round_weights(out, onnx.load(str(pre)), pixels, mode=forced)
+            if summary is not None:
+                summary.update(info)
         if mode == "static" and tensors_in_float:
             keep_float(out, exclude)
         return out

@@ -19,8 +19,10 @@ CLIP_RATIO = 2.0   # held-back share of values at the range's ends, over the cal
 CLIP_FLOOR = 1e-3  # and at least this share of the held-back values (0.1%): rarer clipping is noise
 
 
-def summarize(calib: dict[str, float], held: dict[str, float], n_calib: int, n_held: int) -> dict[str, Any]:
-    """Per-tensor clip shares on both sets -> the tensors whose range held-back data exceeds, worst first."""
+def summarize(calib: dict[str, float], held: dict[str, float], n_calib: int, n_held: int,
+              calibration_total: int | None = None) -> dict[str, Any]:
+    """Per-tensor clip shares on both sets -> the tensors whose range held-back data exceeds, worst first.
+    ``calibration_total``: how many calibration inputs set the ranges (the audit reads ``n_calib`` of them)."""
     rows = []
     for name, h in held.items():
         c = calib.get(name, 0.0)
@@ -30,11 +32,14 @@ def summarize(calib: dict[str, float], held: dict[str, float], n_calib: int, n_h
     warnings = []
     if rows:
         worst = rows[0]
-        warnings.append(f"{len(rows)} activation tensor(s) clip more on held-back images than on the {n_calib} "
+        of = f"{n_calib} of the {calibration_total}" if calibration_total and calibration_total > n_calib \
+            else f"the {n_calib}"
+        warnings.append(f"{len(rows)} activation tensor(s) clip more on {n_held} held-back images than on {of} "
                         f"calibration images (worst: {worst['tensor'][:80]}, {100 * worst['heldback_clipped']:.2f}% "
                         f"of values vs {100 * worst['calibration_clipped']:.2f}%): the calibration set does not "
                         "cover the data; raise export.calibration_images or make it more varied")
     return {"tensors_checked": len(held), "calibration_inputs": n_calib, "heldback_inputs": n_held,
+            "calibration_total": calibration_total or n_calib,
             "split": "calibration (train) vs held-back (validation)", "exceeded": rows[:20],
             "tensors_exceeded": len(rows), "warnings": warnings}
 
@@ -77,24 +82,43 @@ def feed(inp: dict[str, Any], x: np.ndarray) -> np.ndarray:
     return x.astype(inp["dtype"])
 
 
-def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray) -> dict[str, Any]:
-    """Clip shares of every int8 activation tensor of a full-integer TFLite model, in LiteRT."""
+def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray, float_model: bytes | None = None,
+                 calibration_total: int | None = None) -> dict[str, Any]:
+    """Clip shares of every quantized activation tensor of a TFLite model, in LiteRT.
+
+    With ``float_model`` (the float model the quantizer started from; its tensors carry the same names) a value
+    counts as clipped when the float model's value lies beyond the int8 tensor's range by more than half a step:
+    what was really cut off. Without it, a stored value at an end of the range counts, which also counts values
+    that merely reach the end: saturated pixels (0 or 255) land exactly on the ends of the in-graph
+    normalization's range on calibration images too, which is not clipping (issue 29)."""
     it = debug_interpreter(model)
     inp = it.get_input_details()[0]
     details = it.get_tensor_details()
     consts = _constant_tensors(model)
-    watch = [d for d in details if d["dtype"] in (np.int8, np.uint8) and d["index"] not in consts
+    watch = [d for d in details if d["dtype"] in (np.int8, np.uint8, np.int16) and d["index"] not in consts
              and d["index"] != inp["index"] and len(d["quantization_parameters"]["scales"]) == 1]
+    ref = debug_interpreter(float_model) if float_model is not None else None
+    twins: dict[int, int] = {}
+    if ref is not None:
+        by_name = {d["name"]: d["index"] for d in ref.get_tensor_details() if d["dtype"] == np.float32}
+        twins = {d["index"]: by_name[d["name"]] for d in watch if d["name"] in by_name}
+    rin = ref.get_input_details()[0] if ref is not None else None
 
-    ends = {}
+    ends, bounds = {}, {}
     for d in watch:  # an end of the range that stands for 0 (after a ReLU, a softmax) holds zeros, not clipped values
         info = np.iinfo(d["dtype"])
         zp = int(d["quantization_parameters"]["zero_points"][0])
+        s = float(d["quantization_parameters"]["scales"][0])
         ends[d["index"]] = (info.min if zp != info.min else None, info.max if zp != info.max else None)
+        bounds[d["index"]] = (s * (info.min - zp) - s / 2 if zp != info.min else -np.inf,
+                              s * (info.max - zp) + s / 2 if zp != info.max else np.inf)
 
     def run(x: np.ndarray) -> dict[str, tuple[int, int]]:
         it.set_tensor(inp["index"], feed(inp, x))
         it.invoke()
+        if ref is not None:
+            ref.set_tensor(rin["index"], feed(rin, x))
+            ref.invoke()
         out = {}
         if inp["dtype"] in (np.int8, np.uint8):  # the input's quantization clips what lies beyond its range
             scale, zp = inp["quantization"]
@@ -102,14 +126,21 @@ def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray) -> dict[str,
             lo, hi = scale * (info.min - zp) - scale / 2, scale * (info.max - zp) + scale / 2
             out[inp["name"]] = (int(np.count_nonzero((x < lo) | (x > hi))), int(x.size))
         for d in watch:
-            v = it.get_tensor(d["index"])
-            lo, hi = ends[d["index"]]
-            k = (np.count_nonzero(v == lo) if lo is not None else 0) + (np.count_nonzero(v == hi) if hi is not None
-                                                                          else 0)
+            if d["index"] in twins:
+                v = ref.get_tensor(twins[d["index"]])
+                lo, hi = bounds[d["index"]]
+                k = np.count_nonzero((v < lo) | (v > hi))
+            else:
+                v = it.get_tensor(d["index"])
+                lo, hi = ends[d["index"]]
+                k = (np.count_nonzero(v == lo) if lo is not None else 0) + (np.count_nonzero(v == hi)
+                                                                              if hi is not None else 0)
             out[d["name"]] = (int(k), int(v.size))
         return out
 
-    return summarize(_shares(run, calib), _shares(run, held), len(calib), len(held))
+    res = summarize(_shares(run, calib), _shares(run, held), len(calib), len(held), calibration_total)
+    res["measure"] = ("float values beyond the quantized range" if twins else "stored values at an end of the range")
+    return res
 
 
 def _constant_tensors(model: bytes) -> set[int]:
@@ -122,7 +153,8 @@ def _constant_tensors(model: bytes) -> set[int]:
 
 # ---------------------------------------------------------------- ONNX (QDQ)
 
-def onnx_audit(qdq: Any, calib: np.ndarray, held: np.ndarray) -> dict[str, Any]:
+def onnx_audit(qdq: Any, calib: np.ndarray, held: np.ndarray, calibration_total: int | None = None
+               ) -> dict[str, Any]:
     """Clip shares of the float tensors entering each QuantizeLinear of a QDQ model, in ONNX Runtime."""
     import onnx
     import onnxruntime as ort
@@ -169,4 +201,4 @@ def onnx_audit(qdq: Any, calib: np.ndarray, held: np.ndarray) -> dict[str, Any]:
             out[name] = (int(np.count_nonzero((v <= lo) | (v >= hi))), int(v.size))
         return out
 
-    return summarize(_shares(run, calib), _shares(run, held), len(calib), len(held))
+    return summarize(_shares(run, calib), _shares(run, held), len(calib), len(held), calibration_total)

@@ -132,7 +132,8 @@ def _layers(model: Any) -> list[tuple[Any, str]]:
         wt = sg.tensors[op.inputs[1]]
         if wt.type != schema.TensorType.INT8 or model.buffers[wt.buffer].data is None or wt.quantization is None:
             continue
-        if sg.tensors[op.inputs[0]].type not in (schema.TensorType.INT8, schema.TensorType.UINT8):
+        if sg.tensors[op.inputs[0]].type not in (schema.TensorType.INT8, schema.TensorType.UINT8,
+                                                 schema.TensorType.INT16):  # int16: 16-bit activations (tflite:int16)
             continue
         if code == b.FULLY_CONNECTED and len(wt.shape) == 2:
             out.append((op, "fc"))
@@ -230,8 +231,10 @@ def _tflite_rewrite(quantized: bytes, floats: dict[str, np.ndarray], hs: dict[st
             bt = sg.tensors[op.inputs[2]]
             s_in = float(sg.tensors[op.inputs[0]].quantization.scale[0])
             buf = model.buffers[bt.buffer]
-            bias = np.frombuffer(bytes(buf.data), np.int32).astype(np.float64) * (s_in * old_s)
-            new_b = np.clip(np.round(bias / (s_in * new_s)), -2**31, 2**31 - 1).astype(np.int32)
+            bits = np.int64 if bt.type == INT64 else np.int32  # 16-bit activations have int64 biases
+            bias = np.frombuffer(bytes(buf.data), bits).astype(np.float64) * (s_in * old_s)
+            lim = 2.0**31 - 1 if bits is np.int32 else 2.0**62
+            new_b = np.clip(np.round(bias / (s_in * new_s)), -lim, lim).astype(bits)
             buf.data = np.frombuffer(new_b.tobytes(), np.uint8)
             bt.quantization.scale = (s_in * new_s).astype(np.float32)
     summary = {"layers": len(gains), "candidates": len(hs),
@@ -257,6 +260,7 @@ def _tflite_outputs(model: bytes, xs: list[np.ndarray]) -> np.ndarray:
     return np.asarray(rows)
 
 
+INT64 = 4  # schema.TensorType.INT64
 MODES = ("clip", "gptq")  # scale search with nearest rounding; scale search with GPTQ's error feedback
 
 

@@ -17,7 +17,8 @@ def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list
     if target.precision == "int8":
         proto = quantize_onnx(proto, mode="dynamic" if inputs.kind == "text" else cfg.onnx_int8_mode,
                               pixels=inputs.calibration, per_channel=cfg.onnx_per_channel,
-                              round_weights=rounds_weights(inputs, cfg))
+                              round_weights=rounds_weights(inputs, cfg),
+                              summary=inputs.rounding.setdefault(target.name, {}))
     elif target.precision == "fp16":
         proto = to_float16(proto)
     elif target.precision != "fp32":

@@ -10,16 +10,41 @@ from ...targets import Target
 
 
 def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list[str]]:
+    if target.calibrated and rounds_weights(inputs, cfg):
+        data = _rounded(inputs, target, cfg, [], summary=inputs.rounding.setdefault(target.name, {}))
+        return data, ops(data)
+    data = _plain(inputs, target, cfg)
+    return data, ops(data)
+
+
+def _plain(inputs: Any, target: Target, cfg: ExportConfig) -> bytes:
+    """The converter's artifact for ``target``, calibrated on the run's calibration inputs where it needs them."""
     from ...convert.keras_to_tflite import saved_model_to_tflite
     from ...quantize.calibration import representative
 
-    if target.calibrated and rounds_weights(inputs, cfg):
-        data = _rounded(inputs, target, cfg, [])
-        return data, ops(data)
     rep = representative(inputs.calibration, keep_dtype=inputs.kind == "text") if target.calibrated else None
     data = saved_model_to_tflite(inputs.saved_model, target, representative=rep, allow_flex_ops=cfg.allow_flex_ops,
                                  integer_io=inputs.kind != "text")
-    return data, ops(data)
+    if target.activation_bits == 16:
+        _loads(data, target)
+    return data
+
+
+def _loads(data: bytes, target: Target) -> None:
+    """LiteRT prepares the model, or a ConversionError says why. TFLite's 16x8 quantizer writes a model that
+    LiteRT refuses when an activation range from the calibration inputs is (nearly) zero: the fused ReLU bound
+    no longer fits int32 at that scale (seen on a barely trained model whose layers are silent)."""
+    from ...errors import ConversionError
+    from ...quantize.ranges import debug_interpreter
+
+    try:
+        debug_interpreter(data)
+    except (RuntimeError, ValueError) as exc:
+        raise ConversionError(
+            f"{target}: LiteRT refuses the 16-bit-activation model ({str(exc).strip().splitlines()[-1][:200]}): "
+            "an activation range from the calibration inputs is (nearly) zero, so a layer is silent on them. "
+            "Calibrate on more varied data (export.calibration_images), or export tflite:int8.",
+            details=str(exc)[-2000:]) from exc
 
 
 def rounds_weights(inputs: Any, cfg: ExportConfig) -> bool:
@@ -61,7 +86,7 @@ def sensitivity(inputs: Any, target: Target, cfg: ExportConfig, debug_pixels: An
     return tflite_sensitivity(_converter(inputs, target, cfg), debug_pixels)
 
 
-def _calibrated(inputs: Any, cfg: ExportConfig) -> bytes:
+def calibrated(inputs: Any, cfg: ExportConfig) -> bytes:
     """The calibrated float model, made once per export and shared by the rounding variant and the search."""
     from ...convert.keras_to_tflite import calibrated_model
     from ...quantize.calibration import representative
@@ -74,12 +99,18 @@ def _calibrated(inputs: Any, cfg: ExportConfig) -> bytes:
     return cache[cfg.allow_flex_ops]
 
 
-def _rounded(inputs: Any, target: Target, cfg: ExportConfig, layers: list[str]) -> bytes:
+def _rounded(inputs: Any, target: Target, cfg: ExportConfig, layers: list[str],
+             summary: dict[str, Any] | None = None) -> bytes:
+    """The quantized model with its int8 weights re-rounded (``quantize/rounding.py``); ``summary`` gets what
+    the rounding chose. 16-bit activations come from the converter's own quantizer (MLIR's takes int8 only)."""
     from ...convert.keras_to_tflite import quantize_calibrated
     from ...quantize.rounding import tflite_round_weights
 
-    cal = _calibrated(inputs, cfg)
-    data, _ = tflite_round_weights(quantize_calibrated(cal, target, layers), cal, inputs.calibration)
+    cal = calibrated(inputs, cfg)
+    plain = _plain(inputs, target, cfg) if target.activation_bits == 16 else quantize_calibrated(cal, target, layers)
+    data, info = tflite_round_weights(plain, cal, inputs.calibration)
+    if summary is not None:
+        summary.update(info)
     return data
 
 
@@ -92,7 +123,7 @@ def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> Iter
     """What costs no speed, tried before any layer is kept in float: activation-aware weight rounding
     (``edgetl/quantize/rounding.py``) when the artifact was exported without it. TFLite's converter offers no
     other calibration than its min-max."""
-    if inputs.kind != "text" and not rounds_weights(inputs, cfg):
+    if inputs.kind != "text" and not rounds_weights(inputs, cfg) and target.activation_bits == 8:
         yield "weight rounding", _rounded(inputs, target, cfg, [])
 
 

@@ -1,0 +1,39 @@
+"""The over-budget warning of a quantized artifact: cause and next command read from its own report."""
+from __future__ import annotations
+
+from edgetl.config import ExportConfig
+from edgetl.export.advice import over_budget_warning
+from edgetl.targets import get
+
+
+def _report(drop: float, **extra: object) -> dict:
+    return {"accuracy_drop_points": drop, "images": 400, "accuracy_drop_ci95_points": [drop - 1.5, drop + 1.5],
+            "calibration": {"images": 120, "unit": "images", "ranges": {"tensors_exceeded": 3},
+                            "weight_rounding": {"enabled": True, "chosen": "clip"}}, **extra}
+
+
+def test_within_the_budget_there_is_no_warning() -> None:
+    cfg = ExportConfig(accuracy_budget=2.0)
+    assert over_budget_warning(get("tflite:int8"), _report(1.9), cfg, "runs/x") is None
+    assert over_budget_warning(get("tflite:fp32"), _report(5.0), cfg, "runs/x") is None  # float: another rule
+
+
+def test_an_int8_artifact_over_its_budget_names_causes_and_commands() -> None:
+    w = over_budget_warning(get("tflite:int8"), _report(3.2), ExportConfig(accuracy_budget=2.0), "runs/x")
+    assert w.startswith("3.20 points below the float model on 400 validation images")
+    assert "within noise of the budget" in w and "120 calibration images" in w and "3 activation tensor(s)" in w
+    for cmd in ("edgetl export runs/x --to tflite:int8 --calibration-images 500",
+                "edgetl export runs/x --to tflite:int8 --set round_weights=false",
+                "edgetl export runs/x --to tflite:int8 --selective", "edgetl export runs/x --to tflite:int16"):
+        assert f"`{cmd}" in w, (cmd, w)
+
+
+def test_what_was_already_tried_is_not_suggested_again() -> None:
+    rep = _report(6.0, selective={"chosen": False})
+    rep["calibration"].update(images=500, ranges={}, weight_rounding={"enabled": True, "chosen": "nearest"})
+    w = over_budget_warning(get("onnx:int8"), rep, ExportConfig(accuracy_budget=2.0), "r")
+    assert "beyond noise" in w and "likely cause" not in w
+    assert "--selective" not in w and "round_weights" not in w and "tflite:int16" not in w
+    assert "`edgetl export r --to onnx:fp16`" in w
+    w16 = over_budget_warning(get("tflite:int16"), _report(4.0), ExportConfig(accuracy_budget=2.0), "r")
+    assert "--selective" not in w16 and w16.count("tflite:int16") == 2, w16  # its own commands, no int16 advice
