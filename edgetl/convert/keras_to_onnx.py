@@ -83,6 +83,32 @@ def to_float16(proto: Any) -> Any:
         raise ConversionError("onnx:fp16 needs ONNX Runtime's float16 converter (onnxruntime.transformers). "
                               "Install onnxruntime>=1.17.") from exc
     try:
-        return convert_float_to_float16(proto, keep_io_types=True)
+        out = convert_float_to_float16(proto, keep_io_types=True)
     except Exception as exc:
         raise ConversionError(f"float16 conversion of the ONNX model failed: {exc}", details=str(exc)[-2000:]) from exc
+    topological_sort(out.graph)
+    return out
+
+
+def topological_sort(graph: Any) -> None:
+    """Order ``graph``'s nodes so that each comes after the producers of its inputs, as the ONNX standard requires
+    (``onnx.checker`` refuses otherwise). ONNX Runtime's float16 converter appends the input and output Casts at the
+    end of the node list; ONNX Runtime sorts by itself, other loaders (the checker, OpenVINO's reader, web runtimes)
+    need not. Stable: nodes already in order keep their order."""
+    known = {i.name for i in graph.input} | {i.name for i in graph.initializer} | {""}
+    pending = list(graph.node)
+    ordered: list[Any] = []
+    while pending:
+        rest = []
+        for n in pending:
+            if all(i in known for i in n.input):
+                ordered.append(n)
+                known.update(n.output)
+            else:
+                rest.append(n)
+        if len(rest) == len(pending):  # a cycle or an input nothing produces: leave the rest as it was
+            ordered += rest
+            break
+        pending = rest
+    del graph.node[:]
+    graph.node.extend(ordered)
