@@ -481,6 +481,11 @@ def quant_matrix() -> str:
                        f"{_points(b['test_top1'], fl['test_top1'])} | "
                        f"{f((a.get('size_bytes') or 0) / 1e6)} | {f(a.get('verify_ms_per_image'))} | "
                        f"{r.get('commit', '-')}{'+' if r.get('edgetl_modified_since_commit') else ''} |")
+    refused = [(r["row"], x) for r in d["rows"] for x in r.get("refused") or []]
+    if refused:
+        out.append("\nRefused (the converter's or the runtime's own message):\n")
+        out += [f"- {row} {x['target']}: {x['error'][:300]}" for row, x in refused]
+    out.append("\nA `+` after the commit: edgetl had changes not yet committed when the row was measured.")
     return "\n".join(out) + "\n"
 
 

@@ -102,6 +102,12 @@ def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
                 f"{', '.join(flex)}. Edge runtimes (Pi, Coral, phones without Flex) cannot run them. Replace those "
                 "layers, or set allow_flex_ops=true if the target ships the Select TF ops library.",
                 details=msg[-2000:]) from exc
+        if "Empty min/max for tensor" in msg and precision == "int16":
+            raise ConversionError(
+                "TFLite int16: the model computes on its integer input (token ids) before the first float layer, "
+                "and TFLite's 16-bit-activation quantizer cannot quantize that; text runs trained by an older edgetl "
+                "(text train stage 2 or earlier) do: train the run again, or export tflite:dynamic.",
+                details=msg[-2000:]) from exc
         raise ConversionError(f"TFLite {precision} conversion failed: {msg.strip().splitlines()[-1][:400]}",
                               details=msg[-2000:]) from exc
 

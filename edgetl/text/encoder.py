@@ -18,7 +18,9 @@ import numpy as np
 
 from ..errors import WeightsError
 
-MASK_VALUE = -1e4  # added to attention scores of padding (HF BERT adds the dtype's minimum; same softmax in fp32)
+# added to attention scores of padding: e^-50 is 2e-22, nothing in fp32 (HF BERT adds the dtype's minimum), and the
+# sum's range stays small enough for quantized activations (with -1e4 one int8 step of the scores was 39)
+MASK_VALUE = -50.0
 MAX_HEADER = 16 * 2**20
 DROPOUT = 0.1  # hidden and attention dropout while fine-tuning, as BERT was pretrained
 
@@ -156,6 +158,30 @@ def _tensor_info(name: str, info: Any) -> tuple[str | None, int, int, tuple[int,
     return {"F32": "<f4", "F16": "<f2"}.get(info["dtype"]), a, b, dims
 
 
+def layer_norm(norm: Any, x: Any) -> Any:
+    """``norm`` (a built Keras LayerNormalization: its gamma, beta and epsilon) applied with mean, subtract,
+    multiply and rsqrt. Keras' own call computes the variance with SquaredDifference, which TFLite's quantizer
+    gives 16-bit activations and LiteRT cannot run at 16 bits ("SquaredDifference only supports FLOAT32 and
+    INT32"); these ops it can, and in fp32 the result is the same."""
+    import keras
+
+    ops = keras.ops
+    d = x - ops.mean(x, axis=-1, keepdims=True)
+    var = ops.mean(d * d, axis=-1, keepdims=True)
+    return d * ops.rsqrt(var + norm.epsilon) * norm.gamma + norm.beta
+
+
+def pad_mask(ids: Any, pad_id: int) -> Any:
+    """1.0 where a token is not padding. With pad id 0 (BERT's) it is a cast of the ids to bool: no arithmetic
+    or comparison on the int32 ids, which TFLite's 16-bit-activation quantizer tries to quantize and refuses
+    ("Empty min/max for tensor serving_default_tokens", issue 29)."""
+    import keras
+
+    if pad_id == 0:
+        return keras.ops.cast(keras.ops.cast(ids, "bool"), "float32")
+    return keras.ops.cast(keras.ops.not_equal(ids, pad_id), "float32")
+
+
 def build_encoder(cfg: BertConfig, seq_len: int, *, pad_id: int = 0, name: str = "encoder") -> Any:
     """ids (B, seq_len) int32 -> (hidden states (B, L, H), mask (B, L) float) as a Keras model."""
     import keras
@@ -165,17 +191,21 @@ def build_encoder(cfg: BertConfig, seq_len: int, *, pad_id: int = 0, name: str =
     Embeddings, TransformerLayer = layer_classes()
     ids = keras.Input((seq_len,), dtype="int32", name="tokens")
     x = Embeddings(cfg, seq_len, pad_id, name="embeddings")(ids)
-    mask = keras.ops.cast(keras.ops.not_equal(ids, pad_id), "float32")
+    mask = pad_mask(ids, pad_id)
     for i in range(cfg.layers):
         x = TransformerLayer(cfg, name=f"layer_{i}")(x, mask)
     return keras.Model(ids, [x, mask], name=name)
 
 
 def mean_pool(x: Any, mask: Any) -> Any:
+    """The mean of the states of the tokens that are not padding: mean(x m) / mean(m) over the positions, which
+    is sum(x m) / sum(m). Means, not sums: TFLite's 16-bit quantizer gives a sum the range of its input, so a
+    sum of the 0/1 mask saturated at 1 (issue 29); a mean stays within its input's range."""
     import keras
 
     m = keras.ops.expand_dims(mask, -1)
-    return keras.ops.sum(x * m, axis=1) / keras.ops.maximum(keras.ops.sum(m, axis=1), 1e-9)
+    length = int(mask.shape[-1]) if mask.shape[-1] is not None else 1
+    return keras.ops.mean(x * m, axis=1) / keras.ops.maximum(keras.ops.mean(m, axis=1), 1.0 / length)
 
 
 def _layers() -> tuple[type, type]:
@@ -198,8 +228,13 @@ def _layers() -> tuple[type, type]:
             self.norm.build((None, self.seq_len, h))
 
         def call(self, ids: Any) -> Any:
-            x = self.word(ids) + self.position[: self.seq_len][None] + self.token_type[0][None, None]
-            return self.norm(x)
+            import tensorflow as tf
+
+            # a plain gather: Keras' Embedding wraps negative ids (Less, Add and Select on the int32 ids), which
+            # TFLite's 16-bit-activation quantizer refuses like the mask's comparison; ids are never negative
+            x = tf.gather(self.word.embeddings, ids) + self.position[: self.seq_len][None] \
+                + self.token_type[0][None, None]
+            return layer_norm(self.norm, x)
 
         def get_config(self) -> dict:
             return {**super().get_config(), "cfg": self.cfg.__dict__, "seq_len": self.seq_len, "pad_id": self.pad_id}
@@ -240,9 +275,9 @@ def _layers() -> tuple[type, type]:
             scores = scores + (1.0 - mask[:, None, None, :]) * MASK_VALUE
             probs = self.drop_attention(ops.softmax(scores, axis=-1), training=training)
             ctx = ops.reshape(ops.transpose(ops.matmul(probs, v), (0, 2, 1, 3)), (-1, L, self.cfg.hidden))
-            x = self.norm1(x + self.drop_hidden(self.o(ctx), training=training))
+            x = layer_norm(self.norm1, x + self.drop_hidden(self.o(ctx), training=training))
             ff = self.ff2(keras.activations.gelu(self.ff1(x), approximate=False))
-            return self.norm2(x + self.drop_hidden(ff, training=training))
+            return layer_norm(self.norm2, x + self.drop_hidden(ff, training=training))
 
         def get_config(self) -> dict:
             return {**super().get_config(), "cfg": self.cfg.__dict__}

@@ -73,7 +73,9 @@ class TextTrainStage:
     """Train a text classifier; outputs ``model`` (model.keras, token ids in), ``labels``, ``metrics``, ``split``."""
 
     name: ClassVar[str] = "train"
-    version: ClassVar[int] = 2  # 2: AdamW + label smoothing, the last epoch's weights, fine_tune_runs (soup)
+    version: ClassVar[int] = 3  # 2: AdamW + label smoothing, the last epoch's weights, fine_tune_runs (soup);
+    # 3: no arithmetic on the int32 ids (plain gather, mask by a cast), layer norm without SquaredDifference,
+    # attention mask -50, mean pooling by means: tflite:int16 quantizes the graph and LiteRT runs it
     config_type: ClassVar[type] = TrainConfig
 
     def __init__(self, dataset: TextDataset, val_dataset: TextDataset | None, folder: Path, *,
