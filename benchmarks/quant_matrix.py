@@ -36,7 +36,9 @@ ROWS = {
     "effl2_260_fe": ("efficientnet_lite2", None, 260, "feature_extraction", (), "flowers"),
     "trec6_fe": ("minilm_l6", None, 64, "feature_extraction", TRIED_ALONE, "trec6"),
     "sms_spam_fe": ("minilm_l6", None, 64, "feature_extraction", TRIED_ALONE, "sms_spam"),
+    "trec6_ft": ("minilm_l6", None, 64, "fine_tune", TRIED_ALONE, "trec6"),  # examples/trec6.yaml, one run
 }
+TEXT_FINE_TUNE = {"fine_tune_epochs": 5, "fine_tune_lr": 1e-4, "fine_tune_runs": 1, "patience": 3}
 
 
 def _acc(r: dict) -> dict:
@@ -69,7 +71,8 @@ def run_row(name: str, args: argparse.Namespace) -> dict:
     weights = Path(args.shared) / "weights"
     common = dict(data=_data(args, data), backbone=backbone, strategy=strategy, seed=42, test_split=0.15)
     if text:
-        cfg = TrainConfig(**common, weights_dir=str(weights / "all-MiniLM-L6-v2"), val_split=0.15, epochs=30)
+        cfg = TrainConfig(**common, weights_dir=str(weights / "all-MiniLM-L6-v2"), val_split=0.15, epochs=30,
+                          **(TEXT_FINE_TUNE if strategy == "fine_tune" else {}))
     else:
         if backbone.startswith("efficientnet_lite"):  # from the published checkpoint (the import extra), once
             from edgetl.backbones.lite_import import import_checkpoint

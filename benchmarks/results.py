@@ -466,7 +466,9 @@ def quant_matrix() -> str:
                "(weight rounding chosen per model on calibration images held back from fitting it) and again "
                "with nearest rounding (`--set round_weights=false`). Points are top-1 against the float TFLite "
                "model of the same run: on the validation split (what edgetl chooses on) and on the test split "
-               "(reported only, never chosen on). One test image is 100/n points.\n")
+               "(reported only, never chosen on). One test image is 100/n points. Verify ms/input is the export's "
+               "own verification loop (the runtime's default threads, other work on the machine beside it): a "
+               "guide to relative cost, not a latency benchmark.\n")
     out.append("| row | strategy | float top-1 val / test (n test) | target | default: val / test points | "
                "rounding kept | nearest: val / test points | size MB | verify ms/input | commit |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")

@@ -47,6 +47,9 @@ def gpu_delegate(r: ModelReport) -> dict[str, Any]:
 
 def precision_of(r: ModelReport) -> str:
     weights = r.weight_bytes_by_dtype
+    acts = r.activation_bytes_by_dtype
+    if acts.get("int16", 0) > sum(v for k, v in acts.items() if k != "int16"):
+        return "int16"  # 16-bit activations with int8 weights (tflite:int16)
     if r.input_dtype in ("int8", "uint8") or any(k.startswith("QuantizeLinear") for k in r.ops):
         return "int8"  # full-integer TFLite, or ONNX QDQ (activations quantized too)
     if weights.get("int8", 0) > weights.get("float32", 0):

@@ -54,6 +54,10 @@ def _precision(prec: str) -> tuple[str, str]:
 def estimate_for(r: ModelReport, prof: DeviceProfile, precision: str, threads: int | None = None
                  ) -> tuple[dict[str, Any] | None, str]:
     """An estimate for ``prof`` (or None) and, when None, a one-line reason."""
+    if precision == "int16":
+        return None, ("16-bit activations run on LiteRT's reference kernels on CPUs, not XNNPACK (tens of times "
+                      "slower than int8: benchmarks/results/quant_matrix.json), and no anchor has such a run: measure "
+                      "it (edgetl bench); NPUs and DSPs with 16x8 kernels run it fast")
     cal = load_calibration()
     if cal is None:
         return None, "the estimator's calibration file is missing from this installation"

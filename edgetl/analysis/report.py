@@ -35,6 +35,7 @@ class ModelReport:
     file_bytes: int = 0
     family: str = "depthwise"
     notes: list[str] = field(default_factory=list)
+    activation_bytes_by_dtype: dict[str, int] = field(default_factory=dict)  # tensors computed at run time
 
     @property
     def macs(self) -> int:

@@ -80,6 +80,9 @@ def analyze_tflite(path: str | Path) -> ModelReport:
     consts = [t for t in tensors if t.constant]
     for t in consts:
         by_dtype[t.dtype] = by_dtype.get(t.dtype, 0) + t.data_bytes
+    acts: dict[str, int] = {}
+    for _, _, t in live_ranges:
+        acts[t.dtype] = acts.get(t.dtype, 0) + t.nbytes
     meta = read_metadata(data, str(p))
     inp, out = tensors[g.inputs[0]], tensors[g.outputs[0]]
     family = "depthwise" if any(layer.op == "DEPTHWISE_CONV_2D" for layer in layers) else "dense"
@@ -92,4 +95,4 @@ def analyze_tflite(path: str | Path) -> ModelReport:
         largest_weights=[{"name": t.name, "shape": list(t.shape), "bytes": t.data_bytes}
                          for t in sorted(consts, key=lambda t: -t.data_bytes)[:3]],
         ops=dict(sorted(ops.items())), min_runtime_version=(meta.get("min_runtime_version") or b"").rstrip(b"\0")
-        .decode(errors="replace") or None, file_bytes=len(data), family=family)
+        .decode(errors="replace") or None, file_bytes=len(data), family=family, activation_bytes_by_dtype=acts)

@@ -7,11 +7,13 @@ from ..config import ExportConfig
 from ..targets import Target
 
 
-def over_budget_warning(target: Target, report: dict[str, Any], config: ExportConfig, run_dir: str) -> str | None:
+def over_budget_warning(target: Target, report: dict[str, Any], config: ExportConfig, run_dir: str, *,
+                        selective: bool = True) -> str | None:
     """A one-paragraph warning when ``report`` (validation split) is over ``config.accuracy_budget``, else None.
 
     The causes are read from the report itself (calibration count, the range audit, the weight rounding kept,
-    whether selective quantization ran), so the advice names what is most likely, then what else to try."""
+    whether selective quantization ran), so the advice names what is most likely, then what else to try.
+    ``selective``: whether selective quantization can run on this artifact (not on text models yet)."""
     drop = float(report.get("accuracy_drop_points") or 0.0)
     if not target.quantized or drop <= config.accuracy_budget:
         return None
@@ -27,7 +29,7 @@ def over_budget_warning(target: Target, report: dict[str, Any], config: ExportCo
         causes.append(f"{ranges['tensors_exceeded']} activation tensor(s) clipping on held-back images")
     if isinstance(wr, dict) and wr.get("enabled") and wr.get("chosen") not in (None, "nearest"):
         tries.append(f"`{cmd} --set round_weights=false` (nearest rounding; weight rounding kept {wr['chosen']})")
-    if target.calibrated and target.activation_bits == 8 and not report.get("selective"):
+    if selective and target.calibrated and target.activation_bits == 8 and not report.get("selective"):
         tries.append(f"`{cmd} --selective` (keeps the most sensitive layers float, within a latency limit)")
     if target.calibrated and target.activation_bits == 8 and target.format.name == "tflite":
         tries.append(f"`{cmd.replace(target.name, 'tflite:int16')}` (16-bit activations, int8 weights: "

@@ -219,7 +219,7 @@ class ExportStage:
             extra.get("selective", {}).pop("_bytes", None)
         report.update(extra)
         warns = self._calibration_report(fmt, config, report, data) if self.target.calibrated else []
-        advice = over_budget_warning(self.target, report, config, str(ctx.run_dir))
+        advice = over_budget_warning(self.target, report, config, str(ctx.run_dir), selective=not text)
         if self.target.calibrated or advice:
             report["warnings"] = warns + ([advice] if advice else [])
         for w in report.get("warnings") or []:

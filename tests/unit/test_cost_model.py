@@ -82,3 +82,18 @@ def test_bench_json_for_calibration_is_untrusted_input(tmp_path, monkeypatch) ->
         read_bench_rows(bad, "rpi4")
     with pytest.raises(ConfigError, match="Cannot read bench file"):
         read_bench_rows(tmp_path / "missing.json", "rpi4")
+
+
+def test_16_bit_activations_get_no_estimate_and_say_why() -> None:
+    """tflite:int16 runs on LiteRT's reference kernels on CPUs: no anchor covers it, so no number is invented."""
+    from edgetl.analysis.compat import precision_of
+    from edgetl.analysis.estimate import estimate_for
+    from edgetl.analysis.report import ModelReport
+    from edgetl.devices import load_profile
+
+    r = ModelReport(path="m.tflite", format="tflite", input_shape=(1, 8, 8, 3), input_dtype="float32",
+                    output_shape=(1, 2), layers=[], params=10, weight_bytes_by_dtype={"int8": 100},
+                    peak_activation_bytes=10, peak_at=None, activation_bytes_by_dtype={"int16": 900, "float32": 96})
+    assert precision_of(r) == "int16"
+    est, why = estimate_for(r, load_profile("rpi4"), "int16")
+    assert est is None and "reference kernels" in why and "edgetl bench" in why

@@ -37,3 +37,8 @@ def test_what_was_already_tried_is_not_suggested_again() -> None:
     assert "`edgetl export r --to onnx:fp16`" in w
     w16 = over_budget_warning(get("tflite:int16"), _report(4.0), ExportConfig(accuracy_budget=2.0), "r")
     assert "--selective" not in w16 and w16.count("tflite:int16") == 2, w16  # its own commands, no int16 advice
+
+
+def test_a_text_model_is_not_sent_to_selective_quantization() -> None:
+    w = over_budget_warning(get("tflite:int8"), _report(9.0), ExportConfig(accuracy_budget=1.0), "r", selective=False)
+    assert "--selective" not in w and "`edgetl export r --to tflite:int16`" in w
