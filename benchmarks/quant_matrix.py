@@ -118,6 +118,9 @@ def main() -> None:
     from edgetl.bench.fingerprint import machine_info
 
     out = Path(args.out)
+    # the code the rows ran: the commit at the start, and whether edgetl differed from it then
+    commit = _git(here, "rev-parse", "--short", "HEAD")
+    dirty = bool(_git(here, "status", "--porcelain", "--untracked-files=no", "--", "edgetl"))
     for n in args.rows.split(","):
         r = run_row(n, args)
         f = r["float"]["test_top1"]
@@ -125,9 +128,7 @@ def main() -> None:
                                       f"{b['test_top1'] - f:+.4f})" for a, b in zip(r["default"], r["nearest"])),
               flush=True)
         old = json.loads(out.read_text()) if out.is_file() else {}
-        r.update(date=time.strftime("%Y-%m-%d"), commit=_git(here, "rev-parse", "--short", "HEAD"),
-                 edgetl_modified_since_commit=bool(_git(here, "status", "--porcelain", "--untracked-files=no",
-                                                        "--", "edgetl")))
+        r.update(date=time.strftime("%Y-%m-%d"), commit=commit, edgetl_modified_since_commit=dirty)
         doc = {"script": "benchmarks/quant_matrix.py", "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
                "split": "seeded: validation (chooses) and a 15% test split (reported only)",
                "rows": [x for x in old.get("rows", []) if x["row"] != n] + [r]}
