@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -107,10 +108,20 @@ def _new_stats() -> list[Any]:
     return [0.0, 0, 0.0, 0]
 
 
-def _hessians(st: list[Any]) -> tuple[np.ndarray, np.ndarray]:
-    """(H fitted on, H held back); without held-back rows (a tiny calibration set) both are the fitted one."""
+@dataclass
+class LayerInputs:
+    """A layer's input second moments, fitted on and held back, and its scale search (done once, shared by the
+    candidates that use it)."""
+
+    fit: np.ndarray
+    held: np.ndarray
+    scales: np.ndarray | None = None
+
+
+def _hessians(st: list[Any]) -> LayerInputs:
+    """H fitted on and H held back; without held-back rows (a tiny calibration set) both are the fitted one."""
     fit = st[0] / max(st[1], 1)
-    return fit, (st[2] / st[3] if st[3] else fit)
+    return LayerInputs(fit, st[2] / st[3] if st[3] else fit)
 
 
 def _is_held(i: int) -> bool:
@@ -192,9 +203,10 @@ def tflite_round_weights(quantized: bytes, calibrated: bytes, inputs: Iterable[n
             a = (a.reshape(-1, a.shape[-1]).astype(np.float64) - t.quantization.zeroPoint[0]) * t.quantization.scale[0]
             _accumulate(stats[id(op)], a, rng, _is_held(i))
 
+    hs = {sg.tensors[op.outputs[0]].name: _hessians(stats[id(op)]) for op, _ in layers}
+
     def build(mode: str) -> tuple[bytes, dict[str, Any]]:
-        return _tflite_rewrite(quantized, floats, {sg.tensors[op.outputs[0]].name: _hessians(stats[id(op)])
-                                                   for op, _ in layers}, mode)
+        return _tflite_rewrite(quantized, floats, hs, mode)
 
     if mode is not None:
         return build(mode)
@@ -310,15 +322,18 @@ def _same_layer(w: np.ndarray, q_old: np.ndarray, s_old: np.ndarray) -> bool:
     return ok
 
 
-def _rewrite(w: np.ndarray, q_old: np.ndarray, s_old: np.ndarray, h: tuple[np.ndarray, np.ndarray],
+def _rewrite(w: np.ndarray, q_old: np.ndarray, s_old: np.ndarray, h: LayerInputs | tuple[np.ndarray, np.ndarray],
              per_channel: bool, mode: str = "gptq") -> tuple[np.ndarray, np.ndarray, float] | None:
     """New (int weights, scales, held-back error ratio) for one layer (rows = output channels), or None when the
     re-rounding, fitted on one part of the calibration inputs, does not lower the output error on the inputs
     held back from it by at least MIN_GAIN: the layer then keeps nearest rounding."""
-    h_fit, h_held = h
+    h = h if isinstance(h, LayerInputs) else LayerInputs(*h)
+    h_fit, h_held = h.fit, h.held
     if not _same_layer(w, q_old, s_old):
         return None
-    new_s = channel_scales(w, h_fit) if per_channel else s_old
+    if per_channel and h.scales is None:
+        h.scales = channel_scales(w, h_fit)
+    new_s = h.scales if per_channel else s_old
     q = gptq_round(w, new_s, h_fit) if mode == "gptq" else np.clip(np.round(w / new_s[:, None]), -127, 127)
 
     def err(qq: np.ndarray, ss: np.ndarray) -> float:

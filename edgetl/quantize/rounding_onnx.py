@@ -129,7 +129,7 @@ def _onnx_rewrite(qdq: Any, floats: dict[str, Any], picks: list[int], hs: dict[s
         q_rows = (q_old.T if transposed else q_old.reshape(q_old.shape[0], -1))
         per_channel = s_arr.size == rows.shape[0]
         s_old = np.broadcast_to(s_arr.reshape(-1), (rows.shape[0],)).copy()
-        if rows.shape[1] != h[0].shape[0]:
+        if rows.shape[1] != h.fit.shape[0]:
             continue
         got = _rewrite(rows, q_rows, s_old, h, per_channel, mode)
         if got is None:
