@@ -48,7 +48,7 @@ def _acc(r: dict) -> dict:
             "validation_drop_points": r.get("accuracy_drop_points"), "test_top1": t.get("accuracy"),
             "test_images": t.get("images"), "size_bytes": r.get("size_bytes"),
             "verify_ms_per_image": r.get("verify_ms_per_image"), "convert_s": r.get("convert_s"),
-            "rounding": wr.get("chosen") if isinstance(wr, dict) else None,
+            "rounding": (wr.get("chosen") if wr.get("enabled") else "off") if isinstance(wr, dict) else None,
             "warnings": len(r.get("warnings") or [])}
 
 

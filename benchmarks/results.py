@@ -487,7 +487,9 @@ def quant_matrix() -> str:
     if refused:
         out.append("\nRefused (the converter's or the runtime's own message):\n")
         out += [f"- {row} {x['target']}: {x['error'][:300]}" for row, x in refused]
-    out.append("\nA `+` after the commit: edgetl had changes not yet committed when the row was measured.")
+    out.append("\nA `+` after the commit: edgetl had changes not yet committed when the row was measured; `-`: the "
+               "row predates the script's recording of its commit and of the rounding kept. Text models' weights are "
+               "not re-rounded (their rounding column is nearest rounding).")
     return "\n".join(out) + "\n"
 
 
