@@ -22,6 +22,7 @@ from .runtime.limits import MAX_CONFIG_BYTES, MAX_CONTRACT_BYTES, read_bounded
 
 RUN_FILE = "run.json"
 ARTIFACTS_DIR = "artifacts"
+LABELS_FILE = "labels.txt"  # the class names beside the stable artifacts
 MANIFEST = ".edgetl-artifacts.json"  # inside artifacts/: the files edgetl put there
 TOOL = "edgetl"
 CACHE_TAG = "CACHEDIR.TAG"
@@ -145,7 +146,8 @@ def list_artifacts(run_dir: str | Path) -> list[dict[str, Any]]:
         stable = rd / ARTIFACTS_DIR / stage_file.name
         rep = _report(stage_file.parent / "report.json")
         rows.append({"target": target, "status": e.get("status"), "accuracy": rep.get("accuracy"),
-                     "accuracy_drop_points": rep.get("accuracy_drop_points"),
+                     "accuracy_drop_points": rep.get("accuracy_drop_points"), "use": rep.get("use"),
+                     "clients": rep.get("clients", {}),
                      "size_bytes": stage_file.stat().st_size if stage_file.is_file() else None,
                      "path": str(stable if stable.is_file() else stage_file), "stage_path": str(stage_file)})
     return rows
@@ -158,8 +160,15 @@ def _report(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(rep, dict):
         return {}
-    return {k: v for k, v in rep.items() if k in ("accuracy", "accuracy_drop_points")
-            and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    out: dict[str, Any] = {k: v for k, v in rep.items() if k in ("accuracy", "accuracy_drop_points")
+                           and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if isinstance(rep.get("use"), str):
+        out["use"] = rep["use"][:400]
+    clients = rep.get("clients")
+    if isinstance(clients, list):  # {client: status} of the clients that loaded (or refused) the file
+        out["clients"] = {str(c.get("client"))[:80]: str(c.get("status"))[:40] for c in clients[:16]
+                          if isinstance(c, dict)}
+    return out
 
 
 def _size(p: Path) -> int:
@@ -284,7 +293,7 @@ def publish_artifacts(run_dir: str | Path) -> Path:
     never a half-written file. Names whose target is no longer exported are removed, but only names that
     edgetl put there (its manifest ``.edgetl-artifacts.json``); a user's own file of the same name is refused.
     """
-    from .artifacts import atomic_write_json
+    from .artifacts import atomic_write_json, atomic_write_text
 
     rd = Path(run_dir)
     state = read_run(rd) if (rd / RUN_FILE).exists() else {}
@@ -299,21 +308,39 @@ def publish_artifacts(run_dir: str | Path) -> Path:
         for src in (model, model.with_name(model.name + ".json")):
             if src.is_file():
                 wanted[src.name] = src
-    for name, src in wanted.items():
+    labels = _labels_of(wanted)
+    for name in list(wanted) + ([LABELS_FILE] if labels is not None else []):
         dst = out / name
         if (dst.exists() or dst.is_symlink()) and not _ours(dst, listed, rd):
             raise ConfigError(f"{dst}: a file that edgetl did not put there; edgetl will not replace it. Move it out "
                               f"of {out} and run again.")
-    atomic_write_json(out / MANIFEST, {"tool": TOOL, "files": sorted(listed | set(wanted))})
+    made = set(wanted) | ({LABELS_FILE} if labels is not None else set())
+    atomic_write_json(out / MANIFEST, {"tool": TOOL, "files": sorted(listed | made)})
     for name, src in wanted.items():
         _link(src, out / name)
-    for name in sorted(listed - set(wanted)):
+    if labels is not None:  # one name per line, line i = output i: what an app's label loader reads
+        atomic_write_text(out / LABELS_FILE, "".join(f"{x}\n" for x in labels))
+    for name in sorted(listed - made):
         (out / name).unlink(missing_ok=True)  # targets no longer exported (edgetl's own files only)
     for part in out.glob(".*.part"):
         if re.fullmatch(r"\..+\.[0-9]{1,10}\.part", part.name) and part.name[1:].rsplit(".", 2)[0] in wanted:
             part.unlink(missing_ok=True)  # left by an interrupted run
-    atomic_write_json(out / MANIFEST, {"tool": TOOL, "files": sorted(wanted)})
+    atomic_write_json(out / MANIFEST, {"tool": TOOL, "files": sorted(made)})
     return out
+
+
+def _labels_of(wanted: dict[str, Path]) -> list[str] | None:
+    """The class names of the run's artifacts (their contracts), or None when no contract says them."""
+    for name, src in sorted(wanted.items()):
+        if name.endswith(".json"):
+            try:
+                doc = json.loads(read_bounded(src, MAX_CONTRACT_BYTES, None, ConfigError))
+            except (OSError, ValueError, RecursionError, ConfigError):
+                continue
+            labels = doc.get("labels") if isinstance(doc, dict) else None
+            if isinstance(labels, list) and all(isinstance(x, str) and "\n" not in x for x in labels):
+                return labels
+    return None
 
 
 def _link(src: Path, dst: Path) -> None:

@@ -26,6 +26,8 @@ class ExportConfig(ConfigBase):
         onnx_int8_mode: static (QDQ with calibration images) or dynamic.
         allow_flex_ops: Allow TensorFlow Select (Flex) ops in TFLite; most edge runtimes lack them.
         golden_images: Validation images whose expected outputs are stored in the contract for selftest.
+        author: The model's author in the standard TFLite metadata that phone clients show.
+        license: The model's licence (e.g. Apache-2.0) in the standard TFLite metadata.
         round_weights: Activation-aware int8 weight rounding for image models (``edgetl/quantize/rounding.py``):
             the same graph and speed as plain rounding, less error; false: each weight to its nearest step.
         sensitivity_images: Validation images for the per-layer sensitivity table of int8 artifacts (0: none).
@@ -47,6 +49,8 @@ class ExportConfig(ConfigBase):
     onnx_int8_mode: str = field(default="static", metadata={AFFECTS: "target:onnx:int8"})
     allow_flex_ops: bool = field(default=False, metadata={AFFECTS: "format:tflite"})
     golden_images: int = 4
+    author: str = ""  # in every contract's card (and the TFLite standard metadata): every key
+    license: str = ""
     round_weights: bool = field(default=True, metadata={AFFECTS: "calibrated"})
     sensitivity_images: int = field(default=32, metadata={AFFECTS: "calibrated"})
     selective: bool = field(default=False, metadata={AFFECTS: "calibrated"})

@@ -148,18 +148,21 @@ def _converter(saved_model: str | Path, target: "Target | str", representative: 
     return conv, precision
 
 
-def embed_metadata(tflite: bytes, name: str, payload: bytes) -> bytes:
-    """Add (or replace) a metadata entry ``name`` holding ``payload`` in a TFLite flatbuffer."""
+def embed_metadata(tflite: bytes, entries: dict[str, bytes]) -> bytes:
+    """Add (or replace) metadata entries ``{name: payload}`` in a TFLite flatbuffer, in one re-pack."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils as fu
 
     model = fu.read_model_from_bytearray(bytearray(tflite))
-    buf = schema.BufferT()
-    buf.data = np.frombuffer(payload, dtype=np.uint8)
-    model.buffers.append(buf)
-    meta = schema.MetadataT()
-    meta.name = name
-    meta.buffer = len(model.buffers) - 1
-    model.metadata = [m for m in (model.metadata or []) if (m.name.decode() if isinstance(m.name, bytes)
-                                                            else m.name) != name] + [meta]
+    kept = [m for m in (model.metadata or []) if (m.name.decode() if isinstance(m.name, bytes) else m.name)
+            not in entries]
+    for name, payload in entries.items():
+        buf = schema.BufferT()
+        buf.data = np.frombuffer(payload, dtype=np.uint8)
+        model.buffers.append(buf)
+        meta = schema.MetadataT()
+        meta.name = name
+        meta.buffer = len(model.buffers) - 1
+        kept.append(meta)
+    model.metadata = kept
     return bytes(fu.convert_object_to_bytearray(model))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,8 @@ GOLDEN_TOLERANCE = 0.02
 
 
 def make_contract(target: Target, backend: Any, *, size: int, labels: list[str], train: dict[str, Any],
-                  source: dict[str, Any], versions: dict[str, str], tokenizer: Any = None) -> Contract:
+                  source: dict[str, Any], versions: dict[str, str], tokenizer: Any = None,
+                  card: dict[str, str] | None = None) -> Contract:
     """The contract of an exported model, from the runtime's view of the file (shapes, dtypes, scales); a text
     model's carries its tokenizer (vocabulary, lower-casing, special tokens, length)."""
     iq, oq = backend.input_quant, backend.output_quant
@@ -28,7 +30,7 @@ def make_contract(target: Target, backend: Any, *, size: int, labels: list[str],
             output_dtype=str(getattr(backend, "output_dtype", "float32")), tokenizer=tokenizer.to_dict(),
             mean=(0.0,), std=(1.0,),
             meta={"backbone": {"name": model["backbone"], "sequence_length": size}, "source": source,
-                  "versions": versions, "golden_tolerance": GOLDEN_TOLERANCE})
+                  "versions": versions, "golden_tolerance": GOLDEN_TOLERANCE, **({"card": card} if card else {})})
     return Contract(
         input_shape=tuple(int(x) for x in backend.input_shape), layout=IMAGE_INPUT["layout"],
         input_dtype=str(backend.input_dtype), input_scale=iq[0] if iq else None, input_zero_point=iq[1] if iq else 0,
@@ -37,7 +39,24 @@ def make_contract(target: Target, backend: Any, *, size: int, labels: list[str],
         precision=target.precision, output_shape=(1, len(labels)),
         output_dtype=str(getattr(backend, "output_dtype", "float32")),
         meta={"backbone": {"name": model["backbone"], "alpha": model["alpha"], "input_size": size},
-              "source": source, "versions": versions, "golden_tolerance": GOLDEN_TOLERANCE})
+              "source": source, "versions": versions, "golden_tolerance": GOLDEN_TOLERANCE,
+              **({"card": card} if card else {})})
+
+
+def model_card(target: Target, train: dict[str, Any], labels: list[str], *, author: str, license: str,
+               version: str) -> dict[str, str]:
+    """Name, description, version, author and licence of a run's artifact, for the standard metadata."""
+    model, data = train.get("model") or {}, train.get("data") or {}
+    kind = train.get("kind", "image")
+    task = Path(str(data.get("root") or "data")).stem or "data"
+    acc = (train.get("validation") or {}).get("top1")
+    shown = ", ".join(labels[:8]) + (", ..." if len(labels) > 8 else "")
+    return {"name": f"{task} {kind} classifier ({model.get('backbone', 'model')})",
+            "description": f"Classifies {kind}s into {len(labels)} classes ({shown}). Transfer learning from "
+                           f"{model.get('backbone', 'a backbone')} with edgetl; exported as {target.name}"
+                           + (f"; Keras validation top-1 {acc:.4f}." if isinstance(acc, (int, float)) else "."),
+            "version": version, "author": author or "unknown (edgetl export --set author=...)",
+            "license": license}
 
 
 def png_base64(pixels: np.ndarray) -> str:

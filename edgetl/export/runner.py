@@ -43,7 +43,23 @@ def write_report(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     notes = "".join(f"\n- **{r['target']} {r['status'].upper()}**: {r['reason']}" for r in flagged)
     details = "".join(_quantization_section(r) for r in rows)
     atomic_write_text(run_dir / "export_report.md", "# Export report\n\n" + "\n".join(lines) + "\n" + notes + "\n"
-                      + details)
+                      + _clients_section(rows) + details)
+
+
+def _clients_section(rows: list[dict[str, Any]]) -> str:
+    """A row per artifact and client (MediaPipe Tasks, onnx.checker, OpenVINO), and which file is for what."""
+    out = ["\n## In the clients apps use\n",
+           "Each file loaded by the client itself with default options; agreement = same top-1 as edgetl's runtime "
+           "on the same input (at least 99% required); own resize = MediaPipe given the photos (reported only).\n",
+           "| target | client | status | items | agreement | own resize | detail |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        for c in r.get("clients") or []:
+            out.append(f"| {r['target']} | {c['client']} {c.get('version') or ''} | {c['status']} | {c['items']} | "
+                       f"{_fmt(c.get('agreement'))} | {_fmt(c.get('own_resize_agreement'))} | "
+                       f"{str(c.get('detail') or '').replace('|', '/')} |")
+    out.append("")
+    out += [f"- {r['target']} ({r['file']}): {r['use']}" for r in rows if r.get("use")]
+    return "\n".join(out) + "\n" if any(r.get("clients") for r in rows) else ""
 
 
 def _quantization_section(r: dict[str, Any]) -> str:

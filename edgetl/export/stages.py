@@ -19,7 +19,7 @@ from ..backbones.specs import get_spec
 from ..targets import Target, key_config
 from ..targets import get as get_target
 from .advice import over_budget_warning
-from .contract import golden_entries, make_contract
+from .contract import golden_entries, make_contract, model_card
 from .verify import compare, run_artifact
 
 
@@ -177,13 +177,14 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 14  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
+    version: ClassVar[int] = 15  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
     # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default;
     # 8: each float-layer candidate timed beside the plain artifact; 9: a candidate must be measurably closer;
     # 10: bisection between the last two float-layer counts; 11: a latency refusal confirmed by two more timings;
     # 12: ONNX float layers stay float in ONNX Runtime, each with its fused activation (quantize/onnx_ptq.py);
     # 13: weight rounding chosen on held-back calibration inputs (nearest, clip or gptq; issue 29);
-    # 14: the report names the rounding candidate kept; tflite:int16 (16-bit activations)
+    # 14: the report names the rounding candidate kept; tflite:int16 (16-bit activations);
+    # 15: standard TFLite metadata and labels for phone clients (issue 31)
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -191,7 +192,9 @@ class ExportStage:
         self.shared = shared
 
     def tool_versions(self) -> Mapping[str, str]:
-        return library_versions(*self.target.format.tools)
+        from .clients import versions
+
+        return {**library_versions(*self.target.format.tools), **versions()}
 
     def key_config(self, cfg: ExportConfig) -> dict[str, Any]:
         return key_config(self.target, cfg)
@@ -214,14 +217,15 @@ class ExportStage:
             extra = self._quantization_checks(fmt, config, ctx, report, clf, ref["probs"], scores)
             if extra.get("selective", {}).get("chosen"):
                 chosen = extra["selective"].pop("_bytes")
-                data, clf, report, _ = self._write_and_verify(fmt, chosen, path, inputs, config, ctx, ref)
+                data, clf, report, scores = self._write_and_verify(fmt, chosen, path, inputs, config, ctx, ref)
                 ops = fmt.ops(data)
             extra.get("selective", {}).pop("_bytes", None)
         report.update(extra)
         warns = self._calibration_report(fmt, config, report, data) if self.target.calibrated else []
         advice = over_budget_warning(self.target, report, config, str(ctx.run_dir), selective=not text)
-        if self.target.calibrated or advice:
-            report["warnings"] = warns + ([advice] if advice else [])
+        clients = self._clients(path, clf, scores, report)
+        if self.target.calibrated or advice or clients:
+            report["warnings"] = warns + ([advice] if advice else []) + clients
         for w in report.get("warnings") or []:
             ctx.log(f"{self.target}: warning: {w}")
             logging.getLogger(__name__).warning("%s: %s", self.target, w)
@@ -256,7 +260,10 @@ class ExportStage:
                   "keras_model_sha256": inputs["model"].sha256, "train_stage": self.shared.train_dir.name}
         contract = make_contract(self.target, probe, size=self.shared.size, labels=self.shared.labels,
                                  train=self.shared.metrics, source=source, versions=dict(self.tool_versions()),
-                                 tokenizer=self.shared.tokenizer)
+                                 tokenizer=self.shared.tokenizer,
+                                 card=model_card(self.target, self.shared.metrics, self.shared.labels,
+                                                 author=config.author, license=config.license,
+                                                 version=inputs["model"].sha256[:12]))
         data = fmt.embed(data, contract.to_dict())
         atomic_write_bytes(path, data)
         atomic_write_json(sidecar_path(path), contract.to_dict())
@@ -364,6 +371,27 @@ class ExportStage:
         out["selective"] = sel
         ctx.log(f"{self.target}: selective: {sel['reason']}")
         return out
+
+    def _clients(self, path: Path, clf: Any, scores: np.ndarray, report: dict[str, Any]) -> list[str]:
+        """The artifact in the clients apps use (``clients`` rows, ``use``); warnings for those that differ."""
+        from .clients import AGREE_MIN, check, phone_note
+
+        names, items, _ = self.shared.validation
+        rows = check(path, clf, items, names, scores.argmax(1))
+        report["clients"] = [r.to_dict() for r in rows]
+        report["use"] = phone_note(self.target, self.shared.kind)
+        return [f"{r.client} {r.version} names another top-1 than edgetl's runtime on "
+                f"{100 * (1 - r.agreement):.1f}% of {r.items} validation items given the same input (at least "
+                f"{100 * AGREE_MIN:.0f}% must agree)" + (f"; {r.detail}" if r.detail else "")
+                for r in rows if r.status == "differs" and r.agreement is not None] + \
+               [f"{r.client}: {r.detail}" for r in rows if r.status == "differs" and r.agreement is None] + \
+               [f"{r.client} {r.version} refuses the file: {r.detail}" for r in rows
+                if r.status == "refused" and not self._client_refusal_expected()]
+
+    def _client_refusal_expected(self) -> bool:
+        """MediaPipe and the Task Library take uint8 or float32 input: the int8-input file is not for them; nor
+        are edgetl's one-input text files (``clients.TEXT_GAP``)."""
+        return self.target.format.name == "tflite" and (self.target.io_dtype == "int8" or self.shared.kind == "text")
 
     def _calibration_report(self, fmt: Any, config: ExportConfig, report: dict[str, Any], data: bytes) -> list[str]:
         """Put the calibration audit, the range audit and the weight rounding into ``report``; return the warnings."""

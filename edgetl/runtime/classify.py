@@ -15,6 +15,7 @@ from .contract import Contract, load_contract
 from .image import ImageDecodeError, load_rgb
 from .limits import MAX_MODEL_BYTES, MAX_TEXT_FILE_BYTES, read_bounded
 from .preprocess import InputWriter, dequantize, softmax, to_pixels
+from .tflite_metadata import StandardMetadata, read_standard
 
 BACKENDS = ("auto", "litert", "tflite-runtime", "onnxruntime")
 
@@ -97,7 +98,10 @@ class Classifier:
             raise ConfigError(f"{p} is a TFLite model; ONNX Runtime cannot run it. Use backend litert.")
         backends = [_open(p, data, threads, backend, providers, provider_options, profile_dir) for _ in range(workers)]
         contract = load_contract(p, data)
-        contract = _with_options(p, contract, backends[0], mean=mean, std=std, labels=labels,
+        standard = read_standard(data, str(p)) if suffix == ".tflite" else None
+        if contract is not None and standard is not None:
+            _agrees(p, contract, standard)
+        contract = _with_options(p, contract, backends[0], standard, mean=mean, std=std, labels=labels,
                                  output_kind=output_kind, layout=layout)
         if contract.kind == "text" and cls is Classifier:  # a text model: the tokenizer comes with it
             from .text import TextClassifier
@@ -123,6 +127,12 @@ class Classifier:
         with self._backend() as b:
             raw = b.run_into(lambda view: self._write(pixels, view))
         return self._postprocess(raw)
+
+    def model_input(self, image: Any) -> np.ndarray:
+        """The input tensor this classifier feeds its model for one image (to give another client the same)."""
+        x = np.zeros(tuple(self.input_shape), np.dtype(self.input_dtype))
+        self._write(to_pixels(image, self.size), x)
+        return x
 
     def scores_from_input(self, x: np.ndarray) -> np.ndarray:
         """Scores for an already-preprocessed input tensor (shape and dtype of the model's input)."""
@@ -193,11 +203,14 @@ class Classifier:
         """The contract's golden entries, checked against this model; or why selftest cannot run."""
         golden = self.contract.golden
         if not golden:
-            where = ("the sidecar " + self.path.name + ".json" if _sidecar_exists(self.path) else
-                     "no sidecar " + self.path.name + ".json next to the model, and the embedded contract")
-            raise RuntimeBackendError(f"{self.path}: no golden items to test with ({where} has none). Copy the "
-                                      "sidecar .json from the export folder next to the model, or export again "
-                                      "with golden_images > 0.")
+            side = self.path.name + ".json"
+            if not _sidecar_exists(self.path):  # the golden items live in the sidecar, not in the model file
+                raise RuntimeBackendError(f"{self.path}: selftest needs the sidecar {side} that 'edgetl export' "
+                                          "writes beside the model (it holds the golden items; the file's embedded "
+                                          f"contract does not). Copy {side} from the run's artifacts/ folder next "
+                                          "to the model.")
+            raise RuntimeBackendError(f"{self.path}: the sidecar {side} has no golden items to test with. Export "
+                                      "again with golden_images > 0.")
         outputs = len(self.labels) or int(np.prod(self._output_shape() or (0,)))
         for g in golden:
             if outputs and len(g["scores"]) != outputs:
@@ -246,7 +259,22 @@ def _open(path: Path, data: bytes, threads: int | None, backend: str, providers:
     return LiteRTBackend(path, data, threads=threads, prefer=backend)
 
 
-def _with_options(path: Path, contract: Contract | None, backend: Any, **opts: Any) -> Contract:
+def _agrees(path: Path, contract: Contract, standard: StandardMetadata) -> None:
+    """A file's two descriptions of itself (edgetl contract, standard metadata) must say the same."""
+    bad = []
+    if standard.labels is not None and contract.labels and tuple(standard.labels) != tuple(contract.labels):
+        bad.append(f"{len(standard.labels)} labels in its metadata vs {len(contract.labels)} in its contract"
+                   if len(standard.labels) != len(contract.labels) else "other label names")
+    for what, mine, theirs in (("mean", contract.mean, standard.mean), ("std", contract.std, standard.std)):
+        if theirs is not None and not np.allclose(np.broadcast_to(mine, 3), np.broadcast_to(theirs, 3), atol=1e-4):
+            bad.append(f"{what} {list(theirs)} in its metadata vs {list(mine)} in its contract")
+    if bad:
+        raise ModelFileError(f"{path}: its standard metadata and its edgetl contract disagree ({'; '.join(bad)}), so "
+                             "a phone app and edgetl would score it differently. Export it again.")
+
+
+def _with_options(path: Path, contract: Contract | None, backend: Any, standard: StandardMetadata | None = None,
+                  **opts: Any) -> Contract:
     labels = opts.get("labels")
     if isinstance(labels, (str, Path)):
         lp = Path(labels)
@@ -256,10 +284,16 @@ def _with_options(path: Path, contract: Contract | None, backend: Any, **opts: A
         # one label per line: only \n (and \r\n) end a line (str.splitlines would also split on U+2028 & co.)
         labels = [line.strip() for line in text.split("\n") if line.strip()]
     given = {k: v for k, v in {**opts, "labels": labels}.items() if v is not None}
+    if contract is None and standard is not None:  # a foreign file with standard metadata: its own description
+        from_meta = {"mean": list(standard.mean) if standard.mean else None,
+                     "std": list(standard.std) if standard.std else None,
+                     "labels": list(standard.labels) if standard.labels else None}
+        given = {**{k: v for k, v in from_meta.items() if v is not None}, **given}
     if contract is None:
         if "mean" not in given or "std" not in given:
             raise NoContractError(
-                f"{path} has no edgetl contract (no sidecar {path.name}.json and none embedded), so its input "
+                f"{path} has no edgetl contract (no sidecar {path.name}.json, none embedded, no normalization in "
+                "standard metadata), so its input "
                 "normalization is unknown. Pass mean and std on 0..255 pixels (e.g. mean=127.5 std=127.5 for a "
                 "[-1, 1] model, mean=0 std=255 for [0, 1]), and labels if you have them.")
         layout = given.get("layout", "NHWC" if backend.input_shape[-1] == 3 else "NCHW")

@@ -36,6 +36,9 @@ class TextClassifier(Classifier):
             raise TypeError(f"a text model classifies str, not {type(text).__name__}")
         return self.tokenizer.batch([text], self.length).astype(self.input_dtype, copy=False)
 
+    def model_input(self, text: str) -> np.ndarray:  # type: ignore[override]
+        return self.encode(text)
+
     def scores(self, text: str) -> np.ndarray:  # type: ignore[override]
         """Class probabilities for one text."""
         return self.scores_from_input(self.encode(text))

@@ -314,3 +314,106 @@ def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: 
     sess = ort.InferenceSession(rounded_onnx.SerializeToString(), providers=["CPUExecutionProvider"])
     probs = sess.run(None, {sess.get_inputs()[0].name: np.asarray(pixels[:2], np.float32)})[0]
     assert probs.shape == (2, len(shared.labels)) and np.all(np.isfinite(probs))
+
+
+def test_phone_clients_load_each_file_and_agree_with_the_runtime(exported: list[dict]) -> None:
+    """MediaPipe Tasks (as an app loads the file: default options, standard metadata), onnx.checker, OpenVINO."""
+    import mediapipe  # noqa: F401  (the clients extra: a missing client must fail here, not skip)
+    import openvino  # noqa: F401
+
+    for r in exported:
+        rows = {c["client"]: c for c in r["clients"]}
+        assert r["use"], r["target"]
+        if r["path"].endswith(".tflite"):
+            mp = rows["mediapipe ImageClassifier"]
+            if r["target"] == "tflite:int8":  # int8 input: no task library takes it, and the report says so
+                assert mp["status"] == "refused" and "INT8" in mp["detail"] and "not phone apps" in r["use"]
+            else:
+                assert mp["status"] == "ok" and mp["agreement"] >= 0.99 and mp["items"] == r["images"], (r["target"], mp)
+                assert mp["own_resize_agreement"] is not None
+        else:
+            assert rows["onnx.checker (full_check)"]["status"] == "ok", r["target"]
+            ov = rows["openvino CPU"]
+            assert ov["items"] == r["images"] and ov["agreement"] is not None
+            if r["target"] in ("onnx:fp32", "onnx:fp16"):
+                assert ov["status"] == "ok" and ov["agreement"] == 1.0, ov
+
+
+def _strip_contract(src: Path, dst: Path, standard: bytes | None = None, files: dict | None = None) -> Path:
+    """``src`` without its edgetl contract (a foreign file): only the standard metadata, optionally replaced."""
+    import zipfile
+
+    from tensorflow.lite.tools import flatbuffer_utils as fu
+
+    from edgetl.convert.keras_to_tflite import embed_metadata
+
+    data = src.read_bytes()
+    model = fu.read_model_from_bytearray(bytearray(data))
+    model.metadata = [m for m in model.metadata if m.name not in (b"edgetl_contract", "edgetl_contract")]
+    out = bytes(fu.convert_object_to_bytearray(model))
+    if standard is not None:
+        out = embed_metadata(out, {"TFLITE_METADATA": standard})
+    import io
+
+    if files is None:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:  # the associated files again, zipped onto the end
+            files = {n: z.read(n) for n in z.namelist()}
+    from edgetl.export.formats.tflite_metadata import attach_files
+
+    dst.write_bytes(attach_files(out, files))
+    return dst
+
+
+def test_a_file_with_only_standard_metadata_runs_with_its_labels_and_absurd_metadata_is_refused(
+        exported: list[dict], tmp_path: Path) -> None:
+    from edgetl.errors import ModelFileError, RuntimeBackendError
+    from edgetl.export.formats.tflite_metadata import ModelCard, build
+    from edgetl.runtime import Classifier
+
+    r = next(r for r in exported if r["target"] == "tflite:fp32")
+    src = Path(r["path"])
+    foreign = _strip_contract(src, tmp_path / "foreign.tflite")
+    clf, ours = Classifier.load(foreign), Classifier.load(src)
+    assert clf.labels == ours.labels == ("cyan", "magenta", "yellow")
+    x = np.full((32, 32, 3), 200, np.uint8)
+    assert np.allclose(clf.scores(x), ours.scores(x), atol=1e-6)
+    card = ModelCard("m", "d", "1", "a", "")
+    side = json.loads((src.parent / (src.name + ".json")).read_text())
+    for mean, std, words in ((float("nan"), 1.0, "not all finite"), (0.0, 0.0, "std"), (400.0, 1.0, "pixel range")):
+        meta, _ = build({**side, "input": {**side["input"], "mean": [mean], "std": [std]}}, card)
+        bad = _strip_contract(src, tmp_path / "absurd.tflite", meta)
+        with pytest.raises(ModelFileError, match=words):
+            Classifier.load(bad)
+    two = _strip_contract(src, tmp_path / "two.tflite", files={"labels.txt": b"a\nb\n"})  # 2 names, 3 outputs
+    with pytest.raises(RuntimeBackendError, match="2 labels for 3 model outputs"):
+        Classifier.load(two)
+    tampered = tmp_path / "tampered.tflite"  # contract and standard metadata disagree: refused, not guessed
+    from edgetl.convert.keras_to_tflite import embed_metadata
+
+    meta, files = build({**side, "input": {**side["input"], "mean": [127.5], "std": [127.5]}}, card)
+    from edgetl.export.formats.tflite_metadata import attach_files
+
+    tampered.write_bytes(attach_files(embed_metadata(src.read_bytes()[:_flatbuffer_end(src)], {"TFLITE_METADATA": meta}),
+                                      files))
+    with pytest.raises(ModelFileError, match="disagree"):
+        Classifier.load(tampered)
+
+
+def _flatbuffer_end(path: Path) -> int:
+    """Where the zip of associated files starts (the flatbuffer is everything before it)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        return min(i.header_offset for i in z.infolist())
+
+
+def test_selftest_without_the_sidecar_says_which_file_to_copy(exported: list[dict], tmp_path: Path) -> None:
+    from edgetl.errors import RuntimeBackendError
+    from edgetl.runtime import Classifier
+
+    src = Path(next(r["path"] for r in exported if r["target"] == "tflite:uint8"))
+    lone = tmp_path / src.name
+    lone.write_bytes(src.read_bytes())
+    with pytest.raises(RuntimeBackendError, match=f"needs the sidecar {src.name}.json") as e:
+        Classifier.load(lone).selftest()
+    assert "golden_images > 0" not in str(e.value)

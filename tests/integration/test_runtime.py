@@ -17,12 +17,14 @@ FOREIGN = "models/tf2_mobilenet_v2_1.0_224_ptq.tflite"
 DAISY = 986  # ImageNet "daisy" in the 1001-class (background first) labelling
 
 
-def test_foreign_model_needs_options_then_classifies_daisies(shared: Path) -> None:
-    with pytest.raises(RuntimeBackendError, match="no edgetl contract.*mean=127.5 std=127.5"):
-        Classifier.load(shared / FOREIGN)
-    clf = Classifier.load(shared / FOREIGN, mean=127.5, std=127.5, threads=1)
-    assert clf.input_dtype == np.uint8 and clf.input_shape == (1, 224, 224, 3)
+def test_foreign_model_runs_from_its_standard_metadata_then_classifies_daisies(shared: Path) -> None:
+    meta = Classifier.load(shared / FOREIGN, threads=1)  # Google's file: normalization and labels in its metadata
+    assert meta.contract.mean == (127.5,) * 3 and meta.contract.std == (127.5,) * 3
+    assert len(meta.labels) == 1001 and meta.labels[0] == "background" and "daisy" in meta.labels[DAISY]
     daisies = sorted((shared / "datasets/flowers_mini/daisy").iterdir())[:10]
+    assert [meta.classify(p, top_k=1)[0].index for p in daisies].count(DAISY) >= 7
+    clf = Classifier.load(shared / FOREIGN, mean=127.5, std=127.5, labels=[], threads=1)
+    assert clf.input_dtype == np.uint8 and clf.input_shape == (1, 224, 224, 3)
     top = [clf.classify(p, top_k=1)[0].index for p in daisies]
     assert top.count(DAISY) >= 7, top
     assert clf.classify(daisies[0])[0].label == f"class_{DAISY}"

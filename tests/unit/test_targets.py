@@ -28,7 +28,7 @@ def test_every_export_option_enters_some_cache_key() -> None:
     changed = {"targets": ("tflite:fp32",), "calibration_images": 7, "verify_images": 5, "accuracy_budget": 1.0,
                "opset": 13, "onnx_per_channel": False, "onnx_int8_mode": "dynamic", "allow_flex_ops": True,
                "golden_images": 1, "sensitivity_images": 3, "selective": True, "selective_max_slowdown": 2.0,
-               "round_weights": False}
+               "round_weights": False, "author": "me", "license": "MIT"}
     fields = {f.name: f for f in dataclasses.fields(ExportConfig)}
     assert set(changed) == set(fields), "a new ExportConfig field: add it here with a changed value"
     for name, value in changed.items():

@@ -60,10 +60,16 @@ def ops(data: bytes) -> list[str]:
 
 
 def embed(data: bytes, contract: dict[str, Any]) -> bytes:
+    """The edgetl contract and the standard TFLite metadata (for MediaPipe and the Task Library), with the
+    labels (and a text model's vocabulary) as associated files zipped onto the end."""
     from ...convert.keras_to_tflite import embed_metadata
     from ...runtime.tflite_file import CONTRACT_METADATA_NAME
+    from .tflite_metadata import METADATA_NAME, attach_files, build, card_of
 
-    return embed_metadata(data, CONTRACT_METADATA_NAME, json.dumps(contract, sort_keys=True).encode())
+    meta, files = build(contract, card_of(contract))
+    data = embed_metadata(data, {CONTRACT_METADATA_NAME: json.dumps(contract, sort_keys=True).encode(),
+                                 METADATA_NAME: meta})
+    return attach_files(data, files)
 
 
 def probe(path: Path, data: bytes) -> Any:
