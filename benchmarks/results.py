@@ -561,9 +561,17 @@ def readme_block() -> str:
                         f"vs Keras){test}, {r['size_bytes'] / 2**20:.1f} MiB, {r['status']} |")
     best = (d.get("bench") or {}).get("best") or []
     for x in best:
-        if x.get("basis") == "measured":
-            rows.append(f"| fastest within budget on {x['device']} | {x['target']}, {x['threads']} thread(s), "
-                        f"p50 {x['p50_ms']:.2f} ms |")
+        if x.get("basis") != "measured":
+            continue
+        pick = f"{x['target']}, {x['threads']} thread(s), p50 {x['p50_ms']:.2f} ms"
+        if x.get("reliable") is False:  # what the protocol knows reaches the page
+            rows.append(f"| fastest within budget on {x['device']} | no reliable measurement; fastest unreliable: "
+                        f"{pick} ({x.get('unreliable_reason') or 'marked unreliable'}) |")
+        elif "reliable" not in x:
+            rows.append(f"| fastest within budget on {x['device']} | {pick} (reliability not recorded by this "
+                        "older raw file) |")
+        else:
+            rows.append(f"| fastest within budget on {x['device']} | {pick} (reliable) |")
     tt = load("test_timing.json")
     if tt:
         rows.append(f"| the fast tests (`python -m pytest -q`) | {tt['wall_s'] / 60:.1f} min, {tt['summary']} "

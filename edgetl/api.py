@@ -227,7 +227,9 @@ class PipelineResult:
 
     @property
     def ok(self) -> bool:
-        return all(r["status"] == "ok" for r in self.exports)
+        from .export.verify import PASSING
+
+        return all(r["status"] in PASSING for r in self.exports)
 
 
 def preflight(config: "PipelineConfig") -> dict[str, Any]:
@@ -327,10 +329,12 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
         _record(run_dir, "bench", bench_res)
     summary = {"run_dir": str(run_dir), "seconds": round(time.perf_counter() - t0, 1),
                "train": {"stage_dir": str(res.out_dir), "cached": res.cached, "strategy": m["strategy"],
-                         "validation_top1": m["validation"]["top1"], "validation_images": m["validation"]["images"]},
+                         "validation_top1": m["validation"]["top1"], "validation_images": m["validation"]["images"],
+                         **({"test_top1": m["test"]["top1"], "test_images": m["test"]["images"]}
+                            if isinstance(m.get("test"), dict) and "top1" in m["test"] else {})},
                "artifacts_dir": str(art_dir),
-               "artifacts": [{k: r.get(k) for k in ("target", "status", "accuracy", "accuracy_drop_points",
-                                                    "top1_agreement", "size_bytes", "reason")} for r in rows]}
+               "artifacts": [{k: r.get(k) for k in ("target", "status", "accuracy", "accuracy_drop_points", "test",
+                                                    "top1_agreement", "size_bytes", "reason", "use")} for r in rows]}
     if bench_res is not None:
         doc = read_json(bench_res.out_dir / "bench.json")
         summary["bench"] = {"dir": str(run_dir / "bench"), "cached": bench_res.cached, "best": doc.get("best", []),

@@ -147,6 +147,7 @@ def list_artifacts(run_dir: str | Path) -> list[dict[str, Any]]:
         rep = _report(stage_file.parent / "report.json")
         rows.append({"target": target, "status": e.get("status"), "accuracy": rep.get("accuracy"),
                      "accuracy_drop_points": rep.get("accuracy_drop_points"), "use": rep.get("use"),
+                     "test_accuracy": rep.get("test_accuracy"),
                      "clients": rep.get("clients", {}),
                      "size_bytes": stage_file.stat().st_size if stage_file.is_file() else None,
                      "path": str(stable if stable.is_file() else stage_file), "stage_path": str(stage_file)})
@@ -162,6 +163,9 @@ def _report(path: Path) -> dict[str, Any]:
         return {}
     out: dict[str, Any] = {k: v for k, v in rep.items() if k in ("accuracy", "accuracy_drop_points")
                            and isinstance(v, (int, float)) and not isinstance(v, bool)}
+    test = rep.get("test")
+    if isinstance(test, dict) and isinstance(test.get("accuracy"), (int, float)):
+        out["test_accuracy"] = float(test["accuracy"])
     if isinstance(rep.get("use"), str):
         out["use"] = rep["use"][:400]
     clients = rep.get("clients")

@@ -27,10 +27,13 @@ def pareto(points: list[tuple[float, float, int]]) -> list[int]:
 
 
 def best_per_device(rows: list[dict[str, Any]], budget_points: float | None) -> list[dict[str, Any]]:
-    """For each device: the fastest artifact whose accuracy is within the budget of the float artifact.
+    """For each device: the fastest artifact whose accuracy is known and within the budget of the float artifact,
+    among the rows the protocol calls reliable.
 
-    Measured rows decide where there are any; a device that could not be reached gets the fastest estimate
-    among artifacts whose accuracy (measured elsewhere in the same benchmark) is within the budget.
+    Measured rows decide where there are any; when none of a device's rows is reliable, the fastest unreliable
+    one is named as such (``reliable: false``, with its reason). A device that could not be reached gets the
+    fastest estimate among artifacts whose accuracy (measured elsewhere in the same benchmark) is within the
+    budget. An artifact whose accuracy is unknown is never within a budget.
     """
     acc_of: dict[str, float] = {}
     for r in rows:
@@ -45,47 +48,64 @@ def best_per_device(rows: list[dict[str, Any]], budget_points: float | None) -> 
     for dev in dict.fromkeys(r["device"] for r in rows):
         mine = [r for r in rows if r["device"] == dev]
         measured = [r for r in mine if r["status"] == "ok" and r.get("p50_ms")]
+        steady = [r for r in measured if r.get("reliable") is not False]
         basis = "measured"
-        cands = [(r, r["p50_ms"], r.get("accuracy")) for r in measured]
+        cands = [(r, r["p50_ms"], r.get("accuracy")) for r in (steady or measured)]
         if not cands:
             basis = "estimate"
             cands = [(r, r["estimate"]["p50_ms"], acc_of.get(r["artifact"])) for r in mine if r.get("estimate")]
         if not cands:
             out.append({"device": dev, "artifact": None, "why": "nothing was measured or estimated"})
             continue
-
-        def drop(r: dict[str, Any], a: float | None) -> float | None:
-            ref = float_acc.get(r["run"])
-            return None if ref is None or a is None else 100 * (ref - a)
-
-        within = [(r, p, a) for r, p, a in cands
-                  if budget_points is None or (d := drop(r, a)) is None or d <= budget_points]
-        r, p, a = min(within or cands, key=lambda c: c[1])
-        d = drop(r, a)
-        if not within:
-            why = (f"no artifact is within {budget_points:g} points of the float artifact; the fastest loses "
-                   f"{d:.2f} points")
-        elif d is None:
-            why = "accuracy unknown (no labeled images or no float artifact measured)"
-        elif budget_points is None:
-            why = "fastest"
-        else:
-            why = f"{-d + 0.0:+.2f} points vs the float artifact, budget {budget_points:g}"
-        out.append({"device": dev, "artifact": r["artifact"], "target": r["target"], "threads": r["threads"],
-                    "p50_ms": round(p, 3), "accuracy": a, "basis": basis, "budget_points": budget_points,
-                    "within_budget": bool(within), "why": why})
+        out.append(_pick(dev, cands, basis, budget_points, float_acc, reliable=bool(steady) or basis == "estimate"))
     return out
 
 
+def _pick(dev: str, cands: list[tuple[dict[str, Any], float, float | None]], basis: str,
+          budget_points: float | None, float_acc: dict[str, float], *, reliable: bool) -> dict[str, Any]:
+    def drop(r: dict[str, Any], a: float | None) -> float | None:
+        ref = float_acc.get(r["run"])
+        return None if ref is None or a is None else 100 * (ref - a)
+
+    within = [(r, p, a) for r, p, a in cands
+              if budget_points is None or ((d := drop(r, a)) is not None and d <= budget_points)]
+    r, p, a = min(within or cands, key=lambda c: c[1])
+    d = drop(r, a)
+    if not within and all(drop(c[0], c[2]) is None for c in cands):
+        why = (f"accuracy unknown for every artifact (no labeled images, or no float artifact measured), so none "
+               f"is known to be within {budget_points:g} points; this is only the fastest")
+    elif not within:
+        why = (f"no artifact is within {budget_points:g} points of the float artifact; the fastest loses "
+               f"{d:.2f} points" if d is not None else f"no artifact is known to be within {budget_points:g} "
+               "points; the fastest's accuracy is unknown")
+    elif d is None:
+        why = "fastest; accuracy unknown (no labeled images or no float artifact measured)"
+    elif budget_points is None:
+        why = "fastest"
+    else:
+        why = f"{-d + 0.0:+.2f} points vs the float artifact, budget {budget_points:g}"
+    return {"device": dev, "artifact": r["artifact"], "target": r["target"], "threads": r["threads"],
+            "p50_ms": round(p, 3), "accuracy": a, "basis": basis, "budget_points": budget_points,
+            "within_budget": bool(within), "reliable": reliable,
+            "unreliable_reason": "" if reliable else str(r.get("unreliable_reason") or "marked unreliable"),
+            "why": why}
+
+
 def summary_lines(best: list[dict[str, Any]]) -> list[str]:
+    """One line per device; a device whose rows are all unreliable says so before naming anything."""
     lines = []
     for b in best:
         if not b.get("artifact"):
             lines.append(f"{b['device']}: {b['why']}")
             continue
         acc = f", top-1 {b['accuracy']:.4f}" if b.get("accuracy") is not None else ""
-        lines.append(f"{b['device']}: {b['target']} at {b['threads']} thread(s), p50 {b['p50_ms']:.2f} ms "
-                     f"({b['basis']}{acc}; {b['why']})")
+        pick = (f"{b['target']} at {b['threads']} thread(s), p50 {b['p50_ms']:.2f} ms "
+                f"({b['basis']}{acc}; {b['why']})")
+        if b.get("reliable") is False:
+            lines.append(f"{b['device']}: no reliable measurement here; fastest unreliable: {pick}; unreliable "
+                         f"because {b.get('unreliable_reason') or 'the protocol said so'}")
+        else:
+            lines.append(f"{b['device']}: {pick}")
     return lines
 
 
@@ -123,8 +143,8 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-MD_COLS = ("device", "target", "threads", "status", "p50_ms", "p90_ms", "p99_ms", "ci95_ms", "accuracy",
-           "top1_agreement", "size_bytes", "rss_peak_mb", "estimate", "reason")
+MD_COLS = ("device", "target", "threads", "status", "reliable", "p50_ms", "p90_ms", "p99_ms", "ci95_ms", "accuracy",
+           "top1_agreement", "size_bytes", "rss_peak_mb", "estimate", "reason", "unreliable_reason")
 
 
 def markdown(rows: list[dict[str, Any]], best: list[dict[str, Any]] | None = None,
@@ -136,7 +156,7 @@ def markdown(rows: list[dict[str, Any]], best: list[dict[str, Any]] | None = Non
     if omitted:
         tail += f"\n{omitted_sentence(omitted)}\n"
     if best:
-        tail += "\n## Fastest artifact within the accuracy budget, per device\n\n" + "".join(
+        tail += "\n## Fastest artifact within the accuracy budget, per device (reliable rows only)\n\n" + "".join(
             f"- {x}\n" for x in summary_lines(best))
     return "# Benchmark\n\n" + "\n".join(lines) + "\n" + tail
 
@@ -281,7 +301,7 @@ table.kv th {{ text-align: left; background: #f4f4f4; }} body {{ max-width: 1200
 </style></head><body>
 <h1>edgetl benchmark</h1>
 <p>Created {html.escape(doc['created'])}; schema {doc['schema']}. The same rows are in bench.json, bench.csv and bench.md.</p>
-<h2>Fastest artifact within the accuracy budget, per device</h2><ul id="best">{best}</ul>
+<h2>Fastest artifact within the accuracy budget, per device (reliable rows only)</h2><ul id="best">{best}</ul>
 <div class="plots">{sections}</div>
 <h2>Rows</h2><div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>
 {omitted}

@@ -390,6 +390,11 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
                 reliable = False
                 why = "; ".join(x for x in (why, f"the machine ran {100 * (worst / probe_med - 1):+.0f}% off its "
                                                   "usual speed while this row was timed (speed probe)") if x)
+        unsettled = [r for r in ok if (r.get("timing") or {}).get("steady") is False]
+        if unsettled:  # the warm-up ran its 3x limit without the latency settling
+            reliable = False
+            why = "; ".join(x for x in (why, f"the warm-up did not settle in {len(unsettled)} of {len(ok)} "
+                                              "repetition(s) (latency still moving after 3x warmup_runs)") if x)
         cores = (first_r.get("fingerprint") or {}).get("cores")
         if isinstance(cores, int) and n >= cores > 0:  # no core left for anything else on that machine
             reliable = False

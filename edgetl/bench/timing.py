@@ -23,6 +23,7 @@ class TimingResult:
     max_ms: float
     throughput_ips: float
     elapsed_s: float
+    steady: bool = True  # the warm-up settled (medians of the last two fives within the tolerance)
 
     def to_dict(self) -> dict[str, float]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
@@ -38,6 +39,7 @@ def measure(fn: Callable[[], object], *, warmup_runs: int = 10, min_runs: int = 
     and ``min_time_s`` are reached, or at ``max_runs`` / ``max_time_s``, whichever comes first.
     """
     warm: list[float] = []
+    steady = 3 * max(warmup_runs, 0) < 10  # too short a warm-up to judge: not marked
     for i in range(max(warmup_runs, 0) * 3):
         t = time.perf_counter_ns()
         fn()
@@ -45,6 +47,7 @@ def measure(fn: Callable[[], object], *, warmup_runs: int = 10, min_runs: int = 
         if i + 1 >= warmup_runs and len(warm) >= 10:
             a, b = np.median(warm[-10:-5]), np.median(warm[-5:])
             if abs(b - a) <= steady_tolerance * a:
+                steady = True
                 break
     lat: list[float] = []
     start = time.perf_counter()
@@ -57,17 +60,18 @@ def measure(fn: Callable[[], object], *, warmup_runs: int = 10, min_runs: int = 
             break
         if len(lat) >= min_runs and elapsed >= min_time_s:
             break
-    return summarize(lat, len(warm), time.perf_counter() - start), np.asarray(lat)
+    return summarize(lat, len(warm), time.perf_counter() - start, steady=steady), np.asarray(lat)
 
 
-def summarize(lat: list[float] | np.ndarray, warmup_runs: int, elapsed_s: float) -> TimingResult:
+def summarize(lat: list[float] | np.ndarray, warmup_runs: int, elapsed_s: float, *, steady: bool = True
+              ) -> TimingResult:
     arr = np.asarray(lat, dtype=np.float64)
     std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
     p50, p90, p99 = (float(x) for x in np.percentile(arr, [50, 90, 99]))
     return TimingResult(runs=len(arr), warmup_runs=warmup_runs, p50_ms=p50, p90_ms=p90, p99_ms=p99,
                         mean_ms=float(arr.mean()), std_ms=std, ci95_ms=1.96 * std / math.sqrt(len(arr)),
                         min_ms=float(arr.min()), max_ms=float(arr.max()), throughput_ips=1000.0 / float(arr.mean()),
-                        elapsed_s=elapsed_s)
+                        elapsed_s=elapsed_s, steady=steady)
 
 
 def sustained(fn: Callable[[], object], seconds: float, *, window_s: float | None = None

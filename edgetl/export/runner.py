@@ -8,8 +8,16 @@ from ..artifacts import Artifact, atomic_write_json, atomic_write_text, read_jso
 from ..config import ExportConfig
 from ..pipeline import StageResult, run_stage
 
-COLUMNS = ("target", "status", "size_bytes", "accuracy", "accuracy_drop_points", "top1_agreement", "max_abs_diff",
-           "convert_s", "verify_ms_per_image", "file")
+# one sign everywhere: points vs the Keras model, negative = the artifact is worse (as in the terminal)
+COLUMNS = ("target", "status", "size_bytes", "validation top-1", "vs Keras pts", "test top-1", "test vs Keras pts",
+           "top1_agreement", "max_abs_diff", "convert_s", "verify_ms_per_image", "file")
+
+
+def _cells(r: dict[str, Any]) -> dict[str, Any]:
+    t = r.get("test") or {}
+    signed = (lambda d: None if d is None else f"{-float(d) + 0.0:+.2f}")
+    return {**r, "validation top-1": r.get("accuracy"), "vs Keras pts": signed(r.get("accuracy_drop_points")),
+            "test top-1": t.get("accuracy"), "test vs Keras pts": signed(t.get("accuracy_drop_points"))}
 
 
 def export_run(train_dir: Path, run_dir: Path, config: ExportConfig, *,
@@ -38,7 +46,8 @@ def write_report(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     atomic_write_json(run_dir / "export_report.json", {"schema": 1, "artifacts": rows})
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for r in rows:
-        lines.append("| " + " | ".join(_fmt(r.get(c)) for c in COLUMNS) + " |")
+        cells = _cells(r)
+        lines.append("| " + " | ".join(_fmt(cells.get(c)) for c in COLUMNS) + " |")
     flagged = [r for r in rows if r["status"] != "ok"]
     notes = "".join(f"\n- **{r['target']} {r['status'].upper()}**: {r['reason']}" for r in flagged)
     details = "".join(_quantization_section(r) for r in rows)

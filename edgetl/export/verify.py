@@ -15,6 +15,11 @@ def run_artifact(clf: Any, pixels: np.ndarray) -> np.ndarray:
     return np.stack([clf.scores(p) for p in pixels])
 
 
+# One status vocabulary for every output (summary, export table and reports, edgetl artifacts):
+OK, UNCERTAIN, OVER_BUDGET, FAILED = "ok", "uncertain", "over budget", "failed"
+PASSING = (OK, UNCERTAIN)  # uncertain: over the budget, but within noise of it on the images verified
+
+
 def compare(target: Target | str, scores: np.ndarray, reference: np.ndarray, labels: np.ndarray, *,
             budget_points: float) -> dict[str, Any]:
     """Top-1 agreement, score differences and accuracy against the Keras reference; sets ``status``."""
@@ -38,12 +43,13 @@ def compare(target: Target | str, scores: np.ndarray, reference: np.ndarray, lab
         out["accuracy_drop_ci95_points"] = [round(lo, 3), round(hi, 3)]
         drop = out["accuracy_drop_points"]
         if drop > budget_points and lo > budget_points:
-            out["status"] = "flagged"
+            out["status"] = OVER_BUDGET
             out["reason"] = (f"accuracy {acc:.4f} is {drop:.2f} points below the float model ({ref_acc:.4f}), "
                              f"95% interval {lo:.2f}..{hi:.2f} points (paired, {len(labels)} images): over the "
                              f"budget of {budget_points:g} points beyond noise. Try more calibration images, "
                              "per-channel quantization, or a float16 / dynamic-range artifact.")
         elif drop > budget_points:
+            out["status"] = UNCERTAIN
             out["reason"] = (f"uncertain: the drop of {drop:.2f} points is over the budget of {budget_points:g}, but "
                              f"its 95% interval {lo:.2f}..{hi:.2f} (paired, {len(labels)} images) includes the "
                              "budget; verify on more images (export.verify_images=0 uses the whole split)")

@@ -29,7 +29,7 @@ def test_every_target_exists_verified_and_described(exported: list[dict], tiny_r
     for r in exported:
         p = Path(r["path"])
         assert p.is_file() and p.stat().st_size == r["size_bytes"] and p.suffix == TARGETS[r["target"]].format.suffix
-        assert r["status"] in ("ok", "flagged"), r
+        assert r["status"] in ("ok", "uncertain", "over budget"), r
         agreeing = r["top1_agreement"] * r["images"]  # a fraction of the verified images
         assert r["images"] >= 3 and abs(agreeing - round(agreeing)) < 1e-6 and r["ops"]
     by = {r["target"]: r for r in exported}
@@ -209,7 +209,7 @@ def test_broken_calibration_is_flagged(real_run: Path) -> None:
         p.write_bytes(data)
         clf = Classifier.load(p, mean=0.0, std=1.0, labels=shared.labels)
         results[name] = compare("tflite:uint8", run_artifact(clf, pixels), ref, labels, budget_points=2.0)
-    assert results["bad"]["status"] == "flagged" and "points below the float model" in results["bad"]["reason"]
+    assert results["bad"]["status"] == "over budget" and "points below the float model" in results["bad"]["reason"]
     assert results["bad"]["accuracy"] < results["good"]["accuracy"] - 0.2
     assert results["good"]["top1_agreement"] >= 0.9
 

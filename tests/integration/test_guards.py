@@ -57,7 +57,7 @@ def test_export_exit_status_follows_the_verdicts(tiny_run: Path) -> None:
     assert len(rows) == 2
     assert res.exit_code == (1 if any(r["status"] != "ok" for r in rows) else 0)
     with pytest.raises(SystemExit) as e:
-        finish([{**rows[0], "status": "flagged", "reason": "over budget"}], True)
+        finish([{**rows[0], "status": "over budget", "reason": "over budget"}], True)
     assert e.value.code == 1
 
 

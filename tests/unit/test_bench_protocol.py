@@ -73,6 +73,52 @@ def test_best_per_device_respects_the_budget_against_the_float_artifact() -> Non
     assert not b["within_budget"] and "loses 13.00 points" in b["why"]
 
 
+def test_the_fastest_answer_comes_from_reliable_rows_and_says_when_there_are_none() -> None:
+    from edgetl.bench.report import best_per_device, markdown, summary_lines
+
+    rows = [{**_row("cpu", "tflite:fp32", 3.0, 0.93), "reliable": True},
+            {**_row("cpu", "tflite:int8", 1.5, 0.925), "reliable": False, "unreliable_reason": "spread 9%"}]
+    b = best_per_device(rows, 2.0)[0]
+    assert b["target"] == "tflite:fp32" and b["reliable"] is True  # the faster row is not trusted
+    noisy = [{**r, "reliable": False, "unreliable_reason": "spread 9%"} for r in rows]
+    b = best_per_device(noisy, 2.0)[0]
+    assert b["target"] == "tflite:int8" and b["reliable"] is False
+    line = summary_lines([b])[0]
+    assert "no reliable measurement here; fastest unreliable: tflite:int8" in line and "spread 9%" in line
+    md = markdown(noisy, [b])
+    assert "| reliable |" in md.splitlines()[2] or "reliable" in md.splitlines()[2]
+    assert "| False |" in md and "spread 9%" in md
+
+
+def test_an_unknown_accuracy_is_never_within_the_budget() -> None:
+    from edgetl.bench.report import best_per_device
+
+    rows = [_row("cpu", "tflite:fp32", 3.0, 0.93), _row("cpu", "tflite:int8", 1.0, None)]
+    b = best_per_device(rows, 2.0)[0]
+    assert b["target"] == "tflite:fp32" and b["within_budget"]
+    blind = [_row("cpu", "tflite:fp32", 3.0, None), _row("cpu", "tflite:int8", 1.0, None)]
+    b = best_per_device(blind, 2.0)[0]
+    assert not b["within_budget"] and "accuracy unknown for every artifact" in b["why"]
+
+
+def test_a_warm_up_that_never_settles_marks_the_timing() -> None:
+    import itertools
+
+    from edgetl.bench.timing import measure
+
+    ramp = itertools.count(1)
+
+    def slower_each_call() -> None:  # 1, 2, 3 ... ms: never steady
+        import time
+
+        time.sleep(next(ramp) * 1e-4)
+
+    res, _ = measure(slower_each_call, warmup_runs=10, min_runs=3, max_runs=3, min_time_s=0.0)
+    assert res.steady is False and res.warmup_runs == 30
+    res, _ = measure(lambda: sum(range(2000)), warmup_runs=10, min_runs=3, max_runs=3, min_time_s=0.0)
+    assert res.steady is True
+
+
 def test_nearby_points_share_one_label() -> None:
     from edgetl.bench.report import label_groups
 

@@ -15,19 +15,26 @@ def export_table(rows: list[dict[str, Any]]) -> None:
 
     from ..console import console, esc, line, styled
 
-    t = Table(title="exported artifacts (verified on the validation images)")
-    for col in ("target", "status", "size KB", "top-1", "vs Keras pts", "agree w/ Keras", "max |diff|", "convert s"):
+    t = Table(title="exported artifacts (verified on the validation images; test: the held-out split, reported only)")
+    for col in ("target", "status", "size KB", "top-1", "vs Keras pts", "test top-1", "test vs Keras", "agree w/ Keras",
+                "max |diff|", "convert s"):
         t.add_column(col, justify="right" if col not in ("target", "status") else "left")
     for r in rows:
-        style = {"ok": "green", "flagged": "bold yellow", "failed": "bold red"}.get(r["status"], "")
+        te = r.get("test") or {}
+        test = ((f"{te['accuracy']:.4f}", f"{-te['accuracy_drop_points'] + 0.0:+.2f}")
+                if te.get("accuracy") is not None and te.get("accuracy_drop_points") is not None else ("", ""))
+        style = {"ok": "green", "uncertain": "yellow", "over budget": "bold yellow",
+                 "failed": "bold red"}.get(r["status"], "")
         t.add_row(esc(r["target"]), styled(r["status"], style), f"{r['size_bytes'] / 1024:.0f}", f"{r['accuracy']:.4f}",
-                  f"{-r['accuracy_drop_points'] + 0.0:+.2f}", f"{r['top1_agreement']:.4f}", f"{r['max_abs_diff']:.4f}",
+                  f"{-r['accuracy_drop_points'] + 0.0:+.2f}", *test, f"{r['top1_agreement']:.4f}", f"{r['max_abs_diff']:.4f}",
                   f"{r['convert_s']:.1f}")
     con = console(140)
     con.print(t)
     for r in rows:
         if r["status"] != "ok":
-            con.print(line(styled(f"{r['target']} {r['status'].upper()}", "bold red"), f": {esc(r['reason'])}"))
+            con.print(line(styled(f"{r['target']} {r['status'].upper()}",
+                                  "bold red" if r["status"] in ("over budget", "failed") else "yellow"),
+                           f": {esc(r['reason'])}"))
 
 
 def finish(rows: list[dict[str, Any]], as_json: bool, extra: dict[str, Any] | None = None) -> None:
@@ -35,7 +42,9 @@ def finish(rows: list[dict[str, Any]], as_json: bool, extra: dict[str, Any] | No
         emit({**(extra or {}), "artifacts": rows}, True)
     else:
         export_table(rows)
-    if any(r["status"] != "ok" for r in rows):
+    from ...export.verify import PASSING
+
+    if any(r["status"] not in PASSING for r in rows):
         sys.exit(1)
 
 

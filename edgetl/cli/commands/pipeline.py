@@ -60,11 +60,16 @@ def _print_summary(summary: dict[str, Any]) -> None:
     t = summary["train"]
     con.print(line("\n", styled("summary", "bold"), f" ({summary['seconds']:.0f} s)"))
     con.print(f"  trained: {esc(t['strategy']['strategy'])}, validation top-1 {t['validation_top1']:.4f} on "
-              f"{t['validation_images']} images{' (reused)' if t['cached'] else ''}")
+              f"{t['validation_images']} images"
+              + (f", test top-1 {t['test_top1']:.4f} on {t['test_images']} (held out)" if "test_top1" in t else "")
+              + f"{' (reused)' if t['cached'] else ''}")
     for a in summary["artifacts"]:
         drop = a.get("accuracy_drop_points")
-        con.print(f"  {esc(a['target']):<15} {esc(a['status']):<8} top-1 {a['accuracy']:.4f}"
-                  + (f" ({-drop + 0.0:+.2f} points vs Keras)" if drop is not None else ""))
+        te = a.get("test") or {}
+        test = (f"; test {te['accuracy']:.4f} ({-te['accuracy_drop_points'] + 0.0:+.2f})"
+                if te.get("accuracy") is not None and te.get("accuracy_drop_points") is not None else "")
+        con.print(f"  {esc(a['target']):<15} {esc(a['status']):<11} validation top-1 {a['accuracy']:.4f}"
+                  + (f" ({-drop + 0.0:+.2f} points vs Keras)" if drop is not None else "") + test)
     if "bench" in summary:
         from ...bench.report import summary_lines
 

@@ -21,12 +21,13 @@ def artifacts(run_dir: str, as_json: bool) -> None:
         emit(rows, True)
         return
     t = Table(title=esc(f"artifacts of {run_dir}"))
-    for c in ("target", "status", "top-1", "vs Keras pts", "size KB", "path", "for"):
+    for c in ("target", "status", "top-1", "vs Keras pts", "test top-1", "size KB", "path", "for"):
         t.add_column(c, overflow="fold")
     for r in rows:
         drop = r.get("accuracy_drop_points")
         t.add_row(esc(r["target"]), esc(r["status"]), "" if r["accuracy"] is None else f"{r['accuracy']:.4f}",
                   "" if drop is None else f"{-drop + 0.0:+.2f}",
+                  "" if r.get("test_accuracy") is None else f"{r['test_accuracy']:.4f}",
                   "" if r["size_bytes"] is None else f"{r['size_bytes'] / 1024:.0f}", esc(r["path"]),
                   esc(r.get("use") or ""))
     console(200).print(t)
