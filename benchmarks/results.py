@@ -493,6 +493,34 @@ def quant_matrix() -> str:
     return "\n".join(out) + "\n"
 
 
+def _share(v: Any) -> str:
+    return "" if v is None else f"{100 * v:.1f}%"
+
+
+def clients() -> str:
+    d = load("clients.json")
+    out = ["## In the clients apps use: MediaPipe Tasks, onnx.checker, OpenVINO\n"]
+    if d is None:
+        return out[0] + missing("clients.json", "python benchmarks/clients.py --run image=RUN --run text=RUN")
+    out.append(f"{d['date']}, {machine(d['machine'])}, commit {d['commit']}"
+               f"{'+' if d.get('edgetl_modified_since_commit') else ''}; raw file `benchmarks/results/clients.json` "
+               "(`benchmarks/clients.py`); clients: "
+               + ", ".join(f"{k} {v}" for k, v in sorted(d["client_versions"].items())) + ".\n")
+    out.append("Each artifact loaded by the client itself with default options (OpenVINO: f32 precision hint), on "
+               "the run's validation items. Agreement: the same top-1 as edgetl's runtime given the same input "
+               "(required: 99%); own resize: MediaPipe given the photos, resized by its own pipeline (reported).\n")
+    out.append("| run | target | client | status | items | agreement | own resize | the client's words |")
+    out.append("|---|---|---|---|---|---|---|---|")
+    for run in d["runs"]:
+        for a in run["artifacts"]:
+            for c in a["clients"]:
+                words = str(c.get("detail") or "").replace("|", "/")[:160] if c["status"] != "ok" else ""
+                out.append(f"| {run['name']} ({run['kind']}) | {a['target']} | {c['client']} | {c['status']} | "
+                           f"{c.get('items') or ''} | {_share(c.get('agreement'))} | {_share(c.get('own_resize_agreement'))}"
+                           f" | {words} |")
+    return "\n".join(out) + "\n"
+
+
 def ray_rows(d: dict[str, Any]) -> list[str]:
     rows = ["| run | workers x CPUs | features s | vs local | whole train stage s | vs local | val / test top-1 | "
             "weights vs local |", "|---|---|---|---|---|---|---|---|"]
@@ -715,7 +743,7 @@ def with_readme_block(text: str) -> str:
 
 
 SECTIONS: list[Callable[[], str]] = [main_job, text_main_job, text_sweep, headline, runtime_overhead, runtime_only, selective,
-                                     quant_matrix, onnx_calibration_memory,
+                                     quant_matrix, clients, onnx_calibration_memory,
                                      cached_features, ray_features, gpu, loopback, lite_import, estimator, fuzz]
 
 

@@ -240,6 +240,7 @@ def test_sensitivity_table_and_selective_quantization(tiny_run: Path, tmp_path: 
             taken = [t for t in sel["tried"] if sel.get("chosen") and (
                 t.get("calibration") == sel.get("calibration") if sel.get("calibration")
                 else t.get("float_layers") == len(sel.get("float_layers") or []))]
+            assert bool(taken) == bool(sel.get("chosen")), sel  # what was kept is one of the candidates tried
             assert all(t["closer_z"] >= sel["min_z"] for t in taken)  # never taken on noise
             if not sel.get("chosen"):
                 assert "kept the plain artifact" in sel["reason"] or "stopped" in sel["reason"]
@@ -250,6 +251,7 @@ def test_sensitivity_table_and_selective_quantization(tiny_run: Path, tmp_path: 
                 kept = [t for t in sel["tried"] if t.get("calibration") == sel["calibration"]]
                 assert kept and kept[0]["disagreement_points"] == pytest.approx(100 * (1 - r["top1_agreement"]),
                                                                                 abs=2e-3)
+    assert any("selective" in r for r in rows), "a zero budget must make selective quantization run"
 
 
 def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: Path) -> None:
