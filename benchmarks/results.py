@@ -747,6 +747,46 @@ SECTIONS: list[Callable[[], str]] = [main_job, text_main_job, text_sweep, headli
                                      cached_features, ray_features, gpu, loopback, lite_import, estimator, fuzz]
 
 
+def _selective_rows() -> list[dict[str, Any]]:
+    d = load("selective.json")
+    return d["rows"] if d else []
+
+
+def _claim_nearest_gap() -> str:
+    r = next(x for x in _selective_rows() if x["fine_tune_lr"] == 1e-05 and x["target"] == "tflite:int8")
+    return (f"a {r['nearest']['val_drop']:.2f}-point validation drop came with a {r['nearest']['test_drop']:.1f}-point "
+            "drop on the held-out")
+
+
+def _claim_onnx_limits() -> str:
+    import re
+
+    lims = [float(m) for x in _selective_rows() if x["target"] == "onnx:int8"
+            for m in re.findall(r"over the limit of ([0-9.]+)x", (x.get("selective") or {}).get("reason") or "")]
+    return f"{min(lims):.2f}x to {max(lims):.2f}x the plain int8"
+
+
+# Figures in prose (outside the generated blocks): each phrase is rebuilt from its raw file, and --check fails
+# when the file no longer contains it (someone changed the figure, or the raw file moved under it).
+PROSE_CLAIMS: list[tuple[Path, str, Callable[[], str]]] = [
+    (README, "results/selective.json rows 1e-05 tflite:int8 nearest", _claim_nearest_gap),
+    (README, "results/selective.json onnx rows' latency limits", _claim_onnx_limits),
+]
+
+
+def prose_problems() -> list[str]:
+    bad = []
+    for path, what, phrase in PROSE_CLAIMS:
+        try:
+            want = phrase()
+        except (StopIteration, KeyError, ValueError) as exc:
+            bad.append(f"{path.name}: {what}: the raw file no longer gives this figure ({type(exc).__name__})")
+            continue
+        if " ".join(want.split()) not in " ".join(path.read_text().split()):
+            bad.append(f"{path.name}: expected the figure {want!r} ({what}); the prose says otherwise")
+    return bad
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true", help="fail when RESULTS.md or the README block is stale")
@@ -760,13 +800,18 @@ def main() -> None:
                 bad.append(path)
                 sys.stdout.writelines(difflib.unified_diff(have.splitlines(True), want.splitlines(True),
                                                            str(path), "generated", n=1))
-        if bad:
-            sys.exit(f"stale: {', '.join(map(str, bad))}; run python benchmarks/results.py")
+        prose = prose_problems()
+        print("\n".join(prose))
+        if bad or prose:
+            sys.exit(f"stale: {', '.join(map(str, bad + [README] * bool(prose)))}; run python benchmarks/results.py "
+                     "(prose figures: change them back or change the raw file)")
         print("RESULTS.md and the README block match the raw files")
         return
     RESULTS.write_text(results)
     README.write_text(readme)
     print(f"wrote {RESULTS} and the README block")
+    for p in prose_problems():
+        print(f"warning: {p}")
 
 
 if __name__ == "__main__":
