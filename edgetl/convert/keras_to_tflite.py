@@ -17,15 +17,28 @@ from ..errors import ConversionError
 
 
 def keras_to_saved_model(model: Any, path: str | Path, *, input_size: int | None = None,
-                         signature: tuple[tuple[int, ...], str, str] | None = None) -> Path:
+                         signature: tuple[tuple[int, ...], str, str] | None = None, bert_form: bool = False) -> Path:
     """Export ``model`` as a SavedModel with batch 1: float32 [1, size, size, 3] named ``image``, or
-    ``signature`` = (shape without the batch, dtype, name), e.g. ((64,), "int32", "tokens") for a text model."""
+    ``signature`` = (shape without the batch, dtype, name), e.g. ((64,), "int32", "tokens") for a text model.
+
+    ``bert_form``: a text model takes the three inputs phone task libraries feed a BERT model (``ids``, ``mask``,
+    ``segment_ids``; ``runtime/bert_inputs.py``); the model sees ``ids * mask * (1 - segment_ids)``, which is
+    the ids themselves for one sentence whose mask marks its tokens."""
     import tensorflow as tf
 
     shape, dtype, name = signature or ((input_size, input_size, 3), "float32", "image")
-    spec = tf.TensorSpec((1, *shape), getattr(tf, dtype), name=name)
+    spec: Any = [tf.TensorSpec((1, *shape), getattr(tf, dtype), name=name)]
+    if bert_form:
+        import keras
+
+        from ..runtime.bert_inputs import ROLES
+
+        ins = {r: keras.Input(shape, dtype="int32", name=r) for r in ROLES}
+        ids = keras.ops.multiply(keras.ops.multiply(ins["ids"], ins["mask"]), keras.ops.subtract(1, ins["segment_ids"]))
+        model = keras.Model([ins[r] for r in ROLES], model(ids), name="edgetl_bert_form")
+        spec = [[tf.TensorSpec((1, *shape), tf.int32, name=r) for r in ROLES]]
     try:
-        model.export(str(path), format="tf_saved_model", input_signature=[spec], verbose=False)
+        model.export(str(path), format="tf_saved_model", input_signature=spec, verbose=False)
     except Exception as exc:
         raise ConversionError(f"Keras could not export the model as a SavedModel: {exc}") from exc
     return Path(path)

@@ -69,16 +69,13 @@ def check(path: Path, clf: Any, items: Any, names: list[str], edgetl_top1: np.nd
     return [_onnx_checker(path), _openvino(path, clf, items, edgetl_top1)]
 
 
-TEXT_GAP = ("MediaPipe's TextClassifier takes BERT models with three inputs (ids, mask, segment_ids); edgetl's text "
-            "files take one (the token ids), so phone task libraries do not load them yet")
-
-
 def phone_note(target: Any, kind: str = "image") -> str:
     """Which apps and devices a target's file is for (``edgetl artifacts`` and the export report say it)."""
     if target.format.name == "onnx":
         return "ONNX Runtime (edgetl's runtime, a Pi, a Jetson) and OpenVINO; phone apps load the .tflite files"
     if kind == "text":
-        return f"edgetl's runtime (TextClassifier) and a Pi; not phone apps: {TEXT_GAP}"
+        return ("phone apps (MediaPipe TextClassifier: BERT inputs ids, mask, segment_ids; WordPiece vocabulary and "
+                "labels inside), edgetl's runtime, a Pi")
     if target.io_dtype == "int8":
         return ("edgetl's runtime, a Pi, a Coral; not phone apps: MediaPipe Tasks and the LiteRT Task Library "
                 "cannot load int8 input (use tflite:uint8 there)")

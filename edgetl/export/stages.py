@@ -143,7 +143,8 @@ class ExportInputs:
     def saved_model(self) -> Path:
         from ..convert.keras_to_tflite import keras_to_saved_model
 
-        return keras_to_saved_model(self.model, Path(self._tmp.name) / "saved_model", signature=self.signature)
+        return keras_to_saved_model(self.model, Path(self._tmp.name) / "saved_model", signature=self.signature,
+                                    bert_form=self.kind == "text")  # what MediaPipe's TextClassifier loads
 
 
 class ReferenceStage:
@@ -389,9 +390,8 @@ class ExportStage:
                 if r.status == "refused" and not self._client_refusal_expected()]
 
     def _client_refusal_expected(self) -> bool:
-        """MediaPipe and the Task Library take uint8 or float32 input: the int8-input file is not for them; nor
-        are edgetl's one-input text files (``clients.TEXT_GAP``)."""
-        return self.target.format.name == "tflite" and (self.target.io_dtype == "int8" or self.shared.kind == "text")
+        """MediaPipe and the Task Library take uint8 or float32 images: the int8-input image file is not for them."""
+        return self.target.format.name == "tflite" and self.target.io_dtype == "int8" and self.shared.kind != "text"
 
     def _calibration_report(self, fmt: Any, config: ExportConfig, report: dict[str, Any], data: bytes) -> list[str]:
         """Put the calibration audit, the range audit and the weight rounding into ``report``; return the warnings."""

@@ -1,7 +1,7 @@
 """Calibration images: a seeded sample of training images, decoded exactly as in training."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -67,9 +67,14 @@ def representative(pixels: np.ndarray, transform: Callable[[np.ndarray], np.ndar
                    keep_dtype: bool = False) -> Callable[[], Iterable[list[np.ndarray]]]:
     """A TFLite representative_dataset over ``pixels`` (float32 0..255, batch 1); token ids keep their dtype."""
 
-    def gen() -> Iterable[list[np.ndarray]]:
+    def gen() -> Iterable[Any]:
+        from ..runtime.bert_inputs import companions
+
         for p in pixels:
             x = p[None] if keep_dtype else p[None].astype(np.float32)
-            yield [transform(x) if transform else x]
+            if keep_dtype:  # token ids: the text model's BERT form takes their mask and segment ids beside them
+                yield {"ids": x.astype(np.int32), **companions(x.astype(np.int32))}
+            else:
+                yield [transform(x) if transform else x]
 
     return gen

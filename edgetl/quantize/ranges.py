@@ -82,6 +82,30 @@ def feed(inp: dict[str, Any], x: np.ndarray) -> np.ndarray:
     return x.astype(inp["dtype"])
 
 
+def set_input(it: Any, inp: dict[str, Any], x: np.ndarray) -> None:
+    """Feed ``x`` to ``inp``, and a BERT-form text model's mask and segment ids beside its token ids."""
+    from ..runtime.bert_inputs import companions, roles
+
+    v = feed(inp, x)
+    it.set_tensor(inp["index"], v)
+    details = it.get_input_details()
+    bert = roles(details)
+    if bert:
+        extra = companions(v)
+        for d, r in zip(details, bert):
+            if r != "ids":
+                it.set_tensor(d["index"], extra[r])
+
+
+def _ids_input(it: Any) -> dict[str, Any]:
+    """The input that takes the data: the only one, or a BERT-form model's token ids."""
+    from ..runtime.bert_inputs import roles
+
+    details = it.get_input_details()
+    bert = roles(details)
+    return details[bert.index("ids")] if bert else details[0]
+
+
 def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray, float_model: bytes | None = None,
                  calibration_total: int | None = None) -> dict[str, Any]:
     """Clip shares of every quantized activation tensor of a TFLite model, in LiteRT.
@@ -92,7 +116,7 @@ def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray, float_model:
     that merely reach the end: saturated pixels (0 or 255) land exactly on the ends of the in-graph
     normalization's range on calibration images too, which is not clipping (issue 29)."""
     it = debug_interpreter(model)
-    inp = it.get_input_details()[0]
+    inp = _ids_input(it)
     details = it.get_tensor_details()
     consts = _constant_tensors(model)
     watch = [d for d in details if d["dtype"] in (np.int8, np.uint8, np.int16) and d["index"] not in consts
@@ -102,7 +126,7 @@ def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray, float_model:
     if ref is not None:
         by_name = {d["name"]: d["index"] for d in ref.get_tensor_details() if d["dtype"] == np.float32}
         twins = {d["index"]: by_name[d["name"]] for d in watch if d["name"] in by_name}
-    rin = ref.get_input_details()[0] if ref is not None else None
+    rin = _ids_input(ref) if ref is not None else None
 
     ends, bounds = {}, {}
     for d in watch:  # an end of the range that stands for 0 (after a ReLU, a softmax) holds zeros, not clipped values
@@ -114,10 +138,10 @@ def tflite_audit(model: bytes, calib: np.ndarray, held: np.ndarray, float_model:
                               s * (info.max - zp) + s / 2 if zp != info.max else np.inf)
 
     def run(x: np.ndarray) -> dict[str, tuple[int, int]]:
-        it.set_tensor(inp["index"], feed(inp, x))
+        set_input(it, inp, x)
         it.invoke()
         if ref is not None:
-            ref.set_tensor(rin["index"], feed(rin, x))
+            set_input(ref, rin, x)
             ref.invoke()
         out = {}
         if inp["dtype"] in (np.int8, np.uint8):  # the input's quantization clips what lies beyond its range

@@ -66,7 +66,10 @@ def embed(data: bytes, contract: dict[str, Any]) -> bytes:
     from ...runtime.tflite_file import CONTRACT_METADATA_NAME
     from .tflite_metadata import METADATA_NAME, attach_files, build, card_of
 
-    meta, files = build(contract, card_of(contract))
+    from ...runtime.tflite_file import read_graph
+
+    g = read_graph(data)
+    meta, files = build(contract, card_of(contract), [g.tensors[i].name for i in g.inputs])
     data = embed_metadata(data, {CONTRACT_METADATA_NAME: json.dumps(contract, sort_keys=True).encode(),
                                  METADATA_NAME: meta})
     return attach_files(data, files)

@@ -14,6 +14,8 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
+from ...runtime.bert_inputs import role_of
+
 METADATA_NAME = "TFLITE_METADATA"
 IDENTIFIER = b"M001"
 LABELS_FILE = "labels.txt"
@@ -47,8 +49,9 @@ def card_of(contract: dict[str, Any]) -> ModelCard:
                      license=str(c.get("license") or ""))
 
 
-def build(contract: dict[str, Any], card: ModelCard) -> tuple[bytes, dict[str, bytes]]:
-    """The metadata flatbuffer for an edgetl contract and the associated files it names."""
+def build(contract: dict[str, Any], card: ModelCard, inputs: list[str] | None = None) -> tuple[bytes, dict[str, bytes]]:
+    """The metadata flatbuffer for an edgetl contract and the associated files it names; ``inputs``: the model's
+    input tensor names in order (a BERT-form text model has three: ids, mask, segment_ids)."""
     import flatbuffers
 
     b = flatbuffers.Builder(1024)
@@ -61,10 +64,10 @@ def build(contract: dict[str, Any], card: ModelCard) -> tuple[bytes, dict[str, b
                          content=_content(b, _FEATURE_PROPERTIES, _empty(b)), stats=(1.0, 0.0),
                          files=[label_file])
     if text:
-        inputs, units = _text_inputs(b, contract, files)
+        tensors, units = _text_inputs(b, contract, files, inputs or ["ids"])
     else:
-        inputs, units = [_image_input(b, contract)], []
-    sub = _table(b, [(2, "offset", _vector(b, inputs)), (3, "offset", _vector(b, [out_tensor])),
+        tensors, units = [_image_input(b, contract)], []
+    sub = _table(b, [(2, "offset", _vector(b, tensors)), (3, "offset", _vector(b, [out_tensor])),
                      *([(5, "offset", _vector(b, units))] if units else [])])
     fields = [(0, "offset", b.CreateString(card.name)), (1, "offset", b.CreateString(card.description)),
               (2, "offset", b.CreateString(card.version)), (3, "offset", _vector(b, [sub])),
@@ -98,8 +101,15 @@ def _image_input(b: Any, contract: dict[str, Any]) -> int:
                    content=_content(b, _IMAGE_PROPERTIES, props), stats=(float(hi), float(lo)), units=[unit])
 
 
-def _text_inputs(b: Any, contract: dict[str, Any], files: dict[str, bytes]) -> tuple[list[int], list[int]]:
-    """Token ids in; the WordPiece vocabulary as the BertTokenizer process unit of the subgraph."""
+BERT_INPUTS = {"ids": "Token ids of the text (WordPiece), [CLS] first, padded with 0.",
+               "mask": "1 for each token of the text (with [CLS] and [SEP]), 0 for padding.",
+               "segment_ids": "0 for every token (one sentence)."}
+
+
+def _text_inputs(b: Any, contract: dict[str, Any], files: dict[str, bytes],
+                 inputs: list[str]) -> tuple[list[int], list[int]]:
+    """One tensor entry per model input, in the model's order, named as MediaPipe's BERT preprocessor looks
+    them up; the WordPiece vocabulary as the subgraph's BertTokenizer process unit."""
     tok = contract["input"].get("tokenizer") or {}
     vocab = tok.get("vocab") or []
     units = []
@@ -108,9 +118,11 @@ def _text_inputs(b: Any, contract: dict[str, Any], files: dict[str, bytes]) -> t
         vf = _associated_file(b, VOCAB_FILE, "WordPiece vocabulary of the tokenizer.", _VOCABULARY)
         bert = _table(b, [(0, "offset", _vector(b, [vf]))])
         units.append(_table(b, [(0, "uint8", _BERT_TOKENIZER), (1, "offset", bert)]))
-    ids = _tensor(b, "ids", "Token ids of the text (WordPiece), padded with 0.",
-                  content=_content(b, _FEATURE_PROPERTIES, _empty(b)))
-    return [ids], units
+    tensors = []
+    for name in inputs:
+        role = role_of(name) or "ids"
+        tensors.append(_tensor(b, role, BERT_INPUTS[role], content=_content(b, _FEATURE_PROPERTIES, _empty(b))))
+    return tensors, units
 
 
 def _tensor(b: Any, name: str, description: str, *, content: int, stats: tuple[float, float] | None = None,

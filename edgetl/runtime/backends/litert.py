@@ -10,6 +10,7 @@ import numpy as np
 
 from ...errors import MissingDependencyError, ModelFileError, RuntimeBackendError
 from ..limits import MAX_ACTIVATION_BYTES, MAX_INPUT_ELEMENTS
+from ..bert_inputs import companions, roles
 from ..quiet import native_stderr_quiet
 from ..tflite_file import Graph, read_graph
 
@@ -80,6 +81,10 @@ class LiteRTBackend:
             raise explain_op_error(exc, str(path), self.name, self.version) from exc
         inp = self._it.get_input_details()
         out = self._it.get_output_details()
+        bert = roles(inp)  # a text model in the BERT form: ids, mask, segment_ids (the mask from the ids)
+        self._companions = [(d["index"], r) for d, r in zip(inp, bert or []) if r != "ids"]
+        if bert:
+            inp = [inp[bert.index("ids")]]
         if len(inp) != 1 or len(out) != 1:
             raise RuntimeBackendError(f"{path}: edgetl classifies with models of one input and one output; this "
                                       f"one has {len(inp)} inputs and {len(out)} outputs.")
@@ -100,8 +105,15 @@ class LiteRTBackend:
             raise RuntimeBackendError(f"input must be {self.input_dtype} of shape {list(self.input_shape)}; "
                                       f"received {x.dtype} of shape {list(x.shape)}.")
         self._it.set_tensor(self._in, x)
+        self._set_companions(x)
         self._invoke()
         return self._it.get_tensor(self._out)
+
+    def _set_companions(self, ids: np.ndarray) -> None:
+        if self._companions:
+            extra = companions(ids)
+            for index, role in self._companions:
+                self._it.set_tensor(index, extra[role])
 
     def _invoke(self) -> None:
         try:
@@ -113,6 +125,8 @@ class LiteRTBackend:
     def run_into(self, fill: Callable[[np.ndarray], None]) -> np.ndarray:
         view = self._it.tensor(self._in)()  # a view into the interpreter's input buffer: no extra copy
         fill(view)
+        if self._companions:
+            self._set_companions(np.array(view))
         del view  # no reference may live across invoke()
         self._invoke()
         return self._it.get_tensor(self._out)
