@@ -69,6 +69,26 @@ def check(path: Path, clf: Any, items: Any, names: list[str], edgetl_top1: np.nd
     return [_onnx_checker(path), _openvino(path, clf, items, edgetl_top1)]
 
 
+def warnings(rows: list[ClientCheck], target: Any, kind: str) -> list[str]:
+    """A line for each client that differs from edgetl's runtime, or refuses a file it should load."""
+    out = []
+    for r in rows:
+        if r.status == "differs" and r.agreement is not None:
+            out.append(f"{r.client} {r.version} names another top-1 than edgetl's runtime on "
+                       f"{100 * (1 - r.agreement):.1f}% of {r.items} validation items given the same input (at least "
+                       f"{100 * AGREE_MIN:.0f}% must agree)" + (f"; {r.detail}" if r.detail else ""))
+        elif r.status == "differs":
+            out.append(f"{r.client}: {r.detail}")
+        elif r.status == "refused" and not refusal_expected(target, kind):
+            out.append(f"{r.client} {r.version} refuses the file: {r.detail}")
+    return out
+
+
+def refusal_expected(target: Any, kind: str) -> bool:
+    """MediaPipe and the Task Library take uint8 or float32 images: the int8-input image file is not for them."""
+    return target.format.name == "tflite" and target.io_dtype == "int8" and kind != "text"
+
+
 def phone_note(target: Any, kind: str = "image") -> str:
     """Which apps and devices a target's file is for (``edgetl artifacts`` and the export report say it)."""
     if target.format.name == "onnx":

@@ -375,27 +375,17 @@ class ExportStage:
 
     def _clients(self, path: Path, clf: Any, scores: np.ndarray, report: dict[str, Any]) -> list[str]:
         """The artifact in the clients apps use (``clients`` rows, ``use``); warnings for those that differ."""
-        from .clients import AGREE_MIN, check, phone_note
+        from .clients import check, phone_note, warnings
 
         names, items, _ = self.shared.validation
         rows = check(path, clf, items, names, scores.argmax(1))
         report["clients"] = [r.to_dict() for r in rows]
         report["use"] = phone_note(self.target, self.shared.kind)
-        return [f"{r.client} {r.version} names another top-1 than edgetl's runtime on "
-                f"{100 * (1 - r.agreement):.1f}% of {r.items} validation items given the same input (at least "
-                f"{100 * AGREE_MIN:.0f}% must agree)" + (f"; {r.detail}" if r.detail else "")
-                for r in rows if r.status == "differs" and r.agreement is not None] + \
-               [f"{r.client}: {r.detail}" for r in rows if r.status == "differs" and r.agreement is None] + \
-               [f"{r.client} {r.version} refuses the file: {r.detail}" for r in rows
-                if r.status == "refused" and not self._client_refusal_expected()]
-
-    def _client_refusal_expected(self) -> bool:
-        """MediaPipe and the Task Library take uint8 or float32 images: the int8-input image file is not for them."""
-        return self.target.format.name == "tflite" and self.target.io_dtype == "int8" and self.shared.kind != "text"
+        return warnings(rows, self.target, self.shared.kind)
 
     def _calibration_report(self, fmt: Any, config: ExportConfig, report: dict[str, Any], data: bytes) -> list[str]:
         """Put the calibration audit, the range audit and the weight rounding into ``report``; return the warnings."""
-        report["calibration"] = dict(self.shared.calibration_audit, ranges=self._range_audit(data),
+        report["calibration"] = dict(self.shared.calibration_audit, ranges=self._range_audit(fmt, data),
                                      weight_rounding=self._rounding_report(fmt, config))
         warns = list(report["calibration"]["warnings"]) + report["calibration"]["ranges"].get("warnings", [])
         backbone = self.shared.metrics["model"]["backbone"]
@@ -416,30 +406,15 @@ class ExportStage:
                 "basis": "the candidate (nearest rounding, scale search, or scale search with GPTQ error feedback) "
                          "whose outputs are closest to the float model on calibration inputs held back from fitting"}
 
-    def _range_audit(self, data: bytes) -> dict[str, Any]:
+    def _range_audit(self, fmt: Any, data: bytes) -> dict[str, Any]:
         """Held-back (validation) inputs against the calibrated activation ranges, in the target's runtime."""
-        from ..quantize import ranges
-
         _, items, _ = self.shared.validation
         held = _spread(np.asarray(self.shared.model_input(items)), RANGE_AUDIT_INPUTS)
         calib = _spread(np.asarray(self.shared.calibration), RANGE_AUDIT_INPUTS)
         try:
-            total = len(self.shared.calibration)
-            if self.target.format.name == "tflite":
-                return ranges.tflite_audit(data, calib, held, float_model=self._float_twin(), calibration_total=total)
-            import onnx
-
-            return ranges.onnx_audit(onnx.load_from_string(data), calib, held, calibration_total=total)
+            return fmt.range_audit(self.shared, data, calib, held, len(self.shared.calibration))
         except Exception as exc:  # noqa: BLE001 - the artifact stands; the report says why the audit is missing
             return {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
-
-    def _float_twin(self) -> bytes | None:
-        """The calibrated float TFLite model of an image run (its tensors are named like the int8 model's)."""
-        if self.shared.tokenizer is not None:  # token ids: no calibrated float twin is made for text models
-            return None
-        from .formats.tflite import calibrated
-
-        return calibrated(self.shared, self.shared.config)
 
     def _classifier(self, data: bytes, ctx: RunContext, float_model: bool = False) -> Any:
         """A one-thread Classifier on candidate bytes (written next to the stage's files, with a contract)."""

@@ -8,6 +8,7 @@ Formats with calibrated (int8) targets also give what selective quantization nee
 
 - ``sensitivity(inputs, target, config, pixels)``: per-layer error rows, worst first (``layer`` key);
 - ``with_float_layers(inputs, target, config, layers, pixels)``: the int8 bytes with those layers in float;
+- ``range_audit(inputs, data, calib, held, total)``: clip shares of the calibrated ranges on held-back inputs;
 - ``calibration_variants(inputs, target, config)``: [(name, bytes)] of calibrations that cost no speed;
 - ``float_bytes(inputs, config)``: the float model, for the latency limit;
 - ``rounds_weights(inputs, config)``: whether its int8 weights get activation-aware rounding.

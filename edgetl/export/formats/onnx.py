@@ -43,6 +43,15 @@ def embed(data: bytes, contract: dict[str, Any]) -> bytes:
     return proto.SerializeToString()
 
 
+def range_audit(inputs: Any, data: bytes, calib: Any, held: Any, total: int) -> dict[str, Any]:
+    """The activation-range audit in ONNX Runtime (QDQ ranges against held-back inputs)."""
+    import onnx
+
+    from ...quantize.ranges import onnx_audit
+
+    return onnx_audit(onnx.load_from_string(data), calib, held, calibration_total=total)
+
+
 def probe(path: Path, data: bytes) -> Any:
     from ...runtime.backends.onnx import OnnxBackend
 

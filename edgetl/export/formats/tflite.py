@@ -75,6 +75,15 @@ def embed(data: bytes, contract: dict[str, Any]) -> bytes:
     return attach_files(data, files)
 
 
+def range_audit(inputs: Any, data: bytes, calib: Any, held: Any, total: int) -> dict[str, Any]:
+    """The activation-range audit in LiteRT, against the calibrated float twin (its tensors are named like the
+    int8 model's; text models have none: token ids)."""
+    from ...quantize.ranges import tflite_audit
+
+    twin = calibrated(inputs, inputs.config) if inputs.tokenizer is None else None
+    return tflite_audit(data, calib, held, float_model=twin, calibration_total=total)
+
+
 def probe(path: Path, data: bytes) -> Any:
     from ...runtime.backends.litert import LiteRTBackend
 
