@@ -21,7 +21,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE_TARGETS = "tflite:fp32,tflite:fp16,tflite:dynamic,tflite:int8,tflite:uint8,onnx:fp32,onnx:fp16,onnx:int8"
-TEXT_TARGETS = "tflite:fp32,tflite:dynamic,tflite:int8,onnx:fp32,onnx:int8"
+TEXT_TARGETS = "tflite:fp32,tflite:dynamic,tflite:int8,tflite:int16,onnx:fp32,onnx:int8"
 
 
 def _git(*cmd: str) -> str:
