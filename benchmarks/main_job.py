@@ -54,7 +54,10 @@ def main() -> None:
     bench = json.loads((run_dir / "bench" / "bench.json").read_text()) if (run_dir / "bench").exists() else None
     from edgetl.bench.fingerprint import machine_info
 
+    git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=REPO).stdout.strip()  # noqa: E731
     doc = {"script": "benchmarks/main_job.py", "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
+           "commit": git("rev-parse", "--short", "HEAD"),
+           "edgetl_modified_since_commit": bool(git("status", "--porcelain", "--untracked-files=no", "--", "edgetl")),
            "command": "edgetl pipeline examples/flowers.yaml --set train.data=../shared/datasets/flowers "
                       "--set train.weights_dir=../shared/weights",
            "exit_code": code, "wall_s": round(wall, 1), "summary": summary, "run_dir": str(run_dir),

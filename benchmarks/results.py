@@ -41,7 +41,9 @@ def machine(m: Any) -> str:
 
 
 def source(raw: str, script: str, doc: dict[str, Any]) -> str:
-    return f"Raw: `results/{raw}` (written by `{script}` on {doc.get('date', '?')}; {machine(doc.get('machine'))})."
+    commit = (f"; commit {doc['commit']}{'+' if doc.get('edgetl_modified_since_commit') else ''}" if doc.get("commit")
+              else "; commit not recorded (a raw file from before the scripts recorded it)")
+    return f"Raw: `results/{raw}` (written by `{script}` on {doc.get('date', '?')}; {machine(doc.get('machine'))}{commit})."
 
 
 def f(v: Any, d: int = 2) -> str:
