@@ -46,6 +46,11 @@ def source(raw: str, script: str, doc: dict[str, Any]) -> str:
     return f"Raw: `results/{raw}` (written by `{script}` on {doc.get('date', '?')}; {machine(doc.get('machine'))}{commit})."
 
 
+def _commit(doc: dict[str, Any]) -> str:
+    return (f"commit {doc['commit']}{'+' if doc.get('edgetl_modified_since_commit') else ''}" if doc.get("commit")
+            else "commit not recorded")
+
+
 def f(v: Any, d: int = 2) -> str:
     return "-" if v is None else f"{v:.{d}f}" if isinstance(v, float) else str(v)
 
@@ -606,7 +611,7 @@ def readme_block() -> str:
     if tt:
         rows.append(f"| the fast tests (`python -m pytest -q`) | {tt['wall_s'] / 60:.1f} min, {tt['summary']} "
                     f"(`benchmarks/results/test_timing.json`) |")
-    return (f"{d['date']}, {machine(d['machine'])}; raw file `benchmarks/results/main_job.json`.\n\n"
+    return (f"{d['date']}, {machine(d['machine'])}, {_commit(d)}; raw file `benchmarks/results/main_job.json`.\n\n"
             + "\n".join(rows))
 
 
@@ -655,7 +660,7 @@ def text_readme_block() -> str:
     d = load("text_main_job.json")
     if d is None:
         return "Not measured yet: `python benchmarks/text_main_job.py --shared ../shared`."
-    return (f"{d['date']}, {machine(d['machine'])}; raw file `benchmarks/results/text_main_job.json`.\n\n"
+    return (f"{d['date']}, {machine(d['machine'])}, {_commit(d)}; raw file `benchmarks/results/text_main_job.json`.\n\n"
             + "\n".join(text_rows(d)))
 
 
