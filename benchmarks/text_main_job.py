@@ -157,7 +157,11 @@ def main() -> None:
     env = {**os.environ, "EDGETL_CACHE_DIR": str(work / "cache")}
     trec, sms = shared / "datasets" / "trec6" / "trec6.csv", shared / "datasets" / "sms_spam" / "sms_spam.csv"
     weights = ["--set", f"train.weights_dir={shared / 'weights'}"]
+    git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=REPO).stdout.strip()  # noqa: E731
     doc: dict = {"script": "benchmarks/text_main_job.py", "date": time.strftime("%Y-%m-%d"),
+                 "commit": git("rev-parse", "--short", "HEAD"),
+                 "edgetl_modified_since_commit": bool(git("status", "--porcelain", "--untracked-files=no", "--",
+                                                          "edgetl")),
                  "command": "edgetl pipeline examples/trec6.yaml --set train.data=../shared/datasets/trec6/trec6.csv "
                             "--set train.weights_dir=../shared/weights"}
     t0 = time.perf_counter()
