@@ -53,8 +53,15 @@ def main() -> None:
         t0 = time.perf_counter()
         metrics = next(Path(path).glob("train-*/metrics.json"))
         kind = json.loads(metrics.read_text()).get("kind", "image")
-        rows = export_rows(Path(path), TEXT_TARGETS if kind == "text" else IMAGE_TARGETS)
-        runs.append({"name": name, "kind": kind, "run_dir": path, "seconds": round(time.perf_counter() - t0, 1),
+        report = Path(path) / "export_report.json"
+        done = json.loads(report.read_text())["artifacts"] if report.is_file() else []
+        wanted = (TEXT_TARGETS if kind == "text" else IMAGE_TARGETS).split(",")
+        if set(wanted) <= {r["target"] for r in done} and all(r.get("clients") for r in done):
+            rows, how = done, "the run's own export_report.json"  # exported with the clients (the main job's run)
+        else:
+            rows, how = export_rows(Path(path), ",".join(wanted)), "exported here"
+        runs.append({"name": name, "kind": kind, "run_dir": path, "rows_from": how,
+                     "seconds": round(time.perf_counter() - t0, 1),
                      "artifacts": [{"target": r["target"], "status": r["status"], "use": r.get("use"),
                                     "validation_items": r.get("images"), "clients": r.get("clients") or []}
                                    for r in rows]})

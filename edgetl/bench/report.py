@@ -57,12 +57,12 @@ def best_per_device(rows: list[dict[str, Any]], budget_points: float | None) -> 
         if not cands:
             out.append({"device": dev, "artifact": None, "why": "nothing was measured or estimated"})
             continue
-        out.append(_pick(dev, cands, basis, budget_points, float_acc, reliable=bool(steady) or basis == "estimate"))
+        out.append(_pick(dev, cands, basis, budget_points, float_acc, reliable=bool(steady) if basis == "measured" else None))
     return out
 
 
 def _pick(dev: str, cands: list[tuple[dict[str, Any], float, float | None]], basis: str,
-          budget_points: float | None, float_acc: dict[str, float], *, reliable: bool) -> dict[str, Any]:
+          budget_points: float | None, float_acc: dict[str, float], *, reliable: bool | None) -> dict[str, Any]:
     def drop(r: dict[str, Any], a: float | None) -> float | None:
         ref = float_acc.get(r["run"])
         return None if ref is None or a is None else 100 * (ref - a)
@@ -87,7 +87,7 @@ def _pick(dev: str, cands: list[tuple[dict[str, Any], float, float | None]], bas
     return {"device": dev, "artifact": r["artifact"], "target": r["target"], "threads": r["threads"],
             "p50_ms": round(p, 3), "accuracy": a, "basis": basis, "budget_points": budget_points,
             "within_budget": bool(within), "reliable": reliable,
-            "unreliable_reason": "" if reliable else str(r.get("unreliable_reason") or "marked unreliable"),
+            "unreliable_reason": str(r.get("unreliable_reason") or "marked unreliable") if reliable is False else "",
             "why": why}
 
 
