@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "test_timing.json"))
     args = ap.parse_args()
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=REPO,
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=25"], cwd=REPO,
                        capture_output=True, text=True)
     wall = time.perf_counter() - t0
     summary = [line for line in p.stdout.splitlines() if " passed" in line or " failed" in line][-1:]
@@ -29,7 +30,8 @@ def main() -> None:
 
     doc = {"script": "benchmarks/test_timing.py", "date": time.strftime("%Y-%m-%d"), "machine": machine_info(),
            "command": "python -m pytest -q", "exit_code": p.returncode, "wall_s": round(wall, 1),
-           "summary": summary[0].strip("= ") if summary else ""}
+           "summary": summary[0].strip("= ") if summary else "",
+           "slowest": [line.strip() for line in p.stdout.splitlines() if re.match(r"^\s*[0-9.]+s (call|setup|teardown) ", line)]}
     Path(args.out).write_text(json.dumps(doc, indent=1) + "\n")
     print(json.dumps(doc))
 

@@ -60,6 +60,7 @@ def test_every_target_exists_verified_and_described(exported: list[dict], tiny_r
     assert "- weights: " in md and "held-back calibration images" in md
 
 
+@pytest.mark.slow  # over 10 s (benchmarks/results/test_timing.json): CI runs it with -m slow
 def test_range_audit_names_tensors_that_held_back_inputs_push_past_a_narrow_calibration(tiny_run: Path) -> None:
     """Calibrated on dark images, the int8 model clips what bright held-back images produce; calibrated on
     images like the held-back ones, it does not: both runtimes, each artifact run in its own."""
@@ -92,6 +93,7 @@ def test_range_audit_names_tensors_that_held_back_inputs_push_past_a_narrow_cali
                 assert audit["tensors_exceeded"] == 0 and not audit["warnings"], (name, audit)
 
 
+@pytest.mark.slow  # over 10 s (benchmarks/results/test_timing.json): CI runs it with -m slow
 def test_int16_activations_are_verified_like_the_others_or_refused_in_one_line(tiny_run: Path, tmp_path: Path
                                                                                 ) -> None:
     """tflite:int16 (16-bit activations, int8 weights, float32 I/O) on the tiny run: a verified artifact with
@@ -169,6 +171,7 @@ def test_runtime_selftest_passes_and_catches_corruption(exported: list[dict], tm
         Classifier.load(dst).selftest()
 
 
+@pytest.mark.slow  # over 10 s (benchmarks/results/test_timing.json): CI runs it with -m slow
 def test_rerun_reuses_every_stage(exported: list[dict], tiny_run: Path) -> None:
     from edgetl.api import export
 
@@ -254,6 +257,7 @@ def test_sensitivity_table_and_selective_quantization(tiny_run: Path, tmp_path: 
     assert any("selective" in r for r in rows), "a zero budget must make selective quantization run"
 
 
+@pytest.mark.slow  # over 10 s (benchmarks/results/test_timing.json): CI runs it with -m slow
 def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: Path) -> None:
     """Re-rounding the int8 weights (TFLite and ONNX) changes only weight values and scales: the same ops, the
     same tensors, a model that runs in its runtime; each re-rounded layer's output error goes down."""

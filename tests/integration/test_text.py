@@ -157,6 +157,7 @@ def test_the_text_device_app_reads_lines_from_stdin(text_run: Path) -> None:
     assert [r["label"] for r in rows] == ["spam", "chat"] and all(r["ms"] > 0 for r in rows)
 
 
+@pytest.mark.slow  # over 10 s (benchmarks/results/test_timing.json): CI runs it with -m slow
 def test_fine_tune_runs_average_into_one_model_and_report_each_run(tmp_path: Path) -> None:
     """fine_tune_runs=2: two runs from one start (seeds 0 and 1), each with its own history rows and its accuracy
     reported next to the averaged model's."""
