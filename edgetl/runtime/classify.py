@@ -99,8 +99,8 @@ class Classifier:
         backends = [_open(p, data, threads, backend, providers, provider_options, profile_dir) for _ in range(workers)]
         contract = load_contract(p, data)
         standard = read_standard(data, str(p)) if suffix == ".tflite" else None
-        if contract is not None and standard is not None:
-            _agrees(p, contract, standard)
+        if contract is not None and standard is not None and mean is None and std is None and labels is None:
+            _agrees(p, contract, standard)  # explicit options override both descriptions
         contract = _with_options(p, contract, backends[0], standard, mean=mean, std=std, labels=labels,
                                  output_kind=output_kind, layout=layout)
         if contract.kind == "text" and cls is Classifier:  # a text model: the tokenizer comes with it
