@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import asdict, dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,13 +49,9 @@ class ClientCheck:
 
 def versions() -> dict[str, str]:
     """Installed client versions (a stage's cache key: installing a client re-runs the checks)."""
-    out = {}
-    for name in CLIENT_PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
+    from ..artifacts import library_versions
+
+    return library_versions(*CLIENT_PACKAGES)
 
 
 def check(path: Path, clf: Any, items: Any, names: list[str], edgetl_top1: np.ndarray) -> list[ClientCheck]:
