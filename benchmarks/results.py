@@ -515,9 +515,7 @@ def clients() -> str:
     out = ["## In the clients apps use: MediaPipe Tasks, onnx.checker, OpenVINO\n"]
     if d is None:
         return out[0] + missing("clients.json", "python benchmarks/clients.py --run image=RUN --run text=RUN")
-    out.append(f"{d['date']}, {machine(d['machine'])}, commit {d['commit']}"
-               f"{'+' if d.get('edgetl_modified_since_commit') else ''}; raw file `benchmarks/results/clients.json` "
-               "(`benchmarks/clients.py`); clients: "
+    out.append(source("clients.json", "benchmarks/clients.py", d) + " Clients: "
                + ", ".join(f"{k} {v}" for k, v in sorted(d["client_versions"].items())) + ".\n")
     out.append("Each artifact loaded by the client itself with default options (OpenVINO: f32 precision hint), on "
                "the run's validation items. Agreement: the same top-1 as edgetl's runtime given the same input "
