@@ -18,6 +18,15 @@ PROFILE_DIR = Path(__file__).with_name("profiles")
 RUNTIMES = ("litert", "onnxruntime")
 DELEGATES = (None, "edgetpu", "gpu")
 ACCESS_KINDS = ("local", "ssh", "none")
+# what the OS of a board must be for ``pip install 'edgetl[runtime]'`` (profile field ``os_arch``)
+OS_NOTES = {
+    "aarch64": ("needs a 64-bit (aarch64) OS, such as Raspberry Pi OS 64-bit or Debian/Ubuntu arm64: there "
+                "pip install 'edgetl[runtime]' gets the aarch64 wheels of ai-edge-litert, onnxruntime, numpy and "
+                "Pillow (run in an emulated Debian bookworm arm64: benchmarks/arm64_box.py). 32-bit Raspberry Pi OS "
+                "(armhf) has none of those wheels for its Python 3.11, and tflite-runtime's armv7l wheels stop at "
+                "Python 3.10: flash the 64-bit image"),
+    "x86_64": "a 64-bit x86 OS with Python 3.10 or newer",
+}
 _HOST = re.compile(r"^(?!-)[A-Za-z0-9._:\-\[\]]{1,253}$")
 _USER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,31}$")
 _PATH = re.compile(r"^[A-Za-z0-9_./~+\-]{1,4096}$")
@@ -62,6 +71,8 @@ class DeviceProfile:
     max_time_s: float = 20.0
     repetitions: int = 3
     provider_options: dict[str, Any] = field(default_factory=dict)
+    os_arch: str | None = None  # the OS the board must run for edgetl's runtime (OS_NOTES)
+    emulated: bool = False  # an emulator (qemu): real results, latency that is no speed (never shown as one)
     path: str | None = None
 
     def accepts(self, target: str) -> tuple[bool, str]:
@@ -115,11 +126,17 @@ class DeviceProfile:
             if nums["repetitions"] != int(nums["repetitions"]) or not 1 <= nums["repetitions"] <= 50:
                 raise ConfigError(f"{source}: repetitions must be a whole number 1..50; got {nums['repetitions']!r}.")
             nums["repetitions"] = int(nums["repetitions"])
+        if d.get("os_arch") is not None and d["os_arch"] not in OS_NOTES:
+            raise ConfigError(f"{source}: os_arch must be one of {', '.join(OS_NOTES)}; got {d['os_arch']!r}.")
+        if not isinstance(d.get("emulated", False), bool):
+            raise ConfigError(f"{source}: emulated must be true or false; got {d.get('emulated')!r}.")
         prof = cls(name=str(d["name"]), description=str(d["description"]), runtime=d["runtime"],
                    delegate=d.get("delegate"), providers=tuple(d.get("providers") or ()), threads=threads,
                    needs_full_int8=bool(d.get("needs_full_int8", False)), formats=tuple(d.get("formats") or ()),
                    hardware=dict(d.get("hardware") or {}), sources=tuple(d.get("sources") or ()), access=access,
-                   provider_options={str(k): dict(v) for k, v in po.items()}, path=source, **nums)
+                   provider_options={str(k): dict(v) for k, v in po.items()}, emulated=d.get("emulated", False),
+                   os_arch=d.get("os_arch"),
+                   path=source, **nums)
         if prof.min_runs > prof.max_runs or prof.min_time_s > prof.max_time_s:
             raise ConfigError(f"{source}: min_runs/min_time_s must not exceed max_runs/max_time_s.")
         return prof

@@ -62,6 +62,8 @@ MAX_THREADS = 1024
 def _measured(r: dict[str, Any]) -> bool:
     """A usable measurement: a finite, positive p50 under a day, a plain artifact path, a sane thread count."""
     p50, threads = r.get("p50_ms"), r.get("threads", 1)
+    if r.get("emulated") or r.get("estimate"):  # an emulator's time or an estimate is no measurement
+        return False
     if isinstance(p50, bool) or not isinstance(p50, (int, float)) or not math.isfinite(p50) or not 0 < p50 < 8.64e7:
         return False
     if threads is not None and (type(threads) is not int or not 1 <= threads <= MAX_THREADS):

@@ -68,6 +68,12 @@ def check(report: ModelReport, prof: DeviceProfile, *, threads: int | None = Non
         t = targets.for_file(report.path, report.input_dtype, quantized_weights=precision_of(report))
         ok, why = prof.accepts(t.name) if t else (False, f"unknown model format {report.format}")
     out: dict[str, Any] = {"device": prof.name, "runs_here": ok, "why_not": why}
+    if prof.os_arch:
+        from ..devices import OS_NOTES
+
+        out["os"] = {"arch": prof.os_arch, "note": OS_NOTES[prof.os_arch]}
+    if prof.emulated:
+        out["emulated"] = True
     if report.format == "tflite":
         out["runtimes"] = runtime_compat(report)
         if prof.delegate == "gpu":
@@ -80,7 +86,9 @@ def check(report: ModelReport, prof: DeviceProfile, *, threads: int | None = Non
     if precision is not None and report.format != "keras":
         out["runs_here"], out["why_not"] = prof.accepts(f"{report.format}:{precision}") if \
             f"{report.format}:{precision}" in targets.TARGETS else (out["runs_here"], out["why_not"])
-    if out["runs_here"] or report.format == "keras":
+    if prof.emulated:
+        out["estimate"], why = None, "an emulated device: its latency is the emulator's, so nothing is estimated"
+    elif out["runs_here"] or report.format == "keras":
         out["estimate"], why = estimate_for(report, prof, precision or precision_of(report))
     else:
         out["estimate"], why = None, f"the model does not run there ({out['why_not']})"

@@ -47,6 +47,12 @@ def best_per_device(rows: list[dict[str, Any]], budget_points: float | None) -> 
     out = []
     for dev in dict.fromkeys(r["device"] for r in rows):
         mine = [r for r in rows if r["device"] == dev]
+        if any(r.get("emulated") for r in mine):
+            ran = [r for r in mine if r["status"] == "ok"]
+            out.append({"device": dev, "artifact": None, "emulated": True,
+                        "why": f"emulated: {len(ran)} of {len(mine)} row(s) ran (accuracy and agreement are real); "
+                               "its latency is the emulator's, so it names no fastest artifact"})
+            continue
         measured = [r for r in mine if r["status"] == "ok" and r.get("p50_ms")]
         steady = [r for r in measured if r.get("reliable") is not False]
         basis = "measured"
@@ -118,7 +124,9 @@ def write_reports(rows: list[dict[str, Any]], out_dir: Path, devices: dict[str, 
     doc = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "devices": devices, "rows": slim,
            "best": best, "omitted": omitted or [],
            "fingerprints": {r["device"]: r["fingerprint"] for r in rows if r.get("fingerprint")},
-           "latencies_ms": {f"{i}": r["latencies_ms"] for i, r in enumerate(rows) if r.get("latencies_ms")}}
+           "latencies_ms": {f"{i}": r["latencies_ms"] for i, r in enumerate(rows) if r.get("latencies_ms")},
+           # each row's scores on the eval items (row index): the same artifact on two devices compared by size
+           "scores": {f"{i}": r["scores"] for i, r in enumerate(rows) if r.get("scores")}}
     paths = {"json": out_dir / "bench.json", "csv": out_dir / "bench.csv", "md": out_dir / "bench.md",
              "html": out_dir / "bench.html"}
     atomic_write_text(paths["json"], json.dumps(doc, indent=2, default=str) + "\n")

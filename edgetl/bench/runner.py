@@ -15,14 +15,10 @@ from .. import targets
 from ..artifacts import atomic_write_bytes
 from ..devices import DeviceProfile
 from ..errors import ConfigError, DeviceUnavailableError, EdgetlError, ProviderUnavailableError
+from .rows import ROW_FIELDS, agreement, make_row, unspeed  # noqa: F401 - ROW_FIELDS read from here
 
 log = logging.getLogger(__name__)
 
-ROW_FIELDS = ("artifact", "target", "run", "device", "threads", "batch", "status", "reason", "reliable",
-              "unreliable_reason", "size_bytes", "load_ms", "init_ms", "first_ms", "p50_ms", "p90_ms", "p99_ms",
-              "mean_ms", "std_ms", "ci95_ms", "p50_reps_ms", "p50_spread_pct", "repetitions", "throughput_ips", "runs",
-              "rss_peak_mb", "accuracy", "top1_agreement", "keras_top1_agreement", "backend", "providers",
-              "node_providers", "drift_pct", "windows", "speed_probe_ms", "estimate")
 SPREAD_MAX = 0.05  # repetitions whose medians differ by more than this make a row unreliable
 PROBE_DRIFT_MAX = 0.05  # the speed probe's change, against the device's median, that makes a row unreliable
 
@@ -189,24 +185,6 @@ def eval_set(art: BenchArtifact, data_dir: str | None, max_images: int, cache: P
     return f
 
 
-def _row(art: BenchArtifact, dev: DeviceProfile, threads: int, status: str, reason: str = "",
-         r: dict[str, Any] | None = None) -> dict[str, Any]:
-    r = r or {}
-    t = r.get("timing", {})
-    return {"artifact": str(art.path), "target": art.target, "run": art.run, "device": dev.name, "threads": threads,
-            "status": status, "reason": reason, "size_bytes": art.path.stat().st_size,
-            "load_ms": r.get("load_ms"), "init_ms": r.get("init_ms"), "first_ms": r.get("first_ms"),
-            **{k: t.get(k) for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "std_ms", "ci95_ms", "throughput_ips",
-                                     "runs")},
-            "rss_peak_mb": r.get("rss_peak_mb"), "accuracy": r.get("accuracy"), "top1_agreement": None,
-            "keras_top1_agreement": art.keras_agreement,
-            "backend": r.get("backend"), "providers": r.get("providers"), "node_providers": r.get("node_providers"),
-            "batch": r.get("batch", 1), "estimate": None, "fingerprint": r.get("fingerprint"),
-            "latencies_ms": r.get("latencies_ms"), "preds": r.get("preds"), "reliable": None,
-            "unreliable_reason": "", "p50_reps_ms": None, "p50_spread_pct": None, "repetitions": None,
-            "drift_pct": None, "windows": r.get("windows"), "speed_probe_ms": None}
-
-
 def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, data_dir: str | None, out_dir: Path,
               threads: list[int] | None = None, max_images: int = 0, timeout_s: float = 600.0,
               progress: Callable[[str], None] | None = None,
@@ -257,7 +235,7 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
     rows = [r for d in devices for r in by_device.get(id(d), [])]
     if omitted is not None:
         omitted.extend(omit)
-    _agreement(rows)
+    agreement(rows)
     return rows
 
 
@@ -271,7 +249,10 @@ def _bench_device(dev: DeviceProfile, artifacts: list[BenchArtifact], omitted: l
     rows: list[dict[str, Any]] = []
     remote: SSHTarget | None = None
     unreachable = ""
-    if dev.access.kind == "none":
+    if dev.access.kind == "none" and dev.emulated:
+        unreachable = ("an emulated device with no access configured: start it (sudo python benchmarks/arm64_box.py "
+                       "up) and pass the profile that it writes")
+    elif dev.access.kind == "none":
         unreachable = (f"no access configured (access.kind: none): copy {dev.path} and set access "
                        "{kind: ssh, host, user, key} to measure this device")
     elif dev.access.kind == "ssh":
@@ -298,7 +279,11 @@ def _bench_device(dev: DeviceProfile, artifacts: list[BenchArtifact], omitted: l
             continue
         if unreachable:
             for n in thread_list:
-                row = _row(art, dev, n, "unreachable", unreachable)
+                row = make_row(art, dev, n, "unreachable", unreachable)
+                if dev.emulated:  # an emulator is no board: nothing to estimate
+                    row["reason"] += "; an emulated device gets no estimate"
+                    rows.append(row)
+                    continue
                 row["estimate"], why_not = _estimate(art, dev, n)
                 if why_not:
                     row["reason"] += f"; no estimate: {why_not}"
@@ -321,10 +306,10 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
 
     reps = max(1, repetitions)
     t = dict(settings["timing"])
-    per_rep = {**settings, "timing": {**t, "min_time_s": max(t["min_time_s"] / reps, 0.5),
-                                      "max_time_s": max(t["max_time_s"] / reps, 1.0),
-                                      "min_runs": max(t["min_runs"] // reps, 10),
-                                      "max_runs": max(t["max_runs"] // reps, 20)}}
+    per_rep = {**settings, "timing": {**t, "min_time_s": max(t["min_time_s"] / reps, min(0.5, t["min_time_s"])),
+                                      "max_time_s": max(t["max_time_s"] / reps, min(1.0, t["max_time_s"])),
+                                      "min_runs": max(t["min_runs"] // reps, min(10, t["min_runs"])),
+                                      "max_runs": max(t["max_runs"] // reps, min(20, t["max_runs"]))}}
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     failed: set[tuple[str, int]] = set()
     for rep in range(reps):
@@ -360,11 +345,13 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
             status = bad.get("status", "failed")
             if status == "failed" and bad.get("error_kind") == ProviderUnavailableError.kind:
                 status = "skipped"  # e.g. the CUDA provider is not installed here
-            row = _row(art, dev, n, status, bad.get("reason", ""), bad)
+            row = make_row(art, dev, n, status, bad.get("reason", ""), bad)
             row["wall_s"] = round(sum(r["wall_s"] for r in rs), 2)
+            if dev.emulated:
+                unspeed(row)
             rows.append(row)
             continue
-        row = _row(art, dev, n, "ok", first_r.get("note", ""), first_r)
+        row = make_row(art, dev, n, "ok", first_r.get("note", ""), first_r)
         p50s = [r["timing"]["p50_ms"] for r in ok]
         lat = [x for r in ok for x in r.get("latencies_ms") or []]
         med = float(np.median(p50s))
@@ -410,6 +397,8 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
             row["reason"] = (f"asked for {', '.join(wanted)} but every node ran on "
                              f"{', '.join(sorted(nodes))}: not an accelerator result")
         row["reliable"], row["unreliable_reason"] = reliable, why
+        if dev.emulated:
+            unspeed(row)
         rows.append(row)
     return rows
 
@@ -431,20 +420,3 @@ def _estimate(art: BenchArtifact, dev: DeviceProfile, threads: int) -> tuple[dic
     except Exception as exc:  # noqa: BLE001 - reported on the row, never raised
         log.warning("no estimate for %s on %s: %s", art.path, dev.name, exc)
         return None, " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-
-
-def _agreement(rows: list[dict[str, Any]]) -> None:
-    """Top-1 agreement of each artifact's predictions with its run's float reference on the same device."""
-    refs: dict[tuple[str, str], list[int]] = {}
-    for r in rows:
-        if r.get("preds") and targets.get(r["target"]).is_float_reference:
-            refs.setdefault((r["run"], r["device"]), r["preds"])
-    for r in rows:
-        ref = refs.get((r["run"], r["device"]))
-        if r.get("preds") and ref and len(ref) == len(r["preds"]):
-            r["top1_agreement"] = float(np.mean(np.asarray(r["preds"]) == np.asarray(ref)))
-    # accuracy is measured once per (artifact, device); show it on every thread row
-    acc = {(r["artifact"], r["device"]): (r["accuracy"], r["top1_agreement"]) for r in rows if r["accuracy"] is not None}
-    for r in rows:
-        if r["accuracy"] is None and (r["artifact"], r["device"]) in acc:
-            r["accuracy"], r["top1_agreement"] = acc[(r["artifact"], r["device"])]

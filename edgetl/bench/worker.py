@@ -99,8 +99,10 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
     if eval_path is not None:
         data = np.load(eval_path)
         items = [str(t) for t in data["texts"]] if "texts" in data.files else data["pixels"]
-        preds = [int(np.argmax(clf.scores(p))) for p in items]
+        scores = [np.asarray(clf.scores(p), dtype=np.float64) for p in items]
+        preds = [int(np.argmax(v)) for v in scores]
         out["preds"] = preds
+        out["scores"] = [[float(f"{x:.7g}") for x in v] for v in scores]  # beside preds: devices compared by size
         if "labels" in data:
             out["accuracy"] = float(np.mean(np.asarray(preds) == data["labels"]))
     return out

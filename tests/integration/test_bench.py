@@ -55,12 +55,14 @@ def sshd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     proc.wait(timeout=10)
 
 
-def _profile(tmp_path: Path, sshd: dict, name: str = "loopback", **over) -> Path:
+def _profile(tmp_path: Path, sshd: dict, name: str = "loopback", emulated: bool = False, **over) -> Path:
     access = {"kind": "ssh", "host": "127.0.0.1", "port": sshd["port"], "user": getpass.getuser(), "key": sshd["key"],
               "known_hosts": sshd["known_hosts"], "python": sys.executable, "workdir": str(tmp_path / "remote"),
               **over}
     body = {"name": name, "description": "this machine over SSH on loopback", "runtime": "litert", "threads": [1],
             "access": access, "warmup_runs": 3, "min_runs": 10, "max_runs": 40, "min_time_s": 0.2, "max_time_s": 2}
+    if emulated:  # an emulator's profile: a short timing loop, its latency never shown as a speed
+        body.update(emulated=True, warmup_runs=1, min_runs=2, max_runs=3, min_time_s=0, max_time_s=5, repetitions=1)
     p = tmp_path / f"{name}.yaml"
     p.write_text(json.dumps(body))
     return p
@@ -108,6 +110,29 @@ def test_host_and_loopback_ssh_rows_are_complete(shared: Path, sshd: dict, tmp_p
     assert [float(r["p50_ms"]) if r["p50_ms"] else None for r in csv_rows] == [r["p50_ms"] for r in rows]
     md = (report / "bench.md").read_text()
     assert f"{ok[0]['p50_ms']:.3f}" in md
+
+
+def test_an_emulated_device_gives_real_results_and_no_speed(shared: Path, sshd: dict, tmp_path: Path) -> None:
+    """An emulated board (the arm64 box's profile) over SSH: load, accuracy and scores are real; its latency sits in
+    ``emulated_ms`` only, is marked unreliable, names no fastest answer and cannot be calibrated on."""
+    model = tmp_path / "coral.tflite"
+    model.write_bytes((shared / FOREIGN).read_bytes())
+    prof = _profile(tmp_path, sshd, name="emu-box", emulated=True)
+    doc = _bench([str(model), "--device", str(prof), "--out", str(tmp_path / "report")])
+    (row,) = doc["rows"]
+    assert row["status"] == "ok" and row["emulated"] is True and row["reliable"] is False, row
+    assert "emulated" in row["unreliable_reason"] and row["backend"].startswith("litert")
+    assert all(row[k] is None for k in ("p50_ms", "p90_ms", "first_ms", "throughput_ips"))
+    emu = row["emulated_ms"]
+    assert emu["p50_ms"] > 0 and emu["first_ms"] > 0
+    j = json.loads((tmp_path / "report" / "bench.json").read_text())
+    assert j["best"] == [{"device": "emu-box", "artifact": None, "emulated": True, "why": j["best"][0]["why"]}]
+    assert "names no fastest" in j["best"][0]["why"]
+    md = (tmp_path / "report" / "bench.md").read_text()
+    assert f"{emu['p50_ms']:.3f}" not in md and "emulated" in md
+    cal = subprocess.run([sys.executable, "-m", "edgetl.cli.main", "calibrate", str(tmp_path / "report" / "bench.json"),
+                          "--device", str(prof)], capture_output=True, text=True, timeout=300)
+    assert cal.returncode != 0 and "emulated device" in cal.stderr, cal.stderr[-500:]
 
 
 def test_unreachable_ssh_host_is_a_row(shared: Path, sshd: dict, tmp_path: Path) -> None:

@@ -34,6 +34,9 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
     from ...safe_yaml import load_mapping
 
     prof = load_profile(device)
+    if prof.emulated:
+        raise ConfigError(f"profile {prof.name} is an emulated device: its latency is the emulator's, so there is "
+                          "nothing to calibrate a board's estimate on. Bench the real board.")
     cpu, why = cpu_from_hardware(prof.hardware or {})
     if cpu is None:
         raise ConfigError(f"profile {prof.name}: {why}. Calibration corrects the estimate for a described CPU.")

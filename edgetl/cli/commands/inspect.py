@@ -74,6 +74,8 @@ def inspect(model: str, devices: tuple[str, ...], show_layers: bool, threads: in
                 con.print(f"    - {esc(r)}")
             for f in e["fixes"]:
                 con.print(f"    fix: {esc(f)}")
+        if c.get("os"):
+            con.print(f"  OS: {esc(c['os']['note'])}")
         b = c["budgets"]
         con.print("  " + esc(_budget_line(b)))
         e = c.get("estimate")
