@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))  # benchmarks/prose.py beside it
 RAW = ROOT / "results"
 RESULTS = ROOT / "RESULTS.md"
 README = ROOT.parent / "README.md"
@@ -809,25 +810,18 @@ def _claim_onnx_limits() -> str:
     return f"{min(lims):.2f}x to {max(lims):.2f}x the plain int8"
 
 
-# Figures in prose (outside the generated blocks): each phrase is rebuilt from its raw file, and --check fails
-# when the file no longer contains it (someone changed the figure, or the raw file moved under it).
-PROSE_CLAIMS: list[tuple[Path, str, Callable[[], str]]] = [
-    (README, "results/selective.json rows 1e-05 tflite:int8 nearest", _claim_nearest_gap),
-    (README, "results/selective.json onnx rows' latency limits", _claim_onnx_limits),
-]
+# Figures in prose (outside the generated blocks): every one is listed in benchmarks/figures.yaml; a measured one
+# names one of these, which rebuild its words from the raw file (benchmarks/prose.py checks them all).
+CLAIMS: dict[str, Callable[[], str]] = {
+    "nearest_gap": _claim_nearest_gap,  # results/selective.json rows 1e-05 tflite:int8, nearest rounding
+    "onnx_limits": _claim_onnx_limits,  # results/selective.json onnx rows' latency limits
+}
 
 
 def prose_problems() -> list[str]:
-    bad = []
-    for path, what, phrase in PROSE_CLAIMS:
-        try:
-            want = phrase()
-        except (StopIteration, KeyError, ValueError) as exc:
-            bad.append(f"{path.name}: {what}: the raw file no longer gives this figure ({type(exc).__name__})")
-            continue
-        if " ".join(want.split()) not in " ".join(path.read_text().split()):
-            bad.append(f"{path.name}: expected the figure {want!r} ({what}); the prose says otherwise")
-    return bad
+    import prose
+
+    return prose.problems(CLAIMS)
 
 
 def main() -> None:
@@ -847,7 +841,7 @@ def main() -> None:
         print("\n".join(prose))
         if bad or prose:
             sys.exit(f"stale: {', '.join(map(str, bad + [README] * bool(prose)))}; run python benchmarks/results.py "
-                     "(prose figures: change them back or change the raw file)")
+                     "(prose figures: change them back, or see python benchmarks/prose.py)")
         print("RESULTS.md and the README block match the raw files")
         return
     RESULTS.write_text(results)
