@@ -132,7 +132,8 @@ def build_rootfs(d: Path, cpu: str) -> float:
     part = d / "rootfs.partial"
     shutil.rmtree(part, ignore_errors=True)
     mirror = _mirror()
-    say(f"building Debian {SUITE} arm64 in {part} from {mirror} (cold: about 11-15 min on 2 x86 vCPU; cached after)")
+    say(f"building Debian {SUITE} arm64 in {part} from {mirror} (cold: 4-12 min measured on 2 x86 vCPU; "
+        "the time is printed at the end; cached after)")
     t0 = time.time()
     subprocess.run(["mmdebstrap", "--arch=arm64", "--variant=apt", f"--include={PACKAGES}", "--quiet", SUITE,
                     str(part), mirror], check=True)
@@ -298,8 +299,8 @@ def _ssh(state: dict, argv: list[str], timeout: float = 120, input: bytes | None
     return subprocess.run(["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o",
                            f"UserKnownHostsFile={state['known_hosts']}", "-i", str(state["key"]), "-o",
                            "IdentitiesOnly=yes", "-o", "LogLevel=ERROR", "-p", str(state["port"]), "root@127.0.0.1",
-                           "--", " ".join(shlex.quote(x) for x in argv)], capture_output=True, text=input is None, input=input,
-                          timeout=timeout)
+                           "--", " ".join(shlex.quote(x) for x in argv)],
+                          capture_output=True, text=input is None, input=input, timeout=timeout)
 
 
 def write_profiles(d: Path, state: dict) -> list[Path]:
