@@ -31,8 +31,11 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         return _coerce(value, args[0], key)
     if origin is tuple:
         (inner, *_rest) = typing.get_args(tp)
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, str):  # "a,b" or YAML's flow "[a, b]" (--set bench.devices=[rpi4,rpi5])
+            text = value.strip()
+            if text.startswith("[") and text.endswith("]"):
+                text = text[1:-1]
+            value = [v.strip().strip("'\"") for v in text.split(",") if v.strip().strip("'\"")]
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}: expected a list, received {value!r}.")
         return tuple(_coerce(v, inner, key) for v in value)

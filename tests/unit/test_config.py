@@ -61,6 +61,15 @@ def test_overrides_nested_and_bad() -> None:
         apply_overrides({}, ["oops"])
 
 
+def test_a_list_override_takes_yaml_flow_syntax_and_commas() -> None:
+    from edgetl.config import BenchConfig
+
+    for text in ("[host-cpu, rpi4]", "host-cpu,rpi4", "['host-cpu','rpi4']", " [host-cpu,rpi4] "):
+        assert BenchConfig.from_dict({"devices": text}).devices == ("host-cpu", "rpi4"), text
+    with pytest.raises(ConfigError, match="bench.devices is empty"):
+        BenchConfig.from_dict({"devices": "[]"})
+
+
 def test_load_yaml_errors(tmp_path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_yaml(tmp_path / "missing.yaml")

@@ -69,9 +69,11 @@ def export(run_dir: str, config_file: str | None, sets: tuple[str, ...], as_json
 
     config = ExportConfig.from_dict(resolve_config(config_file, sets, opts, section="export"))
     if not as_json:
-        from ..printing import config_text
+        from ..printing import config_line, config_text
 
-        click.echo("config:\n" + config_text(config.to_dict()), err=True)
+        verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
+        click.echo("config:\n" + config_text(config.to_dict()) if verbose else
+                   config_line({"export": config.to_dict()}, "export"), err=True)
     from ...api import export as run_export
 
     rows = run_export(run_dir, config,

@@ -34,10 +34,11 @@ def pipeline(config_file: str, sets: tuple[str, ...], remeasure: bool, ray: str 
                                       source=config_file)
     say = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     if not as_json:
-        from ..printing import config_text
+        from ..printing import config_line, config_text
 
+        verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
         say(f"run folder: {config.run_dir}")
-        say(config_text(config.to_dict()))
+        say(config_text(config.to_dict()) if verbose else config_line(config.to_dict()))
     from ...api import pipeline as run_pipeline
 
     result = run_pipeline(config, progress=not as_json, say=say)

@@ -39,9 +39,11 @@ def train(out: str, config_file: str | None, sets: tuple[str, ...], as_json: boo
     data = resolve_config(config_file, sets, opts, section="train")
     config = TrainConfig.from_dict(data)
     if not as_json:
-        from ..printing import config_text
+        from ..printing import config_line, config_text
 
-        click.echo("config:\n" + config_text(config.to_dict()), err=True)
+        verbose = (click.get_current_context().find_root().obj or {}).get("verbose", 0)
+        click.echo("config:\n" + config_text(config.to_dict()) if verbose else
+                   config_line({"train": config.to_dict()}, "train"), err=True)
         click.echo(f"run folder: {out}", err=True)
     from ...api import train as run_train
 
