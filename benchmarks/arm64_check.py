@@ -72,13 +72,14 @@ def selftests(state: dict, runs: list[str]) -> dict[str, dict]:
 
 def compare(arm: dict, x86: dict, twins: dict[str, str]) -> list[dict]:
     """One entry per artifact: arm64 against x86 on the same items."""
-    def by_artifact(doc: dict) -> dict[str, tuple[dict, list | None]]:
-        return {r["artifact"]: (r, doc.get("scores", {}).get(str(i))) for i, r in enumerate(doc["rows"])}
+    def by_artifact(doc: dict) -> dict[tuple[str, str], tuple[dict, list | None]]:
+        return {(r["artifact"], r["device"]): (r, doc.get("scores", {}).get(str(i))) for i, r in enumerate(doc["rows"])}
 
     a, x = by_artifact(arm), by_artifact(x86)
+    fa, fx = float_refs(arm), float_refs(x86)
     out = []
-    for art, (ra, sa) in a.items():
-        rx, sx = x.get(art, (None, None))
+    for (art, dev), (ra, sa) in a.items():
+        rx, sx = x.get((art, twins.get(dev)), (None, None))
         e = {"artifact": art, "run": ra["run"], "target": ra["target"], "device": ra["device"],
              "x86_device": twins.get(ra["device"]), "status": ra["status"], "reason": ra["reason"],
              "emulated": ra.get("emulated"), "reliable": ra.get("reliable"), "accuracy_arm64": ra["accuracy"],
@@ -91,7 +92,23 @@ def compare(arm: dict, x86: dict, twins: dict[str, str]) -> list[dict]:
                      labels_equal_share=float((A.argmax(1) == X.argmax(1)).mean()),
                      max_score_diff=float(d.max()), mean_score_diff=float(d.mean()),
                      bit_identical=bool((d == 0).all()))
+            # which of the two is nearer the float model (the same run's float artifact on the same device)
+            ga, gx = fa.get((ra["run"], ra["device"])), fx.get((ra["run"], twins.get(ra["device"])))
+            if ga is not None and gx is not None and ga.shape == A.shape == gx.shape:
+                e.update(float_gap_arm64=float(np.abs(A - ga).mean()), float_gap_x86=float(np.abs(X - gx).mean()))
         out.append(e)
+    return out
+
+
+def float_refs(doc: dict) -> dict[tuple[str, str], np.ndarray]:
+    """Per (run, device): the scores of its float reference artifact (what verification compares with)."""
+    from edgetl import targets
+
+    out = {}
+    for i, r in enumerate(doc["rows"]):
+        s = doc.get("scores", {}).get(str(i))
+        if s and targets.get(r["target"]).is_float_reference:
+            out.setdefault((r["run"], r["device"]), np.asarray(s, np.float64))
     return out
 
 
@@ -115,6 +132,7 @@ def main() -> None:
     ap.add_argument("--dir", help="the box (default as arm64_box.py)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "arm64_box.json"))
     ap.add_argument("--work", default="/tmp/edgetl-arm64-check")
+    ap.add_argument("--add", action="store_true", help="add these runs' rows to --out (written at the same commit)")
     a = ap.parse_args()
     d = arm64_box.box_dir(a.dir)
     state = json.loads((d / "state.json").read_text()) if arm64_box._pid(d) else None
@@ -143,6 +161,20 @@ def main() -> None:
            "items_per_artifact": a.items, "runs": [str(Path(r).resolve()) for r in a.runs],
            "bench_exit_code": arm["exit_code"], "bench_wall_s": arm["wall_s"], "best": arm.get("best"),
            "rows": rows, "armhf_wheels_cp311": armhf_wheels(), "wall_s": round(time.time() - t0, 1)}
+    doc["benches"] = [{"runs": doc["runs"], "items_per_artifact": a.items, "bench_exit_code": arm["exit_code"],
+                       "bench_wall_s": arm["wall_s"], "wall_s": doc["wall_s"], "date": doc["date"]}]
+    if a.add and Path(a.out).is_file():  # another run checked at the same commit: one raw file for both
+        old = json.loads(Path(a.out).read_text())
+        if old.get("commit") != doc["commit"]:
+            sys.exit(f"--add: {a.out} is from commit {old.get('commit')}, this is {doc['commit']}: check both runs "
+                     "again at one commit")
+        mine = {r["run"] for r in rows}
+        doc["rows"] = [r for r in old["rows"] if r["run"] not in mine] + rows
+        doc["benches"] = [b for b in old.get("benches", []) if b["runs"] != doc["runs"]] + doc["benches"]
+        doc["runs"] = sorted({*old.get("runs", []), *doc["runs"]})
+        doc["items_per_artifact"] = min(b["items_per_artifact"] for b in doc["benches"])
+        doc["wall_s"] = round(sum(b["wall_s"] for b in doc["benches"]), 1)
+        rows = doc["rows"]
     Path(a.out).write_text(json.dumps(doc, indent=1) + "\n")
     ok = [r for r in rows if r["status"] == "ok"]
     n = sum(r.get("items") or 0 for r in ok)

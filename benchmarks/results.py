@@ -548,15 +548,24 @@ def arm64_box() -> str:
     out.append(f"Each artifact over SSH with `edgetl bench` on the first {d['items_per_artifact']} validation items "
                "(the seeded subset), scores compared with this x86 machine's on the same decoded inputs; `selftest` "
                "is `edgetl predict MODEL --selftest` inside the box. Latency is emulated and not shown.\n")
-    out.append("| run | target | status | selftest | labels equal to x86 | largest score difference | accuracy arm64 | "
-               "accuracy x86 |")
-    out.append("|---|---|---|---|---|---|---|---|")
+    ok = [r for r in d["rows"] if r.get("items")]
+    n, same_n = sum(r["items"] for r in ok), sum(r["labels_equal"] for r in ok)
+    if n:
+        out.append(f"Labels equal to x86 on {same_n} of {n} items ({same_n / n:.2%}) over {len(ok)} artifacts; "
+                   "the score columns are absolute differences of class probabilities; \"from float\" is the mean "
+                   "difference from the same run's float artifact on the same device (arm64 / x86).\n")
+    out.append("| run | target | status | selftest | labels equal to x86 | largest score difference | mean | "
+               "from float, arm64 / x86 | accuracy arm64 | accuracy x86 |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for r in d["rows"]:
         st = r.get("selftest") or {}
         same = f"{r['labels_equal']}/{r['items']}" if r.get("items") else "-"
         diff = "-" if r.get("max_score_diff") is None else f"{r['max_score_diff']:.2e}"
+        mean = "-" if r.get("mean_score_diff") is None else f"{r['mean_score_diff']:.2e}"
+        gap = (f"{r['float_gap_arm64']:.2e} / {r['float_gap_x86']:.2e}" if r.get("float_gap_arm64") is not None
+               else "-")
         selftest = "ok" if st.get("ok") else "failed" if st else "-"
-        out.append(f"| {r['run']} | {r['target']} | {r['status']} | {selftest} | {same} | {diff} | "
+        out.append(f"| {r['run']} | {r['target']} | {r['status']} | {selftest} | {same} | {diff} | {mean} | {gap} | "
                    f"{f(r.get('accuracy_arm64'), 4)} | {f(r.get('accuracy_x86'), 4)} |")
     wh = d.get("armhf_wheels_cp311") or {}
     out.append("\n32-bit Raspberry Pi OS (linux_armv7l, CPython 3.11) wheels on PyPI that day: "
