@@ -337,8 +337,11 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
                                                     "top1_agreement", "size_bytes", "reason", "use")} for r in rows]}
     if bench_res is not None:
         doc = read_json(bench_res.out_dir / "bench.json")
+        from .bench.handoff import handoffs
+
         summary["bench"] = {"dir": str(run_dir / "bench"), "cached": bench_res.cached, "best": doc.get("best", []),
-                            "omitted": len(doc.get("omitted", []))}
+                            "omitted": len(doc.get("omitted", [])),
+                            "handoff": handoffs(doc, art_dir, rows, texts=facts.get("kind") == "text")}
     atomic_write_json(run_dir / "pipeline_report.json", {**summary, "config": config.to_dict(), "exports": rows})
     return PipelineResult(run_dir, res, rows, bench_res, summary)
 

@@ -55,8 +55,30 @@ def bench(inputs: tuple[str, ...], devices: tuple[str, ...], data: str | None, t
     else:
         table(slim)
         click.echo(f"reports: {', '.join(str(p) for p in paths.values())}", err=True)
+        _handoff(paths["json"], inputs, arts)
     if any(r["status"] == "failed" for r in rows):
         sys.exit(1)
+
+
+def _handoff(bench_json: Path, inputs: tuple[str, ...], arts: list) -> None:
+    """Per device: the file to put on it and the commands (the run's artifacts/ when one run folder was given)."""
+    import json
+
+    from ...bench.handoff import handoff_lines, handoffs
+
+    runs = [Path(i) for i in inputs if Path(i).is_dir()]
+    one = runs[0] if len(runs) == 1 else None
+    art_dir = one / "artifacts" if one and (one / "artifacts").is_dir() else None
+    report = one / "export_report.json" if one else None
+    try:  # the run's own export report gives the test split's accuracy beside validation
+        exports = json.loads(report.read_text()).get("artifacts") if report and report.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        exports = None
+    texts = any(a.eval_texts for a in arts)
+    lines = handoff_lines(handoffs(json.loads(bench_json.read_text()), art_dir, exports, texts=texts))
+    if lines:
+        click.echo("hand-off (per device: the file, what it gives, the commands):", err=True)
+        click.echo("\n".join(f"  {x}" for x in lines), err=True)
 
 
 def table(rows: list[dict]) -> None:

@@ -78,5 +78,10 @@ def _print_summary(summary: dict[str, Any]) -> None:
         for line in summary_lines(summary["bench"]["best"]):
             con.print(f"    {esc(line)}")
         con.print(f"  benchmark: {esc(summary['bench']['dir'])}/bench.html")
+        from ...bench.handoff import handoff_lines
+
+        con.print(line("\n", styled("hand-off", "bold"), " (per device: the file, what it gives, the commands)"))
+        for text in handoff_lines(summary["bench"].get("handoff") or []):
+            con.print(f"  {esc(text)}", soft_wrap=True)
     con.print(f"  artifacts: {esc(summary['artifacts_dir'])}/ (stable names, e.g. model_int8.tflite)")
     con.print(f"  reports: {esc(summary['run_dir'])}/export_report.md, pipeline_report.json")
