@@ -132,7 +132,6 @@ def main() -> None:
     ap.add_argument("--dir", help="the box (default as arm64_box.py)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "arm64_box.json"))
     ap.add_argument("--work", default="/tmp/edgetl-arm64-check")
-    ap.add_argument("--add", action="store_true", help="add these runs' rows to --out (written at the same commit)")
     a = ap.parse_args()
     d = arm64_box.box_dir(a.dir)
     state = json.loads((d / "state.json").read_text()) if arm64_box._pid(d) else None
@@ -143,6 +142,11 @@ def main() -> None:
     from edgetl.bench.fingerprint import machine_info
 
     t0 = time.time()
+    git = lambda *x: subprocess.run(["git", *x], capture_output=True, text=True, cwd=REPO).stdout.strip()  # noqa: E731
+    commit = git("rev-parse", "--short", "HEAD")  # the box runs the edgetl of this commit (arm64_box.py up)
+    installed = json.loads((d / "rootfs" / "etc" / "edgetl" / "installed.json").read_text())
+    if installed.get("source") != arm64_box._source_hash():
+        sys.exit("the box runs another edgetl than this checkout: run arm64_box.py up again first")
     print("x86 reference (host-cpu, host-onnx) ...", flush=True)
     x86 = bench(a.runs, ["host-cpu", "host-onnx"], a.items, work / "x86", work / "x86.log")
     print(f"arm64 box over SSH (see {work / 'arm64.log'}) ...", flush=True)
@@ -152,29 +156,14 @@ def main() -> None:
     rows = compare(arm, x86, {"arm64-emulated": "host-cpu", "arm64-emulated-onnx": "host-onnx"})
     for r in rows:
         r["selftest"] = st.get(f"{r['run']}/{r['target']}")
-    git = lambda *x: subprocess.run(["git", *x], capture_output=True, text=True, cwd=REPO).stdout.strip()  # noqa: E731
-    doc = {"script": "benchmarks/arm64_check.py", "date": time.strftime("%Y-%m-%d"), "commit": git("rev-parse", "--short",
-                                                                                                    "HEAD"),
+    doc = {"script": "benchmarks/arm64_check.py", "date": time.strftime("%Y-%m-%d"), "commit": commit,
+           "box_edgetl_source": installed.get("source"),
            "edgetl_modified_since_commit": bool(git("status", "--porcelain", "--untracked-files=no", "--", "edgetl")),
            "machine": machine_info(), "box": state, "box_fingerprint": next(
                (f for k, f in arm.get("fingerprints", {}).items()), None),
            "items_per_artifact": a.items, "runs": [str(Path(r).resolve()) for r in a.runs],
            "bench_exit_code": arm["exit_code"], "bench_wall_s": arm["wall_s"], "best": arm.get("best"),
            "rows": rows, "armhf_wheels_cp311": armhf_wheels(), "wall_s": round(time.time() - t0, 1)}
-    doc["benches"] = [{"runs": doc["runs"], "items_per_artifact": a.items, "bench_exit_code": arm["exit_code"],
-                       "bench_wall_s": arm["wall_s"], "wall_s": doc["wall_s"], "date": doc["date"]}]
-    if a.add and Path(a.out).is_file():  # another run checked at the same commit: one raw file for both
-        old = json.loads(Path(a.out).read_text())
-        if old.get("commit") != doc["commit"]:
-            sys.exit(f"--add: {a.out} is from commit {old.get('commit')}, this is {doc['commit']}: check both runs "
-                     "again at one commit")
-        mine = {r["run"] for r in rows}
-        doc["rows"] = [r for r in old["rows"] if r["run"] not in mine] + rows
-        doc["benches"] = [b for b in old.get("benches", []) if b["runs"] != doc["runs"]] + doc["benches"]
-        doc["runs"] = sorted({*old.get("runs", []), *doc["runs"]})
-        doc["items_per_artifact"] = min(b["items_per_artifact"] for b in doc["benches"])
-        doc["wall_s"] = round(sum(b["wall_s"] for b in doc["benches"]), 1)
-        rows = doc["rows"]
     Path(a.out).write_text(json.dumps(doc, indent=1) + "\n")
     ok = [r for r in rows if r["status"] == "ok"]
     n = sum(r.get("items") or 0 for r in ok)
