@@ -321,6 +321,19 @@ def write_profiles(d: Path, state: dict) -> list[Path]:
     return out
 
 
+def _kill_inside(root: Path) -> int:
+    """Every process whose root directory is the box: a killed bench leaves its workers running in there."""
+    n = 0
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.readlink(proc / "root") == str(root):
+                os.kill(int(proc.name), signal.SIGKILL)
+                n += 1
+        except OSError:
+            pass
+    return n
+
+
 def stop(d: Path) -> bool:
     pid = _pid(d)
     if pid:
@@ -334,6 +347,7 @@ def stop(d: Path) -> bool:
             time.sleep(0.2)
         else:
             os.killpg(pid, signal.SIGKILL)
+    _kill_inside(d / "rootfs")  # sshd's sessions (setsid: outside its group) and what they started
     (d / "sshd.pid").unlink(missing_ok=True)
     (d / "state.json").unlink(missing_ok=True)
     left = [ln.split()[1] for ln in Path("/proc/self/mounts").read_text().splitlines()
