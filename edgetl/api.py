@@ -232,6 +232,10 @@ class PipelineResult:
         return all(r["status"] in PASSING for r in self.exports)
 
 
+SMOKE = ("a smoke run (smoke: true, e.g. examples/quick.yaml): small backbone, few epochs, short timing; it shows "
+         "the tool works here, its numbers are no result")
+
+
 def preflight(config: "PipelineConfig") -> dict[str, Any]:
     """Every check that needs no model: options, device profiles, data folders, backbone, weights, packages.
 
@@ -304,6 +308,8 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
         note(f"warning: {w}")
     n_stages = 3 + (1 if config.bench else 0)
     items = "texts" if facts.get("kind") == "text" else "images"
+    if config.smoke:
+        note(SMOKE)
     note(f"[1/{n_stages}] train ({facts['backbone']}, {facts.get('data', {}).get('images', '?')} {items})")
     res = train(config.train, run_dir, progress=progress)
     m = read_json(res.out_dir / "metrics.json")
@@ -328,6 +334,7 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
         link_latest(run_dir / "bench", bench_res.out_dir)
         _record(run_dir, "bench", bench_res)
     summary = {"run_dir": str(run_dir), "seconds": round(time.perf_counter() - t0, 1),
+               **({"smoke": SMOKE} if config.smoke else {}),
                "train": {"stage_dir": str(res.out_dir), "cached": res.cached, "strategy": m["strategy"],
                          "validation_top1": m["validation"]["top1"], "validation_images": m["validation"]["images"],
                          **({"test_top1": m["test"]["top1"], "test_images": m["test"]["images"]}

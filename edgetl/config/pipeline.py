@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from .base import _suggest, apply_overrides
+from .base import _coerce, _suggest, apply_overrides
 from .bench import BenchConfig
 from .export import ExportConfig
 from .train import TrainConfig
 
-PIPELINE_SECTIONS = ("run_dir", "train", "export", "bench")
+PIPELINE_SECTIONS = ("run_dir", "smoke", "train", "export", "bench")
 _PATH_KEYS = ("data", "val_data", "weights_dir", "cache_dir")
 
 
@@ -26,9 +26,11 @@ class PipelineConfig:
         train: The train section.
         export: The export section (defaults when absent).
         bench: The bench section (no benchmark step when absent).
+        smoke: A first try (examples/quick.yaml): every output says its numbers are a smoke run, not results.
     """
 
     run_dir: str = "runs/pipeline"
+    smoke: bool = False
     train: TrainConfig
     export: ExportConfig = field(default_factory=ExportConfig)
     bench: BenchConfig | None = None
@@ -64,11 +66,13 @@ class PipelineConfig:
                 data["train"][key] = str(Path(v).expanduser().resolve())
         bench = data.get("bench")
         return cls(run_dir=str(data.get("run_dir") or "runs/pipeline"), train=TrainConfig.from_dict(data["train"]),
+                   smoke=_coerce(data.get("smoke", False), bool, "smoke"),
                    export=ExportConfig.from_dict(data.get("export") or {}),
                    bench=BenchConfig.from_dict(bench) if bench is not None else None)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_dir": self.run_dir, "train": self.train.to_dict(), "export": self.export.to_dict(),
+        return {"run_dir": self.run_dir, **({"smoke": True} if self.smoke else {}), "train": self.train.to_dict(),
+                "export": self.export.to_dict(),
                 **({"bench": self.bench.to_dict()} if self.bench else {})}
 
 

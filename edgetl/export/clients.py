@@ -57,11 +57,14 @@ def versions() -> dict[str, str]:
 def check(path: Path, clf: Any, items: Any, names: list[str], edgetl_top1: np.ndarray) -> list[ClientCheck]:
     """Every client check that applies to the artifact at ``path``; ``items`` are what edgetl's runtime scored
     (decoded pixels or texts), ``names`` their photo paths (images), ``edgetl_top1`` its answers."""
+    from ..runtime.quiet import native_stderr_quiet
+
     text = clf.contract.kind == "text"
-    if path.suffix == ".tflite":
-        return [_mediapipe_text(path, items, edgetl_top1) if text
-                else _mediapipe_image(path, items, names, edgetl_top1)]
-    return [_onnx_checker(path), _openvino(path, clf, items, edgetl_top1)]
+    with native_stderr_quiet():  # MediaPipe's and OpenVINO's C++ logs ("Created TensorFlow Lite XNNPACK ...") need -v
+        if path.suffix == ".tflite":
+            return [_mediapipe_text(path, items, edgetl_top1) if text
+                    else _mediapipe_image(path, items, names, edgetl_top1)]
+        return [_onnx_checker(path), _openvino(path, clf, items, edgetl_top1)]
 
 
 def warnings(rows: list[ClientCheck], target: Any, kind: str) -> list[str]:

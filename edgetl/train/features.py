@@ -103,5 +103,5 @@ def predict_arrays(model: Any, pixels: np.ndarray, batch_size: int, verbose: int
 
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(pixels)).batch(batch_size).map(
         lambda x: tf.cast(x, tf.float32)).prefetch(2)
-    outs = model.predict(ds, verbose=verbose)
+    outs = model.predict(ds, verbose=max(verbose, 0))  # edgetl's epoch-lines mode: Keras says nothing
     return list(outs) if isinstance(outs, (list, tuple)) else [outs]

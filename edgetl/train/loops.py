@@ -1,7 +1,9 @@
 """Keras training loops: the head on cached features, fine-tuning above a cut, and the full-model fit."""
 from __future__ import annotations
 
+import os
 import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -9,8 +11,40 @@ import numpy as np
 from .report import history_rows
 
 
+EPOCH_LINES = -1  # not Keras's progress but one edgetl line per epoch (the CLI without -v)
+
+
 def verbosity() -> int:
+    """Keras's own progress with -v (and in the Python API); edgetl's epoch lines in the CLI otherwise."""
+    if os.environ.get("EDGETL_QUIET_NATIVE") == "1":
+        return EPOCH_LINES
     return 1 if sys.stderr.isatty() else 2
+
+
+def keras_verbose(verbose: int) -> int:
+    return max(verbose, 0)
+
+
+def _epoch_lines(phase: str, epochs: int, start_epoch: int) -> Any:
+    """One line per epoch on stderr: the epoch, loss and accuracy, validation accuracy, elapsed time."""
+    import keras
+
+    class EpochLine(keras.callbacks.Callback):
+        def on_train_begin(self, logs: Any = None) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            m = logs or {}
+            val = f", validation top-1 {m['val_accuracy']:.4f}" if "val_accuracy" in m else ""
+            print(f"      {phase} epoch {start_epoch + epoch + 1}/{start_epoch + epochs}: loss {m.get('loss', 0):.4f}, "
+                  f"top-1 {m.get('accuracy', 0):.4f}{val} ({time.perf_counter() - self.t0:.0f} s)", file=sys.stderr,
+                  flush=True)
+
+    return EpochLine()
+
+
+def _with_progress(callbacks: list[Any], verbose: int, phase: str, epochs: int, start_epoch: int) -> list[Any]:
+    return callbacks + [_epoch_lines(phase, epochs, start_epoch)] if verbose == EPOCH_LINES else callbacks
 
 
 def _callbacks(patience: int) -> list[Any]:
@@ -55,7 +89,8 @@ def fit_arrays(model: Any, phase: str, x: np.ndarray, y: np.ndarray, xv: np.ndar
     # a schedule that decays to zero ends on the weights it was planned for: the last epoch's (the BERT recipe);
     # restoring the epoch with the best validation score would pick noise on a few hundred texts
     stop = [] if warmup_decay else _callbacks(patience)
-    h = model.fit(train, validation_data=val, epochs=epochs, callbacks=stop, verbose=verbose, shuffle=False)
+    h = model.fit(train, validation_data=val, epochs=epochs, verbose=keras_verbose(verbose), shuffle=False,
+                  callbacks=_with_progress(stop, verbose, phase, epochs, start_epoch))
     return history_rows(phase, h.history, start_epoch)
 
 
@@ -93,7 +128,8 @@ def fit_images(model: Any, phase: str, pixels: np.ndarray, labels: np.ndarray, v
     _compile(model, lr)
     train = image_dataset(pixels, labels, batch_size=batch_size, augment=augment, shuffle=True, seed=seed)
     val = image_dataset(val_pixels, val_labels, batch_size=batch_size)
-    h = model.fit(train, validation_data=val, epochs=epochs, callbacks=_callbacks(patience), verbose=verbose, shuffle=False)
+    h = model.fit(train, validation_data=val, epochs=epochs, verbose=keras_verbose(verbose), shuffle=False,
+                  callbacks=_with_progress(_callbacks(patience), verbose, phase, epochs, start_epoch))
     return history_rows(phase, h.history, start_epoch)
 
 

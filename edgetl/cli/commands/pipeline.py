@@ -60,6 +60,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
     con = console(160, stderr=True)
     t = summary["train"]
     con.print(line("\n", styled("summary", "bold"), f" ({summary['seconds']:.0f} s)"))
+    if summary.get("smoke"):
+        con.print(f"  {esc(summary['smoke'])}")
     con.print(f"  trained: {esc(t['strategy']['strategy'])}, validation top-1 {t['validation_top1']:.4f} on "
               f"{t['validation_images']} images"
               + (f", test top-1 {t['test_top1']:.4f} on {t['test_images']} (held out)" if "test_top1" in t else "")
@@ -75,8 +77,8 @@ def _print_summary(summary: dict[str, Any]) -> None:
         from ...bench.report import summary_lines
 
         con.print("  fastest within the accuracy budget:")
-        for line in summary_lines(summary["bench"]["best"]):
-            con.print(f"    {esc(line)}")
+        for text in summary_lines(summary["bench"]["best"]):
+            con.print(f"    {esc(text)}")
         con.print(f"  benchmark: {esc(summary['bench']['dir'])}/bench.html")
         from ...bench.handoff import handoff_lines
 
