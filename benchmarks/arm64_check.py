@@ -112,6 +112,64 @@ def float_refs(doc: dict) -> dict[tuple[str, str], np.ndarray]:
     return out
 
 
+ORT_GRAPH = """import collections, sys, onnxruntime as ort
+so = ort.SessionOptions(); so.optimized_model_filepath = sys.argv[2]; so.intra_op_num_threads = 1
+ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
+"""
+
+
+def _op_counts(blob: bytes) -> dict[str, int]:
+    import collections
+
+    import onnx
+
+    m = onnx.load_from_string(blob)
+    return dict(collections.Counter(f"{n.domain + '.' if n.domain else ''}{n.op_type}" for n in m.graph.node)
+                .most_common())
+
+
+FLOAT_COMPUTE = {"Conv", "com.microsoft.nchwc.Conv", "com.microsoft.FusedConv", "Add", "Mul", "MatMul", "Gemm",
+                 "com.microsoft.FusedGemm", "com.microsoft.FusedMatMul"}
+
+
+def kernel_split(ops: dict[str, int]) -> dict[str, int]:
+    """Compute nodes that run integer kernels against those that run in float, in an optimized graph."""
+    integer = sum(n for k, n in ops.items() if k.split(".")[-1].startswith(("QLinear", "QGemm", "MatMulInteger",
+                                                                             "ConvInteger", "DynamicQuantize")))
+    return {"integer": integer, "float": sum(n for k, n in ops.items() if k in FLOAT_COMPUTE)}
+
+
+def ort_graphs(state: dict, runs: list[str]) -> dict[str, dict]:
+    """The graph ONNX Runtime's CPU provider actually runs (its optimized model), here and in the box, for each
+    quantized ONNX artifact: which nodes run as integer kernels (QLinear*, QGemm) and which stay float."""
+    from edgetl import targets
+    from edgetl.runs import read_run, run_path
+
+    out = {}
+    for run in runs:
+        for target, e in (read_run(Path(run)).get("exports") or {}).items():
+            t = targets.get(target)
+            if t.format.name != "onnx" or not t.quantized:
+                continue
+            model = run_path(Path(run), e["path"])
+            with tempfile.TemporaryDirectory() as tmp:
+                subprocess.run([sys.executable, "-c", ORT_GRAPH, str(model), f"{tmp}/opt.onnx"], check=True,
+                               capture_output=True)
+                here = _op_counts(Path(f"{tmp}/opt.onnx").read_bytes())
+            arm64_box._ssh(state, ["sh", "-c", "mkdir -p /tmp/edgetl-graph && cat > /tmp/edgetl-graph/m.onnx"],
+                           input=model.read_bytes())
+            p = arm64_box._ssh(state, [f"{arm64_box.VENV}/bin/python", "-c", ORT_GRAPH, "/tmp/edgetl-graph/m.onnx",
+                                       "/tmp/edgetl-graph/opt.onnx"], timeout=900)
+            blob = arm64_box._ssh(state, ["cat", "/tmp/edgetl-graph/opt.onnx"], input=b"").stdout if \
+                p.returncode == 0 else b""
+            arm = _op_counts(blob) if blob else None
+            out[f"{Path(run).name}/{target}"] = {"x86": here, "arm64": arm, "x86_split": kernel_split(here),
+                                                 "arm64_split": kernel_split(arm) if arm else None}
+            print(f"ONNX Runtime graph {Path(run).name}/{target}: x86 {kernel_split(here)}, arm64 "
+                  f"{kernel_split(arm) if arm else 'did not load'}", flush=True)
+    return out
+
+
 def armhf_wheels() -> dict[str, bool]:
     """Whether PyPI has a wheel for 32-bit Raspberry Pi OS (linux_armv7l, CPython 3.11) of each runtime package."""
     res = {}
@@ -153,6 +211,7 @@ def main() -> None:
     arm = bench(a.runs, [str(d / "profiles" / "arm64-emulated.yaml"), str(d / "profiles" / "arm64-emulated-onnx.yaml")],
                 a.items, work / "arm64", work / "arm64.log")
     st = selftests(state, a.runs)
+    graphs = ort_graphs(state, a.runs)
     rows = compare(arm, x86, {"arm64-emulated": "host-cpu", "arm64-emulated-onnx": "host-onnx"})
     for r in rows:
         r["selftest"] = st.get(f"{r['run']}/{r['target']}")
@@ -163,7 +222,7 @@ def main() -> None:
                (f for k, f in arm.get("fingerprints", {}).items()), None),
            "items_per_artifact": a.items, "runs": [str(Path(r).resolve()) for r in a.runs],
            "bench_exit_code": arm["exit_code"], "bench_wall_s": arm["wall_s"], "best": arm.get("best"),
-           "rows": rows, "armhf_wheels_cp311": armhf_wheels(), "wall_s": round(time.time() - t0, 1)}
+           "rows": rows, "onnx_runtime_graphs": graphs, "armhf_wheels_cp311": armhf_wheels(), "wall_s": round(time.time() - t0, 1)}
     Path(a.out).write_text(json.dumps(doc, indent=1) + "\n")
     ok = [r for r in rows if r["status"] == "ok"]
     n = sum(r.get("items") or 0 for r in ok)
