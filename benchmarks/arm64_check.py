@@ -119,30 +119,18 @@ ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
 
 
 def _op_counts(blob: bytes) -> dict[str, int]:
-    import collections
-
     import onnx
 
-    m = onnx.load_from_string(blob)
-    return dict(collections.Counter(f"{n.domain + '.' if n.domain else ''}{n.op_type}" for n in m.graph.node)
-                .most_common())
+    from edgetl.export.ort_graph import op_counts
 
-
-FLOAT_COMPUTE = {"Conv", "com.microsoft.nchwc.Conv", "com.microsoft.FusedConv", "Add", "Mul", "MatMul", "Gemm",
-                 "com.microsoft.FusedGemm", "com.microsoft.FusedMatMul"}
-
-
-def kernel_split(ops: dict[str, int]) -> dict[str, int]:
-    """Compute nodes that run integer kernels against those that run in float, in an optimized graph."""
-    integer = sum(n for k, n in ops.items() if k.split(".")[-1].startswith(("QLinear", "QGemm", "MatMulInteger",
-                                                                             "ConvInteger", "DynamicQuantize")))
-    return {"integer": integer, "float": sum(n for k, n in ops.items() if k in FLOAT_COMPUTE)}
+    return op_counts(onnx.load_from_string(blob))
 
 
 def ort_graphs(state: dict, runs: list[str]) -> dict[str, dict]:
     """The graph ONNX Runtime's CPU provider actually runs (its optimized model), here and in the box, for each
     quantized ONNX artifact: which nodes run as integer kernels (QLinear*, QGemm) and which stay float."""
     from edgetl import targets
+    from edgetl.export.ort_graph import kernel_split
     from edgetl.runs import read_run, run_path
 
     out = {}

@@ -533,27 +533,36 @@ def clients() -> str:
     return "\n".join(out) + "\n"
 
 
+ARM64_RAW = ("arm64_box.json", "arm64_box_text.json")  # the image main job's run, the text main job's run
+
+
 def arm64_box() -> str:
-    d = load("arm64_box.json")
     out = ["## arm64 in a box: the runtime on an emulated Debian bookworm arm64, against x86\n"]
-    if d is None:
-        return out[0] + missing("arm64_box.json", "python benchmarks/arm64_check.py RUN_IMAGE RUN_TEXT")
-    box = d.get("box") or {}
-    fp = d.get("box_fingerprint") or {}
-    out.append(source("arm64_box.json", "benchmarks/arm64_check.py", d) + f" Box: {box.get('box', '?')} "
-               f"(machine, Python, numpy, onnxruntime, providers), QEMU_CPU={box.get('cpu', '?')}, fingerprint "
-               f"machine {fp.get('machine', '?')}, versions {fp.get('versions', {})}. Cold build: rootfs "
-               f"{f(box.get('cold_rootfs_s'), 0)} s, edgetl[runtime] and its wheels {f(box.get('cold_install_s'), 0)} s "
-               f"({box.get('rootfs_mb', '?')} MB).\n")
-    out.append(f"Each artifact over SSH with `edgetl bench` on the first {d['items_per_artifact']} validation items "
-               "(the seeded subset), scores compared with this x86 machine's on the same decoded inputs; `selftest` "
-               "is `edgetl predict MODEL --selftest` inside the box. Latency is emulated and not shown.\n")
+    docs = [(raw, load(raw)) for raw in ARM64_RAW]
+    if not any(d for _, d in docs):
+        return out[0] + missing("arm64_box.json", "python benchmarks/arm64_check.py RUN --out results/arm64_box.json")
+    out.append("Each artifact over SSH with `edgetl bench` on a seeded subset of its run's validation split, scores "
+               "compared with this x86 machine's on the same decoded inputs; `selftest` is `edgetl predict MODEL "
+               "--selftest` inside the box. Latency is emulated and not shown. Score differences are absolute "
+               "differences of class probabilities; \"from float\" is the mean difference from the same run's float "
+               "artifact on the same machine (arm64 / x86).\n")
+    for raw, d in docs:
+        out.append(_arm64_doc(raw, d) if d else missing(raw, f"python benchmarks/arm64_check.py RUN --out "
+                                                             f"results/{raw}"))
+    return "\n".join(out) + "\n"
+
+
+def _arm64_doc(raw: str, d: dict[str, Any]) -> str:
+    box, fp = d.get("box") or {}, d.get("box_fingerprint") or {}
+    out = [source(raw, "benchmarks/arm64_check.py", d) + f" Box: {box.get('box', '?')} (machine, Python, numpy, "
+           f"onnxruntime, providers), QEMU_CPU={box.get('cpu', '?')}, fingerprint machine {fp.get('machine', '?')}. "
+           f"Cold build: rootfs {f(box.get('cold_rootfs_s'), 0)} s, edgetl[runtime] and its wheels "
+           f"{f(box.get('cold_install_s'), 0)} s ({box.get('rootfs_mb', '?')} MB). {d['items_per_artifact']} items per "
+           f"artifact; the check took {f(d.get('wall_s'), 0)} s.\n"]
     ok = [r for r in d["rows"] if r.get("items")]
     n, same_n = sum(r["items"] for r in ok), sum(r["labels_equal"] for r in ok)
     if n:
-        out.append(f"Labels equal to x86 on {same_n} of {n} items ({same_n / n:.2%}) over {len(ok)} artifacts; "
-                   "the score columns are absolute differences of class probabilities; \"from float\" is the mean "
-                   "difference from the same run's float artifact on the same device (arm64 / x86).\n")
+        out.append(f"Labels equal to x86 on {same_n} of {n} items ({same_n / n:.2%}) over {len(ok)} artifacts.\n")
     out.append("| run | target | status | selftest | labels equal to x86 | largest score difference | mean | "
                "from float, arm64 / x86 | accuracy arm64 | accuracy x86 |")
     out.append("|---|---|---|---|---|---|---|---|---|---|")
@@ -564,12 +573,23 @@ def arm64_box() -> str:
         mean = "-" if r.get("mean_score_diff") is None else f"{r['mean_score_diff']:.2e}"
         gap = (f"{r['float_gap_arm64']:.2e} / {r['float_gap_x86']:.2e}" if r.get("float_gap_arm64") is not None
                else "-")
-        selftest = "ok" if st.get("ok") else "failed" if st else "-"
+        selftest = "ok" if st.get("ok") else f"failed: {st.get('said', '')[:160]}" if st else "-"
         out.append(f"| {r['run']} | {r['target']} | {r['status']} | {selftest} | {same} | {diff} | {mean} | {gap} | "
                    f"{f(r.get('accuracy_arm64'), 4)} | {f(r.get('accuracy_x86'), 4)} |")
+    graphs = d.get("onnx_runtime_graphs") or {}
+    if graphs:
+        out.append("\nThe graph ONNX Runtime's CPU provider runs (its optimized model), compute nodes on integer "
+                   "kernels / in float:\n")
+        out.append("| artifact | x86 integer / float | arm64 integer / float |")
+        out.append("|---|---|---|")
+        for k, g in graphs.items():
+            xs, a_ = g.get("x86_split") or {}, g.get("arm64_split") or {}
+            out.append(f"| {k} | {xs.get('integer', '-')} / {xs.get('float', '-')} | "
+                       f"{a_.get('integer', '-')} / {a_.get('float', '-')} |")
     wh = d.get("armhf_wheels_cp311") or {}
-    out.append("\n32-bit Raspberry Pi OS (linux_armv7l, CPython 3.11) wheels on PyPI that day: "
-               + ", ".join(f"{k} {'yes' if v else 'none'}" for k, v in wh.items()) + ".\n")
+    if wh:
+        out.append("\n32-bit Raspberry Pi OS (linux_armv7l, CPython 3.11) wheels on PyPI that day: "
+                   + ", ".join(f"{k} {'yes' if v else 'none'}" for k, v in wh.items()) + ".\n")
     return "\n".join(out) + "\n"
 
 

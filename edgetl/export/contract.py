@@ -12,6 +12,16 @@ from ..runtime.contract import IMAGE_INPUT, Contract
 from ..targets import Target
 
 GOLDEN_TOLERANCE = 0.02
+# ONNX Runtime runs one QDQ int8 file with other kernels on other CPUs: on an AMD EPYC (AVX2) it kept 27 of 68
+# compute nodes of the main job's MobileNetV2 in float, on arm64 (qemu, cortex-a72 and -a76) all on integer
+# kernels, and their class probabilities lay up to 0.196 apart with the top-1 the same on 49 of 50 photos
+# (benchmarks/results/arm64_box.json). TFLite's int8 kernels gave bit-identical scores on both.
+ONNX_INT8_GOLDEN_TOLERANCE = 0.25
+
+
+def golden_tolerance(target: Target) -> float:
+    """How far a golden image's scores may move on another CPU before ``selftest()`` fails (top-1 must hold)."""
+    return ONNX_INT8_GOLDEN_TOLERANCE if target.name == "onnx:int8" else GOLDEN_TOLERANCE
 
 
 def make_contract(target: Target, backend: Any, *, size: int, labels: list[str], train: dict[str, Any],
@@ -30,7 +40,7 @@ def make_contract(target: Target, backend: Any, *, size: int, labels: list[str],
             output_dtype=str(getattr(backend, "output_dtype", "float32")), tokenizer=tokenizer.to_dict(),
             mean=(0.0,), std=(1.0,),
             meta={"backbone": {"name": model["backbone"], "sequence_length": size}, "source": source,
-                  "versions": versions, "golden_tolerance": GOLDEN_TOLERANCE, **({"card": card} if card else {})})
+                  "versions": versions, "golden_tolerance": golden_tolerance(target), **({"card": card} if card else {})})
     return Contract(
         input_shape=tuple(int(x) for x in backend.input_shape), layout=IMAGE_INPUT["layout"],
         input_dtype=str(backend.input_dtype), input_scale=iq[0] if iq else None, input_zero_point=iq[1] if iq else 0,
@@ -39,7 +49,7 @@ def make_contract(target: Target, backend: Any, *, size: int, labels: list[str],
         precision=target.precision, output_shape=(1, len(labels)),
         output_dtype=str(getattr(backend, "output_dtype", "float32")),
         meta={"backbone": {"name": model["backbone"], "alpha": model["alpha"], "input_size": size},
-              "source": source, "versions": versions, "golden_tolerance": GOLDEN_TOLERANCE,
+              "source": source, "versions": versions, "golden_tolerance": golden_tolerance(target),
               **({"card": card} if card else {})})
 
 

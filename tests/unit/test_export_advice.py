@@ -42,3 +42,23 @@ def test_what_was_already_tried_is_not_suggested_again() -> None:
 def test_a_text_model_is_not_sent_to_selective_quantization() -> None:
     w = over_budget_warning(get("tflite:int8"), _report(9.0), ExportConfig(accuracy_budget=1.0), "r", selective=False)
     assert "--selective" not in w and "`edgetl export r --to tflite:int16`" in w
+
+
+def test_onnx_int8_golden_images_tolerate_other_cpus_kernels_and_the_rest_stay_tight() -> None:
+    from edgetl.export.contract import GOLDEN_TOLERANCE, ONNX_INT8_GOLDEN_TOLERANCE, golden_tolerance
+    from edgetl.targets import get
+
+    assert golden_tolerance(get("onnx:int8")) == ONNX_INT8_GOLDEN_TOLERANCE > GOLDEN_TOLERANCE
+    for t in ("tflite:int8", "tflite:uint8", "tflite:fp32", "onnx:fp32", "onnx:fp16", "tflite:dynamic"):
+        assert golden_tolerance(get(t)) == GOLDEN_TOLERANCE, t
+
+
+def test_the_onnx_runtime_graph_split_counts_integer_and_float_compute() -> None:
+    from edgetl.export.ort_graph import float_warning, kernel_split
+
+    x86 = {"DequantizeLinear": 80, "com.microsoft.QLinearConv": 37, "Conv": 15, "Add": 11, "Mul": 1,
+           "com.microsoft.QGemm": 2, "com.microsoft.QLinearSoftmax": 1}
+    arm = {"com.microsoft.QLinearConv": 52, "com.microsoft.QLinearAdd": 11, "com.microsoft.QGemm": 2}
+    assert kernel_split(x86) == {"integer": 40, "float": 27} and kernel_split(arm) == {"integer": 65, "float": 0}
+    assert float_warning({"onnxruntime": "1.32.0", **kernel_split(arm)}) is None
+    assert "27 of 67 compute nodes" in float_warning({"onnxruntime": "1.32.0", **kernel_split(x86)})
