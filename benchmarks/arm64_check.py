@@ -1,7 +1,7 @@
 """The proof for issue 32: every artifact of the given runs on an emulated arm64 Debian, against this x86 machine.
 
     sudo .venv/bin/python benchmarks/arm64_box.py up
-    .venv/bin/python benchmarks/arm64_check.py RUN_DIR [RUN_DIR ...] --items 100
+    .venv/bin/python benchmarks/arm64_check.py RUN_DIR --items 50 --out benchmarks/results/arm64_box.json
 
 1. ``edgetl bench RUNS --device <box>/profiles/arm64-emulated.yaml --device <box>/profiles/arm64-emulated-onnx.yaml``
    over SSH into the box, on a fixed subset of each run's validation split (``--max-images``: bench's seeded
@@ -10,8 +10,8 @@
 3. per artifact: top-1 labels on arm64 equal to x86 (share of items), the largest and mean score difference,
    accuracy on both, the box's providers and fingerprint, the emulated timings kept apart.
 
-Writes ``benchmarks/results/arm64_box.json`` (RESULTS "arm64 in a box" is generated from it), with the commit,
-both machines, the box's build costs and which armhf (32-bit Raspberry Pi OS) wheels exist on PyPI today.
+Writes ``--out`` (``results/arm64_box.json`` for the image main job, ``results/arm64_box_text.json`` for the
+text one; RESULTS "arm64 in a box" is generated from both), with the commit, both machines, the box's build costs and which armhf (32-bit Raspberry Pi OS) wheels exist on PyPI today.
 """
 from __future__ import annotations
 
