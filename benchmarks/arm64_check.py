@@ -11,7 +11,8 @@
    accuracy on both, the box's providers and fingerprint, the emulated timings kept apart.
 
 Writes ``--out`` (``results/arm64_box.json`` for the image main job, ``results/arm64_box_text.json`` for the
-text one; RESULTS "arm64 in a box" is generated from both), with the commit, both machines, the box's build costs and which armhf (32-bit Raspberry Pi OS) wheels exist on PyPI today.
+text one; RESULTS "arm64 in a box" is generated from both), with the commit, both machines, the box's build
+costs, the graph ONNX Runtime runs on each, and which armhf (32-bit Raspberry Pi OS) wheels exist on PyPI today.
 """
 from __future__ import annotations
 
