@@ -31,6 +31,9 @@ def _plot_history(rows: list[dict[str, Any]], path: Path, plt: Any) -> None:
         for s in phase_starts:
             ax.axvline(s - 0.5, color="grey", linestyle="--", linewidth=1)
             ax.text(s - 0.4, ax.get_ylim()[1], rows[s - 1]["phase"], va="top", fontsize=8)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs, never 2.5
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.legend()

@@ -52,7 +52,10 @@ def test_pipeline_end_to_end_summary_paths_and_cached_bench(color_dataset: Path,
     assert "[1/4] train" in err and "[4/4] bench" in err and "elapsed" in err
     assert "fastest within the accuracy budget" in err  # a noisy machine's rows are named unreliable, not hidden
     assert re.search(r"quick-cpu: (no reliable measurement here; fastest unreliable: )?tflite:", err), err[-2000:]
-    assert "train.data:" in err  # the configuration, one option per line
+    assert "data=" in err and "every option: edgetl -v pipeline" in err  # the configuration on one line
+    assert "Epoch " not in err and "/step" not in err and "head epoch 1/2" in err  # edgetl's epoch lines, not Keras's
+    assert "hand-off" in err and f"{tmp_path / 'run' / 'artifacts' / 'model_int8.tflite'}" in err
+    assert "edgetpu_compiler -s" in err  # coral-usb: the compile step before the copy
     run = tmp_path / "run"
     arts = sorted(p.name for p in (run / "artifacts").iterdir() if not p.name.startswith("."))
     assert arts == ["labels.txt", "model_fp32.tflite", "model_fp32.tflite.json", "model_int8.tflite",
@@ -65,9 +68,28 @@ def test_pipeline_end_to_end_summary_paths_and_cached_bench(color_dataset: Path,
     assert [r["threads"] for r in doc["rows"] if r["device"] == "coral-usb"] == [1]
     assert all(r["repetitions"] == 2 for r in doc["rows"] if r["status"] == "ok")
     assert "Left out" in (run / "bench" / "bench.md").read_text()
+    _report_renders(run / "report.html", tmp_path)
     second = _run(cfg)
     assert second.returncode == 0
     rep = json.loads((run / "pipeline_report.json").read_text())
     assert rep["train"]["cached"] and rep["bench"]["cached"]  # every stage reused, the benchmark included
     again = _run(cfg, "--remeasure")
     assert json.loads((run / "pipeline_report.json").read_text())["bench"]["cached"] is False, again.stderr[-2000:]
+
+
+def _report_renders(page: Path, tmp: Path) -> None:
+    """The run report in a real headless browser: every plot drawn, the artifacts and the hand-off on the page."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian chromium is not installed (.ci/run installs it)"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp / 'chrome'}"]
+    dom = subprocess.run([chromium, *flags, "--dump-dom", page.resolve().as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    for plot in ("history", "confusion_validation", "per_class_f1"):
+        section = dom.split(f'id="{plot}"', 1)[1].split("</section>", 1)[0]
+        assert "<svg" in section and "<path" in section, plot
+    table = dom.split('id="artifacts"', 1)[1].split("</table>", 1)[0]
+    assert "tflite:fp32" in table and "tflite:int8" in table
+    assert "model_int8.tflite" in dom.split('id="handoff"', 1)[1]

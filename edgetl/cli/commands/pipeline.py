@@ -86,4 +86,6 @@ def _print_summary(summary: dict[str, Any]) -> None:
         for text in handoff_lines(summary["bench"].get("handoff") or []):
             con.print(f"  {esc(text)}", soft_wrap=True)
     con.print(f"  artifacts: {esc(summary['artifacts_dir'])}/ (stable names, e.g. model_int8.tflite)")
+    if summary.get("report"):
+        con.print(f"  run report: {esc(summary['report'])} (curves, confusion matrices, artifacts, hand-off)")
     con.print(f"  reports: {esc(summary['run_dir'])}/export_report.md, pipeline_report.json")

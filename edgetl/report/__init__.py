@@ -1,0 +1,1 @@
+"""Reports that span a whole run (train, export and bench together)."""
