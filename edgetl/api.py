@@ -268,8 +268,8 @@ def preflight(config: "PipelineConfig") -> dict[str, Any]:
         tspec = get_text_spec(t.backbone if is_text_backbone(t.backbone) else "minilm_l6")
         check_text_config(t)
         cache = Path(t.cache_dir).expanduser() if t.cache_dir else default_cache_dir()
-        folder, _ = resolve_text_weights(tspec, t.weights, t.weights_dir, cache)
         ds = load_texts(t.data, text_column=t.text_column, label_column=t.label_column, strict=t.strict)
+        folder, _ = resolve_text_weights(tspec, t.weights, t.weights_dir, cache)  # the data first: it is the user's
         return {"backbone": tspec.name, "kind": "text", "weights": str(folder), "devices": [p.name for p in profiles],
                 "data": {"classes": len(ds.classes), "images": len(ds.texts)}}
     _refuse_text_only(t)

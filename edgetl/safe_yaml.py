@@ -66,7 +66,14 @@ def load_mapping(path: str | Path, what: str) -> dict[str, Any] | None:
         try:
             data = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{what} {str(p)!r} is not valid YAML: {' '.join(str(exc).split())}") from None
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or " ".join(str(exc).split())
+            ctx, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+            if ctx and cmark is not None and (mark is None or cmark.line != mark.line):
+                problem += f" ({ctx} that starts at line {cmark.line + 1}, column {cmark.column + 1})"
+            raise ConfigError(f"{what} {str(p)!r} is not valid YAML{where}: {problem}. Fix that line (a list is "
+                              "[a, b], a mapping key: value, indentation by spaces).") from None
         except (RecursionError, ValueError, OverflowError, TypeError) as exc:
             raise ConfigError(f"{what} {str(p)!r} cannot be read ({type(exc).__name__}: "
                               f"{' '.join(str(exc).split())[:200]}).") from None

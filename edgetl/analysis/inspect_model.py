@@ -14,7 +14,7 @@ def analyze(path: str | Path, *, unsafe_keras: bool = False) -> ModelReport:
     """Analyze a model file; any failure on a malformed file is one ModelFileError that names it."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"Model file {str(p)!r} does not exist.")
+        raise ModelFileError(f"Model file {str(p)!r} does not exist. Check the path.")
     try:
         return _analyze(p, unsafe_keras)
     except EdgetlError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import os
 from dataclasses import dataclass, field
@@ -67,12 +68,35 @@ def is_text_data(path: str | Path) -> bool:
     return False
 
 
+def _holds_images(folder: Path, look: int = 200) -> bool:
+    """Whether the first files under the class sub-folders are photos and none is a .txt."""
+    from ..runtime.image import IMAGE_EXTENSIONS
+
+    seen = 0
+    images = 0
+    for sub in sorted(folder.iterdir())[:64]:
+        if not sub.is_dir() or sub.is_symlink():
+            continue
+        for f in itertools.islice(sub.iterdir(), look):  # a listing of 100k photos is never read whole
+            seen += 1
+            if f.suffix.lower() == ".txt":
+                return False
+            images += f.suffix.lower() in IMAGE_EXTENSIONS
+            if seen >= look:
+                return images > 0
+    return images > 0
+
+
 def load_texts(path: str | Path, *, text_column: str = "text", label_column: str = "label", strict: bool = False,
                classes: list[str] | None = None) -> TextDataset:
     p = Path(path)
     if not p.exists():
         raise DataError(f"Text data {str(p)!r} does not exist. Pass a CSV/TSV/JSONL file or a folder of class "
                         "sub-folders with .txt files.")
+    if p.is_dir() and _holds_images(p):
+        raise DataError(f"{str(p)!r} is a folder of images (class sub-folders of photos), and a text backbone reads "
+                        "texts: a CSV/TSV/JSONL file with text,label columns or class sub-folders of .txt files. For "
+                        "photos choose an image backbone (--set train.backbone=mobilenet_v2; edgetl backbones list).")
     rows = _read_folder(p) if p.is_dir() else _read_file(p, text_column, label_column)
     texts, labels, skipped = [], [], []
     for where, text, label in rows:

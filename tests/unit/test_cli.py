@@ -55,3 +55,26 @@ def test_export_on_a_folder_that_is_no_run_answers_before_loading_tensorflow(tmp
             "except SystemExit as e:\n    print('EXIT', e.code, 'tensorflow' in sys.modules)") % str(tmp_path)
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "EXIT 2 False" in p.stdout and "not an edgetl run folder" in p.stderr
+
+
+def test_first_hour_mistakes_answer_fast_with_the_exit_code_of_the_table(tmp_path: Path) -> None:
+    """docs/cli.md: 1 for a file or data that cannot be used, 2 for a configuration mistake; no TensorFlow."""
+    import subprocess
+    import sys
+
+    photos = tmp_path / "photos"
+    for c in ("cat", "dog"):
+        (photos / c).mkdir(parents=True)
+        (photos / c / "a.jpg").write_bytes(b"\xff\xd8 not really")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  data: x\n  epochs: [1\n")
+    cases = [(["inspect", str(tmp_path / "missing.tflite")], 1, "does not exist"),
+             (["predict", str(tmp_path / "missing.tflite"), "x.jpg"], 1, "does not exist"),
+             (["pipeline", str(bad)], 2, "line 3, column"),
+             (["train", "--data", str(photos), "--backbone", "minilm_l6", "--out", str(tmp_path / "o")], 1,
+              "is a folder of images")]
+    code = ("import sys, time\nfrom edgetl.cli.main import main\nsys.argv=['edgetl', *sys.argv[1:]]\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    print('EXIT', e.code, 'tensorflow' in sys.modules)")
+    for argv, rc, words in cases:
+        p = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60)
+        assert f"EXIT {rc} False" in p.stdout and words in p.stderr, (argv, p.stdout, p.stderr[-800:])

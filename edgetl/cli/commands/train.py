@@ -45,8 +45,11 @@ def train(out: str, config_file: str | None, sets: tuple[str, ...], as_json: boo
         click.echo("config:\n" + config_text(config.to_dict()) if verbose else
                    config_line({"train": config.to_dict()}, "train"), err=True)
         click.echo(f"run folder: {out}", err=True)
+    from ...api import preflight
     from ...api import train as run_train
+    from ...config import PipelineConfig
 
+    preflight(PipelineConfig(run_dir=out, train=config))  # data, backbone, weights: before TensorFlow loads
     result = run_train(config, out, progress=not as_json)
     from ...artifacts import read_json
 
