@@ -19,7 +19,7 @@ from ..backbones.specs import get_spec
 from ..targets import Target, key_config
 from ..targets import get as get_target
 from .advice import over_budget_warning
-from .contract import golden_entries, make_contract, model_card
+from .contract import golden_entries, golden_indices, make_contract, model_card
 from .verify import compare, run_artifact
 
 
@@ -186,7 +186,8 @@ class ExportStage:
     # 13: weight rounding chosen on held-back calibration inputs (nearest, clip or gptq; issue 29);
     # 14: the report names the rounding candidate kept; tflite:int16 (16-bit activations);
     # 15: standard TFLite metadata and labels for phone clients (issue 31)
-    # 16: onnx:int8 golden images tolerate 0.25 and the report has ONNX Runtime's graph here (kernels differ by CPU)
+    # 16: golden items with a clear top-1, tolerant where int8 kernels differ by CPU (onnx:int8, int8 text), and
+    # the report has ONNX Runtime's graph here (arm64_box.json, arm64_box_text.json)
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -232,10 +233,11 @@ class ExportStage:
             ctx.log(f"{self.target}: warning: {w}")
             logging.getLogger(__name__).warning("%s: %s", self.target, w)
         names, pixels, _ = self.shared.validation
-        g = min(config.golden_images, len(names))
-        contract = load_contract(path).with_golden(golden_entries([Path(n).name for n in names[:g]], pixels[:g],
-                                                                     run_artifact(clf, pixels[:g]), with_images=True,
-                                                                     texts=text))
+        pick = golden_indices(scores, min(config.golden_images, len(names)))  # clear answers, not near-ties
+        items = pixels[pick] if isinstance(pixels, np.ndarray) else [pixels[i] for i in pick]
+        contract = load_contract(path).with_golden(golden_entries([Path(names[i]).name for i in pick], items,
+                                                                  run_artifact(clf, items), with_images=True,
+                                                                  texts=text))
         atomic_write_json(sidecar_path(path), contract.to_dict())
         report.update({"target": self.target.name, "file": path.name, "size_bytes": len(data),
                        "convert_s": round(convert_s, 2), "backend": f"{clf.backend_name} {clf.backend_version}",
