@@ -56,3 +56,13 @@ def float_warning(graph: dict[str, Any]) -> str | None:
             "int8 model in float, so its verification here measured a partly float model; on Arm CPUs it runs them "
             "on integer kernels, and the two give other scores (benchmarks/RESULTS.md, arm64 in a box): "
             "measure accuracy on the board (edgetl bench --device ...)")
+
+
+def graph_report(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The export report's ``runtime_graph`` and its warning; a note instead without the onnx package."""
+    try:
+        graph = runtime_graph(path)
+    except ImportError as exc:  # the onnx package reads the optimized graph
+        return {"error": f"not counted: {exc}"}, []
+    warning = float_warning(graph)
+    return graph, [warning] if warning else []

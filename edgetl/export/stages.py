@@ -178,16 +178,10 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 16  # 3: sensitivity, calibration audit, selective quantization; 4-5: range audit;
-    # 6: weight rounding, and the best no-cost variant when nothing meets the budget; 7: weight rounding by default;
-    # 8: each float-layer candidate timed beside the plain artifact; 9: a candidate must be measurably closer;
-    # 10: bisection between the last two float-layer counts; 11: a latency refusal confirmed by two more timings;
-    # 12: ONNX float layers stay float in ONNX Runtime, each with its fused activation (quantize/onnx_ptq.py);
-    # 13: weight rounding chosen on held-back calibration inputs (nearest, clip or gptq; issue 29);
-    # 14: the report names the rounding candidate kept; tflite:int16 (16-bit activations);
-    # 15: standard TFLite metadata and labels for phone clients (issue 31)
-    # 16: golden items with a clear top-1, tolerant where int8 kernels differ by CPU (onnx:int8, int8 text), and
-    # the report has ONNX Runtime's graph here (arm64_box.json, arm64_box_text.json)
+    version: ClassVar[int] = 16  # 3: sensitivity, calibration audit, selective; 4-5: range audit; 6-7: weight
+    # rounding (by default); 8-11: selective timing, closer_z, bisection, confirmed refusals; 12: ONNX float layers;
+    # 13-14: rounding chosen on held-back inputs, tflite:int16; 15: TFLite metadata for phones (issue 31); 16: golden
+    # items with a clear top-1, tolerant where int8 kernels differ by CPU, ONNX Runtime's graph (arm64_box*.json)
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -386,13 +380,10 @@ class ExportStage:
         report["use"] = phone_note(self.target, self.shared.kind)
         out = warnings(rows, self.target, self.shared.kind)
         if self.target.name == "onnx:int8":  # the graph ONNX Runtime really runs here
-            from .ort_graph import float_warning, runtime_graph
+            from .ort_graph import graph_report
 
-            try:
-                report["runtime_graph"] = runtime_graph(path)
-                out += [w for w in (float_warning(report["runtime_graph"]),) if w]
-            except ImportError as exc:  # the onnx package reads the optimized graph
-                report["runtime_graph"] = {"error": f"not counted: {exc}"}
+            report["runtime_graph"], more = graph_report(path)
+            out += more
         return out
 
     def _calibration_report(self, fmt: Any, config: ExportConfig, report: dict[str, Any], data: bytes) -> list[str]:
