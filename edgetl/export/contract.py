@@ -13,8 +13,8 @@ from ..targets import Target
 
 GOLDEN_TOLERANCE = 0.02
 # ONNX Runtime runs one QDQ int8 file with other kernels on other CPUs: on an AMD EPYC (AVX-512 VNNI) it
-# kept 27 of 68 compute nodes of the main job's MobileNetV2 in float, on arm64 (qemu, cortex-a72 and -a76) all on integer
-# kernels, and their class probabilities lay up to 0.196 apart with the top-1 the same on 49 of 50 photos
+# kept 27 of 68 compute nodes of the main job's MobileNetV2 in float, on arm64 (qemu, cortex-a72 and -a76)
+# all on integer kernels, and their class probabilities lay up to 0.196 apart with the top-1 the same on 49 of 50 photos
 # (benchmarks/results/arm64_box.json). TFLite's int8 kernels gave bit-identical scores there, but not on the
 # full-integer MiniLM (up to 0.42 apart, one top-1 of 20 and one golden text's top-1 changed:
 # benchmarks/results/arm64_box_text.json): its attention and normalization run other integer kernels per CPU.

@@ -1,10 +1,10 @@
 """Which of an int8 ONNX model's compute nodes ONNX Runtime's CPU provider really runs on integer kernels here.
 
 ONNX Runtime turns a QDQ file into its own graph when it loads it, and that graph depends on the CPU: on an
-AMD EPYC (AVX-512 VNNI) it kept 27 of 68 compute nodes of the main job's MobileNetV2 in float (15 Conv between
-DequantizeLinear and QuantizeLinear, 11 Add, 1 Mul), on arm64 it ran them as QLinearConv/QLinearAdd/QLinearMul (``benchmarks/arm64_check.py``). So
-verification on such a machine measures a partly float model, and an Arm board's accuracy can differ: the
-export report says how many ran in float here.
+AMD EPYC (AVX-512 VNNI) it kept 27 of 68 compute nodes of the main job's MobileNetV2 in float (15 Conv
+between DequantizeLinear and QuantizeLinear, 11 Add, 1 Mul), on arm64 it ran them as QLinearConv, QLinearAdd
+and QLinearMul (``benchmarks/arm64_check.py``). So verification on such a machine measures a partly float
+model, and an Arm board's accuracy can differ: the export report says how many ran in float here.
 """
 from __future__ import annotations
 
