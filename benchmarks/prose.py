@@ -74,11 +74,15 @@ def problems(claims: dict[str, Callable[[], str]], ledger: dict[str, list[dict[s
             elif kind == "measured":
                 bad += _claim_problem(name, ctx, e.get("claim"), claims)
             covered += spans
-        for a, b, fig in figures(text):
-            if not any(s <= a and b <= e for s, e in covered):
-                bad.append(f"{name}: the figure {fig!r} in {text[max(0, a - 50):b + 50]!r} is not in "
-                           "benchmarks/figures.yaml: generate it from a raw file or list it with its kind")
+        for a, b, fig in uncovered(text, covered):
+            bad.append(f"{name}: the figure {fig!r} in {text[max(0, a - 50):b + 50]!r} is not in "
+                       "benchmarks/figures.yaml: generate it from a raw file or list it with its kind")
     return bad
+
+
+def uncovered(text: str, covered: list[tuple[int, int]]) -> list[tuple[int, int, str]]:
+    """The figures of ``text`` that lie in none of the ``covered`` spans."""
+    return [(a, b, fig) for a, b, fig in figures(text) if not any(s <= a and b <= e for s, e in covered)]
 
 
 def _claim_problem(name: str, ctx: str, claim: Any, claims: dict[str, Callable[[], str]]) -> list[str]:
@@ -110,7 +114,7 @@ def main() -> None:
         name = str(path.relative_to(ROOT))
         text = prose(path.read_text())
         covered = [s for e in ledger.get(name, []) for s in _spans(text, str(e.get("context", "")))]
-        new = [draft(text, a, b) for a, b, _ in figures(text) if not any(s <= a and b <= e for s, e in covered)]
+        new = [draft(text, a, b) for a, b, _ in uncovered(text, covered)]
         if new:
             print(f"{name}:")
             for ctx in dict.fromkeys(new):

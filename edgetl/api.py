@@ -348,11 +348,11 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
 
         summary["bench"] = {"dir": str(run_dir / "bench"), "cached": bench_res.cached, "best": doc.get("best", []),
                             "omitted": len(doc.get("omitted", [])),
-                            "handoff": handoffs(doc, art_dir, rows, texts=facts.get("kind") == "text")}
+                            "handoff": handoffs(doc, art_dir, rows, kind=facts.get("kind", "image"))}
     from .report.run_page import write_run_page
 
     summary["report"] = str(run_dir / "report.html")
-    write_run_page(run_dir, summary, rows)
+    write_run_page(run_dir, summary, rows, metrics=m)
     atomic_write_json(run_dir / "pipeline_report.json", {**summary, "config": config.to_dict(), "exports": rows})
     return PipelineResult(run_dir, res, rows, bench_res, summary)
 

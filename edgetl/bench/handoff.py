@@ -9,12 +9,15 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+# what a person feeds the model on the device, per modality (the contract's ``kind``)
+TRY = {"image": ("photo.jpg", "examples/device_app/app.py"),
+       "text": ("--text 'what is a prime number?'", "examples/device_app/text_app.py")}
 COMPILER = ("edgetpu_compiler (Coral's Edge TPU Compiler: Debian/Ubuntu x86-64 package edgetpu-compiler from "
             "Coral's apt repository, https://coral.ai/docs/edgetpu/compiler/)")
 
 
 def handoffs(doc: dict[str, Any], artifacts_dir: Path | None = None,
-             exports: list[dict[str, Any]] | None = None, *, texts: bool = False) -> list[dict[str, Any]]:
+             exports: list[dict[str, Any]] | None = None, *, kind: str = "image") -> list[dict[str, Any]]:
     """One entry per device of the benchmark: the file (under ``artifacts/`` when the run has it), its size and
     accuracy (validation, and test where the export measured it), the latency as the protocol knows it, and the
     commands for that device; a device with no answer says why."""
@@ -34,7 +37,7 @@ def handoffs(doc: dict[str, Any], artifacts_dir: Path | None = None,
                     "size_bytes": stable.stat().st_size if stable.is_file() else row.get("size_bytes"),
                     "validation_top1": e.get("accuracy", b.get("accuracy")),
                     "test_top1": (e.get("test") or {}).get("accuracy"), "threads": b.get("threads"),
-                    "latency": latency_text(b, row), "steps": steps(dev, stable, b, texts=texts)})
+                    "latency": latency_text(b, row), "steps": steps(dev, stable, b, kind=kind)})
     return out
 
 
@@ -58,12 +61,11 @@ def _files(model: Path) -> list[Path]:
     return [model, *[p for p in side if p.is_file()]]
 
 
-def steps(dev: dict[str, Any], model: Path, b: dict[str, Any], *, texts: bool = False) -> list[str]:
+def steps(dev: dict[str, Any], model: Path, b: dict[str, Any], *, kind: str = "image") -> list[str]:
     """The commands, in order, that put ``model`` on the device and run it there."""
     access = dev.get("access") or {}
     q = shlex.quote
-    item, app = ("--text 'what is a prime number?'", "examples/device_app/text_app.py") if texts else \
-        ("photo.jpg", "examples/device_app/app.py")
+    item, app = TRY.get(kind, TRY["image"])
     run = (f"edgetl predict {q(model.name)} {item} --threads {b.get('threads') or 1}   "
            f"# or in an app: {app}")
     if access.get("kind") == "local":

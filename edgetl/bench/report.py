@@ -186,7 +186,8 @@ def omitted_sentence(omitted: list[dict[str, Any]]) -> str:
             f"not take the artifact): {', '.join(pairs)}.")
 
 
-def _svg(fig: Any) -> str:
+def svg(fig: Any) -> str:
+    """A matplotlib figure as inline SVG markup (the figure is closed)."""
     buf = io.StringIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
     import matplotlib.pyplot as plt
@@ -260,13 +261,13 @@ def _plots(rows: list[dict[str, Any]], plt: Any) -> dict[str, str]:
         front = sorted((ok[i]["p50_ms"], ok[i]["accuracy"]) for i in pareto(pts))
         ax.plot([f[0] for f in front], [f[1] for f in front], "--", linewidth=1, label=f"{dev} Pareto front")
     _finish(ax, "p50 latency (ms)", "top-1 accuracy", "Latency vs accuracy")
-    out["latency_accuracy"] = _svg(fig)
+    out["latency_accuracy"] = svg(fig)
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for dev in sorted({r["device"] for r in ok}):
         sel = [r for r in ok if r["device"] == dev]
         _scatter(ax, sel, [(r["size_bytes"] / 1e6, r["p50_ms"]) for r in sel], dev)
     _finish(ax, "file size (MB)", "p50 latency (ms)", "Size vs latency")
-    out["size_latency"] = _svg(fig)
+    out["size_latency"] = svg(fig)
     dist = [r for r in ok if r.get("latencies_ms")]
     fig, ax = plt.subplots(figsize=(7, max(3, 0.35 * len(dist) + 1)))
     if dist:
@@ -276,7 +277,7 @@ def _plots(rows: list[dict[str, Any]], plt: Any) -> dict[str, str]:
     ax.set_xlabel("latency per inference (ms)")
     ax.set_title("Latency distributions")
     ax.grid(alpha=0.3, axis="x")
-    out["latency_distribution"] = _svg(fig)
+    out["latency_distribution"] = svg(fig)
     return out
 
 

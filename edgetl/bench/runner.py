@@ -35,6 +35,11 @@ class BenchArtifact:
     keras_agreement: float | None = None  # top-1 agreement with the Keras model, from export-time verification
     eval_texts: bool = False  # eval_paths holds texts (a text model), not image paths
 
+    @property
+    def kind(self) -> str:
+        """The modality, as contracts name it."""
+        return "text" if self.eval_texts else "image"
+
 
 def _keras_agreement(model: Path) -> float | None:
     """The export report next to an artifact (its stage folder) says how often it agreed with Keras."""
@@ -305,11 +310,7 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
     from .remote import run_local
 
     reps = max(1, repetitions)
-    t = dict(settings["timing"])
-    per_rep = {**settings, "timing": {**t, "min_time_s": max(t["min_time_s"] / reps, min(0.5, t["min_time_s"])),
-                                      "max_time_s": max(t["max_time_s"] / reps, min(1.0, t["max_time_s"])),
-                                      "min_runs": max(t["min_runs"] // reps, min(10, t["min_runs"])),
-                                      "max_runs": max(t["max_runs"] // reps, min(20, t["max_runs"]))}}
+    per_rep = _per_repetition(settings, reps)
     results: dict[tuple[str, int], list[dict[str, Any]]] = {}
     failed: set[tuple[str, int]] = set()
     for rep in range(reps):
@@ -401,6 +402,16 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
             unspeed(row)
         rows.append(row)
     return rows
+
+
+def _per_repetition(settings: dict[str, Any], reps: int) -> dict[str, Any]:
+    """Each repetition's share of the profile's timing, with floors that never exceed the profile's own values
+    (an emulated profile asks for 2-3 runs)."""
+    t = dict(settings["timing"])
+    return {**settings, "timing": {**t, "min_time_s": max(t["min_time_s"] / reps, min(0.5, t["min_time_s"])),
+                                   "max_time_s": max(t["max_time_s"] / reps, min(1.0, t["max_time_s"])),
+                                   "min_runs": max(t["min_runs"] // reps, min(10, t["min_runs"])),
+                                   "max_runs": max(t["max_runs"] // reps, min(20, t["max_runs"]))}}
 
 
 def _estimate(art: BenchArtifact, dev: DeviceProfile, threads: int) -> tuple[dict[str, Any] | None, str]:

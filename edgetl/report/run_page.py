@@ -7,22 +7,13 @@ the hand-off per device. Plots are inline SVG (matplotlib), so the page needs no
 from __future__ import annotations
 
 import html
-import io
 import json
 from pathlib import Path
 from typing import Any
 
+from ..bench.report import svg
+
 PLOTS = ("history", "confusion_validation", "confusion_test", "per_class_f1")
-
-
-def _svg(fig: Any) -> str:
-    import matplotlib.pyplot as plt
-
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
 
 
 def _history(rows: list[dict[str, Any]], plt: Any) -> str:
@@ -42,7 +33,7 @@ def _history(rows: list[dict[str, Any]], plt: Any) -> str:
         ax.set(xlabel="epoch", title=metric)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _svg(fig)
+    return svg(fig)
 
 
 def _confusion(cm: dict[str, Any], title: str, plt: Any) -> str:
@@ -58,7 +49,7 @@ def _confusion(cm: dict[str, Any], title: str, plt: Any) -> str:
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.set(xlabel="predicted", ylabel="true", title=title)
-    return _svg(fig)
+    return svg(fig)
 
 
 def _per_class(splits: dict[str, dict[str, Any]], plt: Any) -> str:
@@ -73,7 +64,7 @@ def _per_class(splits: dict[str, dict[str, Any]], plt: Any) -> str:
     ax.set(ylim=(0, 1.15), ylabel="F1", title="per-class F1")
     ax.legend(fontsize=8, loc="upper center", ncol=len(splits))
     ax.grid(axis="y", alpha=0.3)
-    return _svg(fig)
+    return svg(fig)
 
 
 def plots(metrics: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, str]:
@@ -160,12 +151,14 @@ drop in points against Keras (negative: a loss), and the held-out test split's.<
 """
 
 
-def write_run_page(run_dir: Path, summary: dict[str, Any], exports: list[dict[str, Any]]) -> Path:
-    """``run_dir/report.html`` from the run's own files; written atomically."""
+def write_run_page(run_dir: Path, summary: dict[str, Any], exports: list[dict[str, Any]], *,
+                   metrics: dict[str, Any] | None = None) -> Path:
+    """``run_dir/report.html`` from the run's own files (``metrics``: the train stage's, when already read);
+    written atomically."""
     from ..artifacts import atomic_write_text
 
     train = Path(summary["train"]["stage_dir"])
-    metrics = json.loads((train / "metrics.json").read_text())
+    metrics = metrics if metrics is not None else json.loads((train / "metrics.json").read_text())
     hist_file = train / "history.json"
     history = json.loads(hist_file.read_text()) if hist_file.is_file() else []
     rows = []

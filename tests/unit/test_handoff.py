@@ -58,6 +58,6 @@ def test_a_text_model_is_run_with_a_text_and_a_stage_file_when_there_is_no_artif
     stage = tmp_path / "export_tflite_int8-abc"
     stage.mkdir()
     (stage / "model_int8.tflite").write_bytes(b"x")
-    host = handoffs(_doc(stage), None, texts=True)[0]
+    host = handoffs(_doc(stage), None, kind="text")[0]
     assert host["file"] == str(stage / "model_int8.tflite") and host["validation_top1"] == 0.93
     assert "--text " in host["steps"][0] and "text_app.py" in host["steps"][0]

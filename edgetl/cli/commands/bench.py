@@ -74,8 +74,8 @@ def _handoff(bench_json: Path, inputs: tuple[str, ...], arts: list) -> None:
         exports = json.loads(report.read_text()).get("artifacts") if report and report.is_file() else None
     except (OSError, ValueError, AttributeError):
         exports = None
-    texts = any(a.eval_texts for a in arts)
-    lines = handoff_lines(handoffs(json.loads(bench_json.read_text()), art_dir, exports, texts=texts))
+    kind = next((a.kind for a in arts), "image")
+    lines = handoff_lines(handoffs(json.loads(bench_json.read_text()), art_dir, exports, kind=kind))
     if lines:
         click.echo("hand-off (per device: the file, what it gives, the commands):", err=True)
         click.echo("\n".join(f"  {x}" for x in lines), err=True)
