@@ -62,7 +62,9 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     from .backbones.weights import resolve_weights
     from .data.scan import scan
     from .deps import import_tensorflow, require
+    from .deps import quiet_libraries
 
+    quiet_libraries()  # converter and TensorFlow logs need EDGETL_QUIET_NATIVE=0, as the CLI's need -v
     check_run_dir(out)  # a folder of the user's files is refused before anything is written into it
     if config.ray:  # a missing ray or a wrong address fails before minutes of decoding
         from .distributed.ray_features import preflight
@@ -174,7 +176,9 @@ def export(run_dir: str | Path, config: "ExportConfig", *, on_start: Any = None)
         'ok'
     """
     from .deps import check_installed
+    from .deps import quiet_libraries
 
+    quiet_libraries()
     rd = Path(run_dir)
     train_dir = find_stage(rd, "train")  # "not a run folder" before any heavy import
     for module in ("tensorflow", "keras"):

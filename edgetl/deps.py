@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import os
 from types import ModuleType
 
 from .errors import MissingDependencyError
@@ -51,10 +53,25 @@ def check_installed(module: str, *, extra: str) -> None:
                                      f"install 'edgetl[{extra}]' (or: pip install {_PIP_NAMES.get(top, top)}).")
 
 
+QUIET_LOGGERS = ("tensorflow", "absl", "keras", "tf2onnx")
+
+
+def quiet_libraries() -> None:
+    """Without -v (the CLI) or ``EDGETL_QUIET_NATIVE=0`` (the Python API): TensorFlow's C++ log level (read when
+    TensorFlow is imported) and the Python loggers of TensorFlow, absl, Keras and tf2onnx at ERROR (retracing
+    notices and the like). Native stderr itself: ``edgetl.runtime.quiet``."""
+    if os.environ.get("EDGETL_QUIET_NATIVE", "1").strip() == "0":
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
 def import_tensorflow() -> ModuleType:
     """Import TensorFlow and Keras once, with their C++ start-up lines (oneDNN notices) silenced unless -v."""
     from .runtime.quiet import native_stderr_quiet
 
+    quiet_libraries()  # the Python API too: TF_CPP_MIN_LOG_LEVEL is read at import
     with native_stderr_quiet():
         tf = require("tensorflow", extra="train")
         require("keras", extra="train")

@@ -69,11 +69,11 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     level = logging.WARNING if quiet or not verbose else (logging.DEBUG if verbose > 1 else logging.INFO)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("edgetl").setLevel(level)  # other libraries (ONNX Runtime's quantizer) stay at WARNING
-    if verbose < 1:
-        for name in ("tensorflow", "absl", "keras", "tf2onnx"):  # retracing notices and the like need -v
-            logging.getLogger(name).setLevel(logging.ERROR)
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("EDGETL_QUIET_NATIVE", "1")  # converters' C++ chatter on stderr (see convert/quiet.py)
+    from ..deps import quiet_libraries
+
+    # converters' C++ chatter on stderr, TensorFlow's retracing notices and the like need -v (runtime/quiet.py)
+    os.environ["EDGETL_QUIET_NATIVE"] = "0" if verbose else os.environ.get("EDGETL_QUIET_NATIVE", "1")
+    quiet_libraries()
     ctx.obj = {"verbose": verbose, "quiet": quiet}
 
 

@@ -7,6 +7,7 @@ from typing import Any, Callable
 from ..artifacts import Artifact, atomic_write_json, atomic_write_text, read_json
 from ..config import ExportConfig
 from ..pipeline import StageResult, run_stage
+from ..progress import scope
 
 # one sign everywhere: points vs the Keras model, negative = the artifact is worse (as in the terminal)
 COLUMNS = ("target", "status", "size_bytes", "validation top-1", "vs Keras pts", "test top-1", "test vs Keras pts",
@@ -32,8 +33,9 @@ def export_run(train_dir: Path, run_dir: Path, config: ExportConfig, *,
     rows = []
     for target in config.targets:
         stage = ExportStage(target, shared)
-        res: StageResult = run_stage(stage, {"model": model, "reference": ref.outputs["reference"]}, config,
-                                     run_dir, config_dict=stage.key_config(config), on_start=on_start)
+        with scope(str(target)):  # its steps' progress counters say whose they are
+            res: StageResult = run_stage(stage, {"model": model, "reference": ref.outputs["reference"]}, config,
+                                         run_dir, config_dict=stage.key_config(config), on_start=on_start)
         report = read_json(res.outputs["report"].path)
         report["path"] = str(res.outputs["model"].path)
         report["cached"] = res.cached

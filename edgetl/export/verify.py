@@ -11,8 +11,11 @@ from ..targets import get as get_target
 MIN_FLOAT_AGREEMENT = 0.999
 
 
-def run_artifact(clf: Any, pixels: np.ndarray) -> np.ndarray:
-    return np.stack([clf.scores(p) for p in pixels])
+def run_artifact(clf: Any, pixels: np.ndarray, step: str | None = None) -> np.ndarray:
+    """The artifact's scores on each input; ``step`` names the loop for the terminal's progress counter."""
+    from ..progress import track
+
+    return np.stack([clf.scores(p) for p in (track(pixels, step) if step else pixels)])
 
 
 # One status vocabulary for every output (summary, export table and reports, edgetl artifacts):

@@ -68,9 +68,10 @@ def representative(pixels: np.ndarray, transform: Callable[[np.ndarray], np.ndar
     """A TFLite representative_dataset over ``pixels`` (float32 0..255, batch 1); token ids keep their dtype."""
 
     def gen() -> Iterable[Any]:
+        from ..progress import track
         from ..runtime.bert_inputs import companions
 
-        for p in pixels:
+        for p in track(pixels, "calibration"):
             x = p[None] if keep_dtype else p[None].astype(np.float32)
             if keep_dtype:  # token ids: the text model's BERT form takes their mask and segment ids beside them
                 yield {"ids": x.astype(np.int32), **companions(x.astype(np.int32))}

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import track
+
 CLIP_RATIO = 2.0   # held-back share of values at the range's ends, over the calibration share, to be named
 CLIP_FLOOR = 1e-3  # and at least this share of the held-back values (0.1%): rarer clipping is noise
 
@@ -47,7 +49,7 @@ def summarize(calib: dict[str, float], held: dict[str, float], n_calib: int, n_h
 def _shares(run: Callable[[np.ndarray], dict[str, tuple[int, int]]], inputs: np.ndarray) -> dict[str, float]:
     clipped: dict[str, int] = {}
     total: dict[str, int] = {}
-    for x in inputs:
+    for x in track(inputs, "range audit"):
         for name, (k, n) in run(x).items():
             clipped[name] = clipped.get(name, 0) + k
             total[name] = total.get(name, 0) + n

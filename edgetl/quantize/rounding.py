@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import track
+
 log = logging.getLogger(__name__)
 
 ROWS_PER_INPUT = 256  # spatial positions sampled per calibration image and layer
@@ -191,7 +193,7 @@ def tflite_round_weights(quantized: bytes, calibrated: bytes, inputs: Iterable[n
     stats: dict[int, list[Any]] = {id(op): _new_stats() for op, _ in layers}
     rng = np.random.default_rng(0)
     xs = list(inputs)
-    for i, x in enumerate(xs):
+    for i, x in enumerate(track(xs, "weight rounding: layer inputs")):
         it.set_tensor(inp["index"], feed(inp, np.asarray(x, np.float32)))
         it.invoke()
         for op, kind in layers:
@@ -291,7 +293,7 @@ def choose(nearest: Any, build: Any, run: Any, reference: np.ndarray) -> tuple[A
 
     errors = {"nearest": error(run(nearest))}
     built = {}
-    for mode in MODES:
+    for mode in track(MODES, "weight rounding: candidates"):
         model, summary = build(mode)
         if summary["layers"]:
             built[mode] = (model, summary)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from ..progress import track
 from .rounding import _accumulate, _hessians, _is_held, _new_stats, _rewrite, choose
 
 
@@ -62,7 +63,7 @@ def onnx_round_weights(qdq: Any, pre_float: Any, inputs: Iterable[np.ndarray], *
     strides = {n.input[0]: tuple(attr(n, "strides", [1, 1])) for n, _ in layers if n.op_type == "Conv"}
     rng = np.random.default_rng(0)
     xs = list(inputs)
-    for i, x in enumerate(xs):
+    for i, x in enumerate(track(xs, "weight rounding: layer inputs")):
         outs = sess.run(wanted, {name: np.asarray(x, np.float32)[None]})
         for t, a in zip(wanted, outs):
             if a.ndim == 4:

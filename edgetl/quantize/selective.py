@@ -35,6 +35,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..progress import track
+
 log = logging.getLogger(__name__)
 
 MIN_Z = 2.0  # standard errors by which a candidate's mean per-photo KL must undercut the plain artifact's
@@ -129,7 +131,7 @@ def tflite_sensitivity(converter: Any, debug_pixels: np.ndarray) -> list[dict[st
     from ..runtime.quiet import native_stderr_quiet
 
     def gen():  # type: ignore[no-untyped-def]
-        for x in debug_pixels:
+        for x in track(debug_pixels, "sensitivity"):
             yield [x[None].astype(np.float32)]
 
     import warnings
@@ -172,7 +174,7 @@ def onnx_sensitivity(float_proto: Any, qdq_proto: Any, debug_pixels: np.ndarray)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
-            self._it = iter(debug_pixels)
+            self._it = iter(track(debug_pixels, "sensitivity"))
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             x = next(self._it, None)

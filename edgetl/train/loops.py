@@ -1,7 +1,6 @@
 """Keras training loops: the head on cached features, fine-tuning above a cut, and the full-model fit."""
 from __future__ import annotations
 
-import os
 import sys
 import time
 from typing import Any
@@ -15,8 +14,10 @@ EPOCH_LINES = -1  # not Keras's progress but one edgetl line per epoch (the CLI 
 
 
 def verbosity() -> int:
-    """Keras's own progress with -v (and in the Python API); edgetl's epoch lines in the CLI otherwise."""
-    if os.environ.get("EDGETL_QUIET_NATIVE") == "1":
+    """Keras's own progress with -v (or ``EDGETL_QUIET_NATIVE=0``); edgetl's epoch lines otherwise."""
+    from ..runtime.quiet import quiet_native
+
+    if quiet_native():
         return EPOCH_LINES
     return 1 if sys.stderr.isatty() else 2
 
