@@ -178,10 +178,11 @@ class ExportStage:
     same for every format.
     """
 
-    version: ClassVar[int] = 16  # 3: sensitivity, calibration audit, selective; 4-5: range audit; 6-7: weight
+    version: ClassVar[int] = 17  # 3: sensitivity, calibration audit, selective; 4-5: range audit; 6-7: weight
     # rounding (by default); 8-11: selective timing, closer_z, bisection, confirmed refusals; 12: ONNX float layers;
     # 13-14: rounding chosen on held-back inputs, tflite:int16; 15: TFLite metadata for phones (issue 31); 16: golden
-    # items with a clear top-1, tolerant where int8 kernels differ by CPU, ONNX Runtime's graph (arm64_box*.json)
+    # items with a clear top-1, tolerant where int8 kernels differ by CPU, ONNX Runtime's graph (arm64_box*.json);
+    # 17: golden images as JPEG (a third of the sidecar), progress counters
 
     def __init__(self, target: Target | str, shared: ExportInputs) -> None:
         self.target = get_target(target) if isinstance(target, str) else target
@@ -230,8 +231,7 @@ class ExportStage:
         pick = golden_indices(scores, min(config.golden_images, len(names)))  # clear answers, not near-ties
         items = pixels[pick] if isinstance(pixels, np.ndarray) else [pixels[i] for i in pick]
         contract = load_contract(path).with_golden(golden_entries([Path(names[i]).name for i in pick], items,
-                                                                  run_artifact(clf, items), with_images=True,
-                                                                  texts=text))
+                                                                  lambda xs: run_artifact(clf, xs), texts=text))
         atomic_write_json(sidecar_path(path), contract.to_dict())
         report.update({"target": self.target.name, "file": path.name, "size_bytes": len(data),
                        "convert_s": round(convert_s, 2), "backend": f"{clf.backend_name} {clf.backend_version}",
@@ -268,14 +268,14 @@ class ExportStage:
         names, pixels, labels = self.shared.validation
         clf = Classifier.load(path)
         t1 = time.perf_counter()
-        scores = run_artifact(clf, pixels)
+        scores = run_artifact(clf, pixels, "verify (validation)")
         verify_s = time.perf_counter() - t1
         report = compare(self.target, scores, ref["probs"], labels, budget_points=config.accuracy_budget)
         report["split"] = "validation"
         report["verify_ms_per_image"] = round(1000 * verify_s / max(len(pixels), 1), 3)
         _, t_pixels, t_labels = self.shared.test
         if len(t_pixels) and "test_probs" in ref.files and len(ref["test_probs"]) == len(t_pixels):
-            t = compare(self.target, run_artifact(clf, t_pixels), ref["test_probs"], t_labels,
+            t = compare(self.target, run_artifact(clf, t_pixels, "verify (test)"), ref["test_probs"], t_labels,
                         budget_points=config.accuracy_budget)
             report["test"] = {k: t.get(k) for k in ("images", "accuracy", "keras_accuracy", "accuracy_drop_points",
                                                      "accuracy_drop_ci95_points", "top1_agreement")}
@@ -315,7 +315,7 @@ class ExportStage:
 
         def evaluate(data: bytes) -> tuple[float, float, Any, np.ndarray]:
             c = self._classifier(data, ctx)
-            scores = run_artifact(c, pixels)
+            scores = run_artifact(c, pixels, "selective: candidate")
             top1 = scores.argmax(1)
             return (float((top1 == labels).mean()), float((top1 == ref_top1).mean()), _call(c),
                     kl_per_image(ref_probs, scores))

@@ -11,7 +11,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import ConfigError, ModelFileError, NoContractError, RuntimeBackendError
-from .contract import Contract, load_contract
+from .contract import GOLDEN_IMAGE_KEYS, Contract, load_contract
 from .image import ImageDecodeError, load_rgb
 from .limits import MAX_MODEL_BYTES, MAX_TEXT_FILE_BYTES, read_bounded
 from .preprocess import InputWriter, dequantize, softmax, to_pixels
@@ -222,11 +222,12 @@ class Classifier:
     def _golden_pixels(self, g: dict[str, Any]) -> Any:
         """A golden image decoded with the same decoder list and limits as any other image."""
         name = f"{self.path}: golden image {g.get('name')!s:.80}"
-        if "png_base64" not in g:
+        key = next((k for k in GOLDEN_IMAGE_KEYS if k in g), None)
+        if key is None:
             raise RuntimeBackendError(f"{name} is missing; the sidecar contract (.json next to the model) holds the "
                                       "golden images: copy it along.")
         try:
-            data = base64.b64decode(g["png_base64"], validate=True)
+            data = base64.b64decode(g[key], validate=True)
         except ValueError:
             raise ModelFileError(f"{name} is not base64. Export again, or copy the sidecar .json from the export "
                                  "folder.") from None

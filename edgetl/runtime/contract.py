@@ -188,6 +188,7 @@ MAX_LABELS = 200_000
 MAX_LABEL_CHARS = 1_000
 MAX_GOLDEN = 100
 MAX_GOLDEN_PNG_CHARS = 4 << 20  # base64 of one golden image
+GOLDEN_IMAGE_KEYS = ("jpeg_base64", "png_base64")  # export stage 17 writes JPEG; earlier ones PNG
 MAX_GOLDEN_TEXT_CHARS = 100_000
 
 
@@ -240,8 +241,9 @@ def _check_golden(g: Any, i: int, n_labels: int) -> None:
         raise ValueError(f"golden entry {i}: top1 must be an index into its scores")
     if not isinstance(g.get("name", ""), (str, int)):
         raise TypeError(f"golden entry {i}: name must be a string")
-    if "png_base64" in g and (not isinstance(g["png_base64"], str) or len(g["png_base64"]) > MAX_GOLDEN_PNG_CHARS):
-        raise ValueError(f"golden entry {i}: png_base64 must be a string of at most {MAX_GOLDEN_PNG_CHARS:,} characters")
+    for key in GOLDEN_IMAGE_KEYS:
+        if key in g and (not isinstance(g[key], str) or len(g[key]) > MAX_GOLDEN_PNG_CHARS):
+            raise ValueError(f"golden entry {i}: {key} must be a string of at most {MAX_GOLDEN_PNG_CHARS:,} characters")
     if "text" in g and (not isinstance(g["text"], str) or len(g["text"]) > MAX_GOLDEN_TEXT_CHARS):
         raise ValueError(f"golden entry {i}: text must be a string of at most {MAX_GOLDEN_TEXT_CHARS:,} characters")
 

@@ -17,6 +17,9 @@ REPO = Path(__file__).resolve().parents[2]
 BOX = Path(os.environ.get("EDGETL_ARM64_BOX") or "/var/cache/edgetl-arm64")
 
 
+STATE: dict = {}  # the running box's access (port, keys), as `arm64_box.py up` printed it
+
+
 @pytest.fixture(scope="module")
 def box() -> Path:
     if not (BOX / "rootfs" / "etc" / "edgetl" / "rootfs.json").is_file() or os.geteuid() != 0:
@@ -26,6 +29,7 @@ def box() -> Path:
     assert p.returncode == 0, p.stderr[-2000:] + p.stdout[-2000:]
     state = json.loads(p.stdout.strip().splitlines()[-1])
     assert state["box"].startswith("aarch64 ")  # platform.machine() inside, over SSH
+    STATE.update(state)
     return BOX
 
 
@@ -75,6 +79,12 @@ def test_image_artifacts_run_on_arm64_like_on_x86(box: Path, real_run: Path, tmp
     # TFLite int8: at most one output quantization step. ONNX Runtime's int8 kernels are not the same code on x86
     # (u8s8, whose AVX2 path can saturate) and on Arm: measured up to 17 steps apart, the labels the same
     _compare(run, box, tmp_path, {"tflite:int8": 1 / 256 + 1e-6, "onnx:int8": 0.1})
+    # the device's own check: the golden JPEGs decoded on aarch64 (libjpeg-turbo's NEON paths) and rerun there
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import arm64_check
+
+    done = arm64_check.selftests(STATE, [str(run)])
+    assert len(done) == 3 and all(v["ok"] for v in done.values()), done
 
 
 def test_text_artifacts_and_their_tokenizer_run_on_arm64(box: Path, tmp_path: Path) -> None:

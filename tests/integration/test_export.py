@@ -150,7 +150,7 @@ def test_contract_is_embedded_and_in_the_sidecar(exported: list[dict]) -> None:
         emb = embedded_contract(p, p.read_bytes())
         assert emb is not None and emb["labels"] == side["labels"] == ["cyan", "magenta", "yellow"]
         assert emb["input"] == side["input"] and emb["source"]["keras_model_sha256"] == side["source"]["keras_model_sha256"]
-        assert len(side["golden"]) == 2 and "png_base64" in side["golden"][0]
+        assert len(side["golden"]) == 2 and "jpeg_base64" in side["golden"][0]
 
 
 def test_runtime_selftest_passes_and_catches_corruption(exported: list[dict], tmp_path: Path) -> None:
