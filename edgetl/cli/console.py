@@ -57,9 +57,26 @@ def line(*parts: Any) -> Any:
 
 
 def console(width: int | None = None, *, stderr: bool = False) -> Any:
-    """A rich Console for edgetl's tables: no emoji codes, no automatic highlighting; ``width`` when not a tty."""
+    """A rich Console for edgetl's tables: no emoji codes, no automatic highlighting; the terminal's width (or
+    ``$COLUMNS``), and ``width`` when writing to a file or a pipe."""
+    import os
+
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(width=None if stream.isatty() else (width or 160), emoji=False, highlight=False, markup=False,
+    sized = stream.isatty() or os.environ.get("COLUMNS", "").strip().isdigit()
+    return Console(width=None if sized else (width or 160), emoji=False, highlight=False, markup=False,
                    stderr=stderr)
+
+
+def pin(table: Any, *headers: str) -> Any:
+    """Columns that name things (a target, a device) never shrink below their longest cell, so a narrow terminal
+    wraps the free text (descriptions, notes) instead of cutting ``tflite:dynamic`` to ``tflite:dyna...``."""
+    from rich.text import Text
+
+    for col in table.columns:
+        if str(col.header) in headers:
+            cells = [c.cell_len if isinstance(c, Text) else Text(str(c)).cell_len for c in col.cells]
+            col.min_width = max([len(str(col.header)), *cells])
+            col.no_wrap = True
+    return table

@@ -1,0 +1,39 @@
+"""Tables fit a narrow terminal: names stay whole, free text wraps or moves out (issue 34)."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from edgetl.cli.console import pin
+
+
+def test_pinned_columns_keep_whole_names_and_the_free_text_wraps() -> None:
+    t = Table()
+    for c in ("target", "status", "note"):
+        t.add_column(c)
+    t.add_row("tflite:dynamic", "uncertain", "the drop of 2.50 points is over the budget of 2, but its interval " * 3)
+    out = io.StringIO()
+    Console(file=out, width=60, emoji=False, highlight=False, markup=False).print(pin(t, "target", "status"))
+    lines = out.getvalue().splitlines()
+    assert all(len(x) <= 60 for x in lines) and any("tflite:dynamic" in x for x in lines)
+    assert any("uncertain" in x for x in lines) and len(lines) > 6  # the note wrapped over several lines
+
+
+def test_devices_list_fits_80_columns_and_names_every_profile() -> None:
+    env = {**os.environ, "COLUMNS": "80"}
+    p = subprocess.run([sys.executable, "-m", "edgetl.cli.main", "devices", "list"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert max(len(x) for x in lines) <= 80, max(lines, key=len)
+    for name in ("arm64-emulated-onnx", "coral-usb", "jetson-orin-nano", "rpi-zero2w"):
+        assert any(f" {name} " in x for x in lines), name
+    assert "edgetl devices show NAME" in p.stdout  # where the descriptions went
+    wide = subprocess.run([sys.executable, "-m", "edgetl.cli.main", "devices", "list"], capture_output=True, text=True,
+                          env={**os.environ, "COLUMNS": "200"}, timeout=60)
+    assert "description" in wide.stdout
