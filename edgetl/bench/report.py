@@ -11,19 +11,10 @@ from typing import Any
 
 from ..artifacts import atomic_write_text
 from .. import targets
+from .plots import label_groups, pareto, plots, svg  # noqa: F401 - re-exported: the report's names
 from .runner import ROW_FIELDS
 
 SCHEMA = 1
-
-
-def pareto(points: list[tuple[float, float, int]]) -> list[int]:
-    """Indices on the front of (latency lower is better, accuracy higher is better)."""
-    front, best = [], -1.0
-    for lat, acc, i in sorted(points, key=lambda p: (p[0], -p[1])):
-        if acc > best:
-            front.append(i)
-            best = acc
-    return front
 
 
 def best_per_device(rows: list[dict[str, Any]], budget_points: float | None) -> list[dict[str, Any]]:
@@ -184,101 +175,6 @@ def omitted_sentence(omitted: list[dict[str, Any]]) -> str:
     pairs = sorted({f"{o['target']} on {o['device']}" for o in omitted})
     return (f"Left out {len(pairs)} artifact/device pair(s) that cannot run (the device's runtime or format does "
             f"not take the artifact): {', '.join(pairs)}.")
-
-
-def svg(fig: Any) -> str:
-    """A matplotlib figure as inline SVG markup (the figure is closed)."""
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    text = buf.getvalue()
-    return text[text.index("<svg"):]
-
-
-def label_groups(xy: list[tuple[float, float]], names: list[str], near: float = 0.04) -> list[tuple[tuple[float, float], str]]:
-    """One label per cluster of points closer than ``near`` (a fraction of the axis ranges): nearby points
-    such as int8 and uint8 share one label ("int8, uint8") instead of printing over each other."""
-    if not xy:
-        return []
-    xs, ys = [p[0] for p in xy], [p[1] for p in xy]
-    sx, sy = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
-    groups: list[list[int]] = []
-    for i, (x, y) in enumerate(xy):
-        for g in groups:
-            gx, gy = xy[g[0]]
-            if abs(x - gx) / sx < near and abs(y - gy) / sy < near:
-                g.append(i)
-                break
-        else:
-            groups.append([i])
-    return [(xy[g[0]], ", ".join(dict.fromkeys(names[i] for i in g))) for g in groups]
-
-
-def _scatter(ax: Any, rows: list[dict[str, Any]], xy: list[tuple[float, float]], label: str) -> None:
-    ax.scatter([p[0] for p in xy], [p[1] for p in xy], label=label)
-    names = [f"{r['target']} t{r['threads']}" for r in rows]
-    for k, (p, text) in enumerate(label_groups(xy, names)):
-        ax.annotate(text, p, fontsize=7, xytext=(4, 4 + 8 * (k % 2)), textcoords="offset points")
-
-
-def _finish(ax: Any, xlabel: str, ylabel: str, title: str) -> None:
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:  # no legend (and no matplotlib warning) for an empty plot
-        ax.legend(fontsize=8)
-
-
-def plots(rows: list[dict[str, Any]]) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    # labels stay text (selectable, searchable, checked in a browser); names are plain text, never mathtext:
-    # a device called "$\\foo$" would otherwise make matplotlib's parser raise and the page go unwritten
-    with matplotlib.rc_context({"svg.fonttype": "none", "text.parse_math": False, "text.usetex": False}):
-        return _plots([{**r, **{k: _clip(r.get(k)) for k in ("device", "target")}} for r in rows], plt)
-
-
-def _clip(name: Any, n: int = 60) -> str:
-    s = str(name)
-    return s if len(s) <= n else s[:n] + "..."
-
-
-def _plots(rows: list[dict[str, Any]], plt: Any) -> dict[str, str]:
-    ok = [r for r in rows if r["status"] == "ok" and r.get("p50_ms")]
-    out: dict[str, str] = {}
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for dev in sorted({r["device"] for r in ok}):
-        pts = [(r["p50_ms"], r["accuracy"], i) for i, r in enumerate(ok) if r["device"] == dev and r["accuracy"] is not None]
-        if not pts:
-            continue
-        _scatter(ax, [ok[i] for _, _, i in pts], [(lat, acc) for lat, acc, _ in pts], dev)
-        front = sorted((ok[i]["p50_ms"], ok[i]["accuracy"]) for i in pareto(pts))
-        ax.plot([f[0] for f in front], [f[1] for f in front], "--", linewidth=1, label=f"{dev} Pareto front")
-    _finish(ax, "p50 latency (ms)", "top-1 accuracy", "Latency vs accuracy")
-    out["latency_accuracy"] = svg(fig)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for dev in sorted({r["device"] for r in ok}):
-        sel = [r for r in ok if r["device"] == dev]
-        _scatter(ax, sel, [(r["size_bytes"] / 1e6, r["p50_ms"]) for r in sel], dev)
-    _finish(ax, "file size (MB)", "p50 latency (ms)", "Size vs latency")
-    out["size_latency"] = svg(fig)
-    dist = [r for r in ok if r.get("latencies_ms")]
-    fig, ax = plt.subplots(figsize=(7, max(3, 0.35 * len(dist) + 1)))
-    if dist:
-        ax.boxplot([r["latencies_ms"] for r in dist], orientation="horizontal", showfliers=True)
-        ax.set_yticks(range(1, len(dist) + 1), [f"{r['device']} {r['target']} t{r['threads']}" for r in dist],
-                      fontsize=7)
-    ax.set_xlabel("latency per inference (ms)")
-    ax.set_title("Latency distributions")
-    ax.grid(alpha=0.3, axis="x")
-    out["latency_distribution"] = svg(fig)
-    return out
 
 
 def html_page(rows: list[dict[str, Any]], doc: dict[str, Any]) -> str:

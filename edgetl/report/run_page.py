@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..bench.report import svg
+from ..bench.plots import svg
 
 PLOTS = ("history", "confusion_validation", "confusion_test", "per_class_f1")
 

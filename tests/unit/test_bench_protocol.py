@@ -158,3 +158,26 @@ def test_repetitions_are_interleaved_and_combined(tmp_path, monkeypatch: pytest.
     assert by["a"]["p50_ms"] == 1.1 and by["a"]["reliable"] is False  # 1.0, 1.1, 1.2: only 1.1 is within 5%
     assert by["b"]["p50_ms"] == 2.0 and by["b"]["p50_spread_pct"] == 50.0
     assert np.isclose(by["a"]["throughput_ips"], 1000 / 1.1)
+
+
+def test_labels_at_one_accuracy_do_not_overlap_and_estimated_boards_are_plotted() -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edgetl.bench.plots import _overlap, place_labels, plots
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xy = [(2.8, 0.93), (3.1, 0.93), (3.4, 0.93), (3.7, 0.93), (9.0, 0.90)]  # one accuracy, close latencies
+    ax.scatter([p[0] for p in xy], [p[1] for p in xy])
+    boxes = place_labels(ax, [(p, f"tflite:int8 t{i}") for i, p in enumerate(xy)])
+    plt.close(fig)
+    assert all(_overlap(a, b) == 0 for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    row = {"status": "ok", "p50_ms": 3.0, "accuracy": 0.9, "size_bytes": 1000, "threads": 1, "latencies_ms": [3.0],
+           "device": "host-cpu", "target": "tflite:int8", "artifact": "run/tflite:int8"}
+    est = {**row, "status": "unreachable", "p50_ms": None, "accuracy": None, "device": "rpi4", "threads": 4,
+           "estimate": {"p50_ms": 27.5, "p50_ms_low": 14.8, "p50_ms_high": 46.0}}
+    page = plots([row, est])["latency_accuracy"]
+    assert "rpi4 (estimate, range)" in page and "host-cpu" in page
