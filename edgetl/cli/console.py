@@ -69,14 +69,45 @@ def console(width: int | None = None, *, stderr: bool = False) -> Any:
                    stderr=stderr)
 
 
-def pin(table: Any, *headers: str) -> Any:
-    """Columns that name things (a target, a device) never shrink below their longest cell, so a narrow terminal
-    wraps the free text (descriptions, notes) instead of cutting ``tflite:dynamic`` to ``tflite:dyna...``."""
+def fit(table: Any, width: int, *, wrap: tuple[str, ...] = (), drop: tuple[str, ...] = ()) -> list[str]:
+    """Make ``table`` fit ``width`` columns without cutting a cell: every column but the free-text ones
+    (``wrap``: descriptions, notes, paths) keeps its longest cell whole (headers wrap at spaces), and while the
+    table is still too wide the columns in ``drop`` go, in that order. Returns the headers dropped, for a note.
+
+    So a narrow terminal never shows ``tflite:dyna...`` or ``0.8...``; it shows fewer columns, every one whole."""
     from rich.text import Text
 
+    def cell_len(c: Any) -> int:
+        return c.cell_len if isinstance(c, Text) else Text(str(c)).cell_len
+
+    free = {str(c.header) for c in table.columns if str(c.header) in wrap}
     for col in table.columns:
-        if str(col.header) in headers:
-            cells = [c.cell_len if isinstance(c, Text) else Text(str(c)).cell_len for c in col.cells]
-            col.min_width = max([len(str(col.header)), *cells])
-            col.no_wrap = True
-    return table
+        header = max((len(w) for w in str(col.header).split()), default=1)
+        if str(col.header) in free:
+            col.min_width = max(header, 12)  # free text: wraps, but not a few letters a line
+            col.overflow = "fold"
+        else:
+            col.min_width = max([header, *(cell_len(c) for c in col.cells)])  # no cell wraps; headers may
+
+    def need(natural: bool = False) -> int:
+        return sum(max(c.min_width, len(str(c.header)) if natural else 0) + 2 for c in table.columns) \
+            + len(table.columns) + 1
+
+    dropped = []
+    for name in drop:
+        if need() <= width:
+            break
+        for i, col in enumerate(table.columns):
+            if str(col.header) == name:
+                table.columns.pop(i)
+                dropped.append(name)
+                break
+    if need(natural=True) > width:  # rich would share the excess out, not shrink to these: fix them
+        for col in table.columns:
+            if str(col.header) not in free:
+                col.width = col.min_width
+    return dropped
+
+
+def dropped_note(dropped: list[str], where: str) -> str:
+    return f"(narrow terminal: {', '.join(dropped)} not shown; every column in {where})" if dropped else ""

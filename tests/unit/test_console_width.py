@@ -9,19 +9,25 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from edgetl.cli.console import pin
+from edgetl.cli.console import fit
 
 
-def test_pinned_columns_keep_whole_names_and_the_free_text_wraps() -> None:
+def test_narrow_tables_keep_every_cell_whole_and_drop_columns_instead() -> None:
     t = Table()
-    for c in ("target", "status", "note"):
+    for c in ("target", "status", "top-1", "vs Keras pts", "max |diff|", "note"):
         t.add_column(c)
-    t.add_row("tflite:dynamic", "uncertain", "the drop of 2.50 points is over the budget of 2, but its interval " * 3)
+    t.add_row("tflite:dynamic", "uncertain", "0.8750", "-2.50", "0.1234",
+              "the drop of 2.50 points is over the budget of 2, but its interval " * 3)
+    gone = fit(t, 60, wrap=("note",), drop=("max |diff|",))
     out = io.StringIO()
-    Console(file=out, width=60, emoji=False, highlight=False, markup=False).print(pin(t, "target", "status"))
-    lines = out.getvalue().splitlines()
-    assert all(len(x) <= 60 for x in lines) and any("tflite:dynamic" in x for x in lines)
-    assert any("uncertain" in x for x in lines) and len(lines) > 6  # the note wrapped over several lines
+    Console(file=out, width=60, emoji=False, highlight=False, markup=False).print(t)
+    text = out.getvalue()
+    lines = text.splitlines()
+    assert gone == ["max |diff|"] and "0.1234" not in text  # dropped whole, not cut
+    assert all(len(x) <= 60 for x in lines) and "…" not in text and "..." not in text
+    for cell in ("tflite:dynamic", "uncertain", "0.8750", "-2.50"):
+        assert any(cell in x for x in lines), cell
+    assert len(lines) > 6  # the note wrapped over several lines
 
 
 def test_devices_list_fits_80_columns_and_names_every_profile() -> None:

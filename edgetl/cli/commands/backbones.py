@@ -25,7 +25,7 @@ def backbones(as_json: bool) -> None:
         return
     from rich.table import Table
 
-    from ..console import console, pin
+    from ..console import console, fit
 
     t = Table(title="edgetl backbones")
     for col in ("name", "kind", "default size", "alphas", "preprocess", "offline weights file or folder"):
@@ -34,4 +34,6 @@ def backbones(as_json: bool) -> None:
         size = str(r["default_size"]) if r["kind"] == "image" else f"<= {r['max_length']} tokens"
         t.add_row(r["name"], r["kind"], size, ",".join(map(str, r["alphas"])) or "-", r["preprocess"],
                   r["weights_file"])
-    console(200).print(pin(t, "name", "kind", "preprocess"))
+    con = console(200)
+    fit(t, con.width, wrap=("offline weights file or folder", "preprocess"))
+    con.print(t)

@@ -84,7 +84,7 @@ def _handoff(bench_json: Path, inputs: tuple[str, ...], arts: list) -> None:
 def table(rows: list[dict]) -> None:
     from rich.table import Table
 
-    from ..console import console, esc, pin, styled
+    from ..console import console, dropped_note, esc, fit, styled
 
     t = Table(title="edgetl bench")
     for c in ("device", "artifact", "thr", "status", "p50 ms", "spread", "p90 ms", "p99 ms", "top-1", "agree fp32",
@@ -106,4 +106,9 @@ def table(rows: list[dict]) -> None:
                   f(r["p50_ms"]), "" if r.get("p50_spread_pct") is None else f"{r['p50_spread_pct']:.1f}%",
                   f(r["p90_ms"]), f(r["p99_ms"]), f(r["accuracy"], 4), f(r["top1_agreement"], 4),
                   f(r.get("keras_top1_agreement"), 4), f(r["size_bytes"] / 1e6, 1), f(r["rss_peak_mb"], 0), esc(note))
-    console(200).print(pin(t, "device", "artifact", "status"))
+    con = console(200)
+    gone = fit(t, con.width, wrap=("note",), drop=("p99 ms", "RSS MB", "p90 ms", "agree Keras", "MB", "spread",
+                                                    "agree fp32"))
+    con.print(t)
+    if gone:
+        con.print(dropped_note(gone, "bench.md and bench.json"))

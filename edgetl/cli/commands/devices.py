@@ -26,18 +26,19 @@ def list_(as_json: bool) -> None:
         return
     from rich.table import Table
 
-    from ..console import console, esc, pin
+    from ..console import console, esc, fit
 
     con = console(180)
     wide = con.width >= 150  # the descriptions wrap into a column of their own only where there is room
     t = Table(title="device profiles" + ("" if wide else " (edgetl devices show NAME: its description)"))
-    for c in ("name", "runtime", "delegate/providers", "threads", "full int8", "access") + (("description",) if wide else ()):
+    for c in ("name", "runtime", "delegate / providers", "threads", "full int8", "access") + (("description",) if wide else ()):
         t.add_column(c)
     for p in profs:
         providers = ", ".join(x.replace("ExecutionProvider", "") for x in p.providers)
         t.add_row(esc(p.name), p.runtime, esc(p.delegate or providers or "-"), ", ".join(map(str, p.threads)),
                   "yes" if p.needs_full_int8 else "", p.access.kind, *((esc(p.description),) if wide else ()))
-    con.print(pin(t, "name", "runtime", "access"))
+    fit(t, con.width, wrap=("description", "delegate / providers"), drop=("full int8",))
+    con.print(t)
 
 
 @devices.command("show")

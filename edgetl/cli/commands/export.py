@@ -13,7 +13,7 @@ from ..options import emit, resolve_config
 def export_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
-    from ..console import console, esc, line, pin, styled
+    from ..console import console, dropped_note, esc, fit, line, styled
 
     t = Table(title="exported artifacts (verified on the validation images; test: the held-out split, reported only)")
     for col in ("target", "status", "size KB", "top-1", "vs Keras pts", "test top-1", "test vs Keras", "agree w/ Keras",
@@ -29,7 +29,10 @@ def export_table(rows: list[dict[str, Any]]) -> None:
                   f"{-r['accuracy_drop_points'] + 0.0:+.2f}", *test, f"{r['top1_agreement']:.4f}", f"{r['max_abs_diff']:.4f}",
                   f"{r['convert_s']:.1f}")
     con = console(140)
-    con.print(pin(t, "target", "status"))
+    gone = fit(t, con.width, drop=("max |diff|", "convert s", "size KB", "agree w/ Keras"))
+    con.print(t)
+    if gone:
+        con.print(dropped_note(gone, "export_report.md"))
     for r in rows:
         if r["status"] != "ok":
             con.print(line(styled(f"{r['target']} {r['status'].upper()}",

@@ -14,7 +14,7 @@ def artifacts(run_dir: str, as_json: bool) -> None:
     from rich.table import Table
 
     from ...runs import list_artifacts
-    from ..console import console, esc, pin
+    from ..console import console, dropped_note, esc, fit
 
     rows = list_artifacts(run_dir)
     if as_json:
@@ -30,7 +30,11 @@ def artifacts(run_dir: str, as_json: bool) -> None:
                   "" if r.get("test_accuracy") is None else f"{r['test_accuracy']:.4f}",
                   "" if r["size_bytes"] is None else f"{r['size_bytes'] / 1024:.0f}", esc(r["path"]),
                   esc(r.get("use") or ""))
-    console(200).print(pin(t, "target", "status"))
+    con = console(200)
+    gone = fit(t, con.width, wrap=("path", "for"), drop=("for",))
+    con.print(t)
+    if gone:
+        con.print(dropped_note(gone, "edgetl artifacts --json"))
 
 
 @click.command()
