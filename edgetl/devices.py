@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .hardware import KERNELS, check_hardware
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
 RUNTIMES = ("litert", "onnxruntime")
@@ -73,6 +74,7 @@ class DeviceProfile:
     provider_options: dict[str, Any] = field(default_factory=dict)
     os_arch: str | None = None  # the OS the board must run for edgetl's runtime (OS_NOTES)
     emulated: bool = False  # an emulator (qemu): real results, latency that is no speed (never shown as one)
+    kernels: str | None = None  # the CPU kernels its runtime runs (edgetl.hardware.KERNELS); None: XNNPACK assumed
     path: str | None = None
 
     def accepts(self, target: str) -> tuple[bool, str]:
@@ -130,12 +132,17 @@ class DeviceProfile:
             raise ConfigError(f"{source}: os_arch must be one of {', '.join(OS_NOTES)}; got {d['os_arch']!r}.")
         if not isinstance(d.get("emulated", False), bool):
             raise ConfigError(f"{source}: emulated must be true or false; got {d.get('emulated')!r}.")
+        hardware = check_hardware(d.get("hardware"), str(source))
+        kernels = d.get("kernels", hardware.get("kernels"))
+        if kernels is not None and (kernels not in KERNELS or hardware.get("kernels") not in (None, kernels)):
+            raise ConfigError(f"{source}: kernels must be one of {', '.join(KERNELS)} (and agree with "
+                              f"hardware.kernels); got {kernels!r}.")
         prof = cls(name=str(d["name"]), description=str(d["description"]), runtime=d["runtime"],
                    delegate=d.get("delegate"), providers=tuple(d.get("providers") or ()), threads=threads,
                    needs_full_int8=bool(d.get("needs_full_int8", False)), formats=tuple(d.get("formats") or ()),
-                   hardware=dict(d.get("hardware") or {}), sources=tuple(d.get("sources") or ()), access=access,
+                   hardware=hardware, sources=tuple(d.get("sources") or ()), access=access,
                    provider_options={str(k): dict(v) for k, v in po.items()}, emulated=d.get("emulated", False),
-                   os_arch=d.get("os_arch"),
+                   os_arch=d.get("os_arch"), kernels=kernels,
                    path=source, **nums)
         if prof.min_runs > prof.max_runs or prof.min_time_s > prof.max_time_s:
             raise ConfigError(f"{source}: min_runs/min_time_s must not exceed max_runs/max_time_s.")

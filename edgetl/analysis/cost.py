@@ -102,43 +102,66 @@ def work_of(report: Any) -> Work:
     return Work(acc["conv"] / 1e6, acc["depthwise"] / 1e6, acc["fc"] / 1e6, acc["other"] / 1e6, ops)
 
 
+DEFAULT_CORES, DEFAULT_CLOCK_GHZ = 4, 1.5  # what a profile that gives only peak_gflops_fp32 is assumed to have
+TYPICAL_MACS_PER_CYCLE = 4.0  # a core not named: the 64-bit NEON class (A53, A55, A72, A73) of 19 of the 27
+# devices in anchor_devices.yaml
+# what a profile tells about its CPU, from most to least; the printed range widens as it says less (the bands
+# per basis come from the cross-validation, benchmarks/estimator_cv.py)
+BASES = ("core", "peak", "clock", "peak-only")
+
+
 @dataclass(frozen=True)
 class Cpu:
-    """What the cost model needs to know about a CPU target."""
+    """What the cost model needs to know about a CPU target, and how much of it the profile said (``basis``)."""
     core: str
     cores: int
     clock_ghz: float
     macs_per_cycle: float
     dot: bool
     known_core: bool
+    basis: str = "core"
+
+
+def _number(hw: dict[str, Any], key: str) -> float | None:
+    v = hw.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(key)
+    return float(v)
 
 
 def cpu_from_hardware(hw: dict[str, Any]) -> tuple[Cpu | None, str]:
-    """A CPU description from a profile's ``hardware:`` block, or None and a one-line reason."""
+    """A CPU description from a profile's ``hardware:`` block, or None and a one-line reason.
+
+    - a known ``core`` with ``cores`` and ``clock_ghz``: its nominal peak per cycle (basis ``core``);
+    - ``peak_gflops_fp32`` with ``cores`` and ``clock_ghz`` (a core edgetl does not list): ``peak``;
+    - ``cores`` and ``clock_ghz`` alone: a typical core's rate per cycle (``clock``, a wider range);
+    - ``peak_gflops_fp32`` alone: spread over DEFAULT_CORES at DEFAULT_CLOCK_GHZ (``peak-only``, the widest).
+    """
     core = str(hw.get("core") or "").strip().lower()
-    missing = [k for k in ("cores", "clock_ghz") if not hw.get(k)]
-    if not core and not hw.get("peak_gflops_fp32"):
-        missing.insert(0, "core")
-    if missing:
-        return None, (f"its hardware: block lacks {', '.join(missing)} (for example core: cortex-a72, cores: 4, "
-                      "clock_ghz: 1.5)")
     try:
-        cores, clock = int(hw["cores"]), float(hw["clock_ghz"])
-    except (TypeError, ValueError):
-        return None, "hardware: cores and clock_ghz must be numbers"
-    if cores < 1 or not 0.05 <= clock <= 10:
-        return None, f"hardware: cores {cores} or clock_ghz {clock} is out of range"
+        cores, clock, peak = _number(hw, "cores"), _number(hw, "clock_ghz"), _number(hw, "peak_gflops_fp32")
+    except ValueError as exc:
+        return None, f"hardware: {exc} must be a number"
     spec = CORES.get(core)
-    if spec is not None:
-        m = float(spec["macs_per_cycle"])
-        dot = bool(hw.get("int8_dot_product", spec["dot"]))
-    elif hw.get("peak_gflops_fp32"):
-        m = float(hw["peak_gflops_fp32"]) / (2 * cores * clock)  # FLOP = 2 x MAC
-        dot = bool(hw.get("int8_dot_product", False))
-    else:
+    if core and spec is None and not peak and not (cores and clock):
         return None, (f"core {core!r} is not one edgetl knows ({', '.join(sorted(CORES))}); give "
-                      "peak_gflops_fp32 instead")
-    return Cpu(core or "unknown", cores, clock, m, dot, spec is not None), ""
+                      "peak_gflops_fp32, or cores and clock_ghz")
+    if not peak and not (cores and clock):
+        missing = [k for k in ("cores", "clock_ghz") if not hw.get(k)]
+        return None, (f"its hardware: block lacks {', '.join(missing)} (for example core: cortex-a72, cores: 4, "
+                      "clock_ghz: 1.5; or peak_gflops_fp32)")
+    n, f = int(cores or DEFAULT_CORES), float(clock or DEFAULT_CLOCK_GHZ)
+    if n < 1 or not 0.05 <= f <= 10:
+        return None, f"hardware: cores {n} or clock_ghz {f} is out of range"
+    dot = bool(hw.get("int8_dot_product", spec["dot"] if spec else False))
+    if spec is not None and cores and clock:
+        return Cpu(core, n, f, float(spec["macs_per_cycle"]), dot, True, "core"), ""
+    if peak:
+        basis = "peak" if cores and clock else "peak-only"
+        return Cpu(core or "unknown", n, f, peak / (2 * n * f), dot, False, basis), ""  # FLOP = 2 x MAC
+    return Cpu(core or "unknown", n, f, TYPICAL_MACS_PER_CYCLE, dot, False, "clock"), ""
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -154,19 +177,33 @@ class CostModel:
     int8: dict[str, float]       # "<runtime group>/<dot|nodot>" -> factor against fp32
     core_factor: dict[str, float]
     conv_runtime: dict[str, float] = field(default_factory=dict)  # runtime -> dense-conv factor (ncnn 1)
-    log_q10: float = -0.3        # leave-one-device-out residual quantiles (log): the printed range
+    log_q10: float = -0.3        # held-out residual quantiles (log): the printed range
     log_q90: float = 0.3
+    bands: dict[str, list[float]] = field(default_factory=dict)  # basis -> [q10, q90] (BASES; "core" = q10, q90)
 
     def to_dict(self) -> dict[str, Any]:
         return {"k": self.k, "k_op": self.k_op, "s": self.s, "runtime": self.runtime, "int8": self.int8,
                 "core_factor": self.core_factor, "conv_runtime": self.conv_runtime, "log_q10": self.log_q10,
-                "log_q90": self.log_q90}
+                "log_q90": self.log_q90, "bands": self.bands}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CostModel":
         return cls(dict(d["k"]), float(d["k_op"]), float(d["s"]), dict(d["runtime"]), dict(d["int8"]),
                    dict(d["core_factor"]), dict(d.get("conv_runtime") or {}), float(d.get("log_q10", -0.3)),
-                   float(d.get("log_q90", 0.3)))
+                   float(d.get("log_q90", 0.3)), {str(k): [float(x) for x in v] for k, v in (d.get("bands") or {}).items()})
+
+    def band(self, cpu: Cpu) -> tuple[float, float]:
+        """The printed range's log quantiles for ``cpu``: the leave-one-device-out band for a core type with anchors,
+        wider ones for a core type without (``unseen-core``) and for profiles that say less (``cpu.basis``)."""
+        basis = cpu.basis
+        if basis == "core" and cpu.core not in self.core_factor:
+            basis = "unseen-core"
+        if basis in self.bands:
+            q = self.bands[basis]
+            return float(q[0]), float(q[1])
+        if self.bands and basis != "core":
+            return min(q[0] for q in self.bands.values()), max(q[1] for q in self.bands.values())
+        return self.log_q10, self.log_q90
 
     def scaling(self, threads: int) -> float:
         return threads / (1.0 + self.s * (threads - 1))

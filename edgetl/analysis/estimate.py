@@ -18,15 +18,20 @@ import functools
 import json
 import math
 from pathlib import Path
+
+import numpy as np
 from typing import Any
 
 from ..devices import DeviceProfile
+from ..hardware import KERNELS, link_of
 from .cost import PROFILE_RUNTIMES, CostModel, cpu_from_hardware, work_of
 from .report import ModelReport
 
 CALIBRATION = Path(__file__).with_name("calibration.json")
 GPU_PRIOR_EFFICIENCY = 0.1   # fraction of a GPU's fp16 peak a batch-1 CNN reaches (TensorRT, small models)
 GPU_PRIOR_SPREAD = 3.0       # the printed range is x/÷ this: no anchors
+PRIOR_WIDEN = 0.35           # log: how much each unfitted Edge TPU term (USB 2, a slow host) widens the range
+LINK_NAMES = {"usb2": "USB 2", "usb3": "USB 3", "pcie": "PCIe", "onboard": "its on-board link (PCIe)"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,6 +46,38 @@ def load_calibration() -> dict[str, Any] | None:
 def _range(p50: float, q10: float, q90: float) -> tuple[float, float]:
     # residual r = log(predicted / published): the published value lies in [p50 / e^q90, p50 / e^q10]
     return p50 / math.exp(q90), p50 / math.exp(q10)
+
+
+KERNEL_NAMES = {"xnnpack": "XNNPACK", "tflite-cpu": "TFLite's older built-in", "ncnn": "ncnn",
+                "onnxruntime": "ONNX Runtime's MLAS"}
+BASIS_NOTES = {"unseen-core": " (a core type without published anchors: a wider range)",
+               "peak": " (a core edgetl does not list: from its peak_gflops_fp32; a wider range)",
+               "clock": " (no core type or peak given: a typical core's rate per cycle; a much wider range)",
+               "peak-only": " (only peak_gflops_fp32 given: 4 cores at 1.5 GHz assumed; a wider range)"}
+
+
+def cost_runtime(prof: DeviceProfile) -> tuple[str, str]:
+    """The cost model's runtime for a profile's CPU, and a note when its kernels were assumed, not stated."""
+    if prof.runtime == "onnxruntime":
+        return "onnxruntime", ""
+    if prof.kernels:
+        return KERNELS[prof.kernels], ""
+    return PROFILE_RUNTIMES.get(prof.runtime, "xnnpack"), "XNNPACK kernels assumed (the profile has no kernels:)"
+
+
+def _basis(model: CostModel, cpu: Any) -> str:
+    return "unseen-core" if cpu.basis == "core" and cpu.core not in model.core_factor else cpu.basis
+
+
+def _expected(v: dict[str, Any], basis: str) -> str:
+    """What the cross-validation measured for estimates made on this much information."""
+    b = (v.get("bases") or {}).get(basis)
+    if basis == "core" or b is None:
+        d = v["leave_one_device_out"]
+        return (f"leave-one-device-out on {v['anchors']} published figures from {v['devices']} devices: median "
+                f"{d['median_ape']:.0%}; the range held {d['coverage_80']:.0%} of them")
+    return (f"devices held out with their near-twins ({v.get('groups', '?')} groups) and described like this "
+            f"profile: median {b['median_ape']:.0%}; the range held {b['coverage_80']:.0%} of them")
 
 
 def _precision(prec: str) -> tuple[str, str]:
@@ -76,11 +113,11 @@ def estimate_for(r: ModelReport, prof: DeviceProfile, precision: str, threads: i
         return None, (f"profile {prof.name}: {why}; add them to estimate, or measure with "
                       f"'edgetl bench --device {prof.path or prof.name}'")
     model = CostModel.from_dict(cal["cpu"])
-    runtime = PROFILE_RUNTIMES.get(prof.runtime, "xnnpack")
+    runtime, kernels_note = cost_runtime(prof)
     prec, note = _precision(precision)
     p50 = model.predict_ms(work, cpu, threads=n, runtime=runtime, precision=prec)
-    q10, q90 = model.log_q10, model.log_q90
-    basis = f"{cpu.cores}x {cpu.core} at {cpu.clock_ghz:g} GHz"
+    q10, q90 = model.band(cpu)
+    basis = f"{cpu.cores}x {cpu.core} at {cpu.clock_ghz:g} GHz, {KERNEL_NAMES.get(runtime, runtime)} kernels"
     own = hw.get("latency_calibration") or {}
     if isinstance(own, dict) and own:
         from .calibrate import predict_calibrated
@@ -92,18 +129,20 @@ def estimate_for(r: ModelReport, prof: DeviceProfile, precision: str, threads: i
             return None, (f"profile {prof.name}: hardware.latency_calibration is not what edgetl calibrate writes "
                           "(fp32 and int8: three factors each, s); run edgetl calibrate again")
         basis += f", calibrated on {own.get('measurements', '?')} of its own measurements"
-    elif not cpu.known_core:
-        basis += " (core type without anchors: its peak_gflops_fp32)"
+    else:
+        basis += BASIS_NOTES.get(_basis(model, cpu), "")
     lo, hi = _range(p50, q10, q90)
-    v = cal["validation"]["leave_one_device_out"]
-    expected = (f"leave-one-device-out on {cal['validation']['anchors']} published figures from "
-                f"{cal['validation']['devices']} devices: median {v['median_ape']:.0%}; the range held "
-                f"{v['coverage_80']:.0%} of them")
+    if kernels_note and not own:  # kernels not stated: the range reaches what TFLite's older kernels would take
+        legacy = model.predict_ms(work, cpu, threads=n, runtime="tflite-cpu", precision=prec)
+        hi = max(hi, legacy)
+        note += f"; {kernels_note} (TFLite's older kernels: about {legacy:.1f} ms, kernels: tflite-legacy)"
+    expected = _expected(cal["validation"], _basis(model, cpu))
     if isinstance(own, dict) and own.get("leave_one_model_out_median_ape") is not None:
         expected = (f"leave-one-model-out on this device's own {own.get('measurements')} measurements: median "
                     f"{float(own['leave_one_model_out_median_ape']):.0%}")
     return {"p50_ms": round(p50, 2), "p50_ms_low": round(lo, 2), "p50_ms_high": round(hi, 2),
             "threads": min(n, cpu.cores), "precision": precision, "runtime": runtime, "basis": basis,
+            "kernels": prof.kernels or ("xnnpack (assumed)" if kernels_note else None), "hardware_basis": cpu.basis,
             "work": work.to_dict(),
             "expected_error": expected, "note": "an estimate, not a measurement" + note}, ""
 
@@ -138,14 +177,19 @@ def _edgetpu(r: ModelReport, prof: DeviceProfile, precision: str, work: Any, cal
                                                                  runtime="xnnpack", precision="int8")
             note = (f"; {100 * (1 - mapped):.0f}% of the MACs run on the host CPU after {lint.partition_op} "
                     f"({host_ms:.1f} ms of the estimate)")
-    facts = {"macs_m": r.macs * mapped / 1e6, "params_m": r.params / 1e6}  # int8 on the TPU: a byte each
+    io = int(np.prod(r.input_shape or (1,))) + int(np.prod(r.output_shape or (1,)))  # int8: a byte each
+    facts = {"macs_m": r.macs * mapped / 1e6, "params_m": r.params / 1e6, "io_bytes": io,
+             "ops": round(work.ops * mapped)}
     tpu = cal["edgetpu"]
     p50 = edgetpu_cost.predict_ms(tpu, facts, hw) + host_ms
-    lo, hi = _range(p50, tpu.get("log_q10", -0.4), tpu.get("log_q90", 0.4))
+    priors = edgetpu_cost.priors(hw)
+    widen = PRIOR_WIDEN * len(priors)  # each unfitted term widens the range (x/÷ e^0.35 each)
+    lo, hi = _range(p50, tpu.get("log_q10", -0.4) - widen, tpu.get("log_q90", 0.4) + widen)
+    link = link_of(hw)
     return {"p50_ms": round(p50, 2), "p50_ms_low": round(lo, 2), "p50_ms_high": round(hi, 2),
-            "threads": 1, "precision": precision, "runtime": "edgetpu",
-            "basis": (f"Edge TPU over {edgetpu_cost.interface(hw).upper()}: fitted on {tpu.get('rows', 0)} published "
-                      "Coral figures"),
+            "threads": 1, "precision": precision, "runtime": "edgetpu", "link": link,
+            "basis": (f"Edge TPU over {LINK_NAMES[link]}: fitted on {tpu.get('rows', 0)} published Coral figures"
+                      + (f"; priors, not fits: {'; '.join(priors)}" if priors else "")),
             "expected_error": (f"leave-one-model-out on the Coral figures: median {tpu.get('lomo_median_ape', 0):.0%}"
                                " (only two boards: no device was left out)"),
             "note": "an estimate, not a measurement" + note}, ""

@@ -26,13 +26,25 @@ def test_work_counts_macs_per_class_and_skips_fused_layers() -> None:
 
 
 def test_hardware_block_reasons() -> None:
-    assert "lacks core, cores, clock_ghz" in cpu_from_hardware({})[1]
+    assert "lacks cores, clock_ghz" in cpu_from_hardware({})[1] and "peak_gflops_fp32" in cpu_from_hardware({})[1]
+    assert "lacks cores, clock_ghz" in cpu_from_hardware({"core": "cortex-a72"})[1]
     assert "out of range" in cpu_from_hardware({"core": "cortex-a72", "cores": 4, "clock_ghz": 400})[1]
-    assert "must be numbers" in cpu_from_hardware({"core": "cortex-a72", "cores": "four", "clock_ghz": 1})[1]
+    assert "must be a number" in cpu_from_hardware({"core": "cortex-a72", "cores": "four", "clock_ghz": 1})[1]
     cpu, _ = cpu_from_hardware({"core": "Cortex-A76", "cores": 4, "clock_ghz": 2.4})
     assert cpu is not None and cpu.known_core and cpu.dot and cpu.macs_per_cycle == 8
     cpu, _ = cpu_from_hardware({"core": "x86-64", "cores": 2, "clock_ghz": 2.0, "peak_gflops_fp32": 256})
-    assert cpu is not None and not cpu.known_core and cpu.macs_per_cycle == pytest.approx(32)
+    assert cpu is not None and not cpu.known_core and cpu.macs_per_cycle == pytest.approx(32) and cpu.basis == "peak"
+
+
+def test_less_information_still_estimates_at_a_lower_basis() -> None:
+    """Issue 35: only peak_gflops_fp32, or only cores and a clock, still describe a CPU (a wider range later)."""
+    cpu, _ = cpu_from_hardware({"peak_gflops_fp32": 48})
+    assert cpu is not None and cpu.basis == "peak-only" and cpu.cores == 4
+    assert 2 * cpu.cores * cpu.clock_ghz * cpu.macs_per_cycle == pytest.approx(48)
+    cpu, _ = cpu_from_hardware({"cores": 2, "clock_ghz": 1.2})
+    assert cpu is not None and cpu.basis == "clock" and (cpu.cores, cpu.clock_ghz) == (2, 1.2)
+    cpu, why = cpu_from_hardware({"core": "no-such-core"})
+    assert cpu is None and "peak_gflops_fp32" in why
 
 
 def _model() -> CostModel:

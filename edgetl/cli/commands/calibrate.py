@@ -26,7 +26,8 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
 
     from ...analysis import calibrate as cal
     from ...analysis.compat import precision_of
-    from ...analysis.cost import PROFILE_RUNTIMES, CostModel, cpu_from_hardware, work_of
+    from ...analysis.cost import CostModel, cpu_from_hardware, work_of
+    from ...analysis.estimate import cost_runtime
     from ...analysis.estimate import load_calibration
     from ...analysis.inspect_model import analyze
     from ...devices import load_profile
@@ -67,7 +68,7 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
     if not rows:
         raise ConfigError(f"{bench_json}: no fp32 or int8 rows of {prof.name} to calibrate on (skipped: "
                           f"{', '.join(sorted(set(skipped)))}).")
-    runtime = PROFILE_RUNTIMES.get(prof.runtime, "xnnpack")
+    runtime = cost_runtime(prof)[0]  # the kernels it states, else XNNPACK
     result = cal.calibrate(model, cpu, runtime, rows)
     raw = dict(load_mapping(prof.path, "Device profile") or {}) if prof.path else {
         "description": prof.description, "runtime": prof.runtime, "threads": list(prof.threads)}
