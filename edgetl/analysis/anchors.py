@@ -25,7 +25,8 @@ def load_models(path: Path = MODELS) -> dict[str, dict]:
 
 
 def work_from(d: dict) -> Work:
-    return Work(d["conv_mmacs"], d["depthwise_mmacs"], d["fc_mmacs"], d["other_melements"], int(d["ops"]))
+    return Work(d["conv_mmacs"], d["depthwise_mmacs"], d["fc_mmacs"], d["other_melements"], int(d["ops"]),
+                float(d.get("activation_melements", 0.0)))
 
 
 def source_group(source: str) -> str:

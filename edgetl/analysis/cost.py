@@ -1,7 +1,8 @@
 """A latency cost model for CPUs: per op class, per core type, per runtime and precision, fitted on published runs.
 
 For a model with per-class work ``w`` (millions of MACs of dense/pointwise convolution, depthwise convolution and
-fully connected layers; millions of elements written by the other layers) on ``n`` threads of a CPU whose cores
+fully connected layers; millions of elements written by the costly element-wise ops, ACTIVATION_OPS, and by the
+other layers) on ``n`` threads of a CPU whose cores
 run at ``f`` GHz and do ``m`` multiply-accumulates per cycle at peak (``CORES``)::
 
     ms = R[runtime] * P[precision] * sum_c(k_c * w_c) / (f * m * u[core] * S(n))  +  k_op * ops / f
@@ -46,8 +47,14 @@ CORES: dict[str, dict[str, Any]] = {
     "neoverse-n1": {"macs_per_cycle": 8, "dot": True},
     "cortex-x1": {"macs_per_cycle": 16, "dot": True},     # four 128-bit FMA pipes
 }
-CLASSES = ("conv", "depthwise", "fc", "other")
+CLASSES = ("conv", "depthwise", "fc", "other", "act")
 PRIOR_K_FC, PRIOR_K_OTHER, PRIOR_K_OP = 4.0, 4.0, 0.01  # cycles per weight / per element; ms x GHz per op
+PRIOR_K_ACT = 8.0  # cycles per element of hard-swish, sigmoid, softmax and squeeze-and-excitation's scaling
+# the element-wise ops that cost more than an add or a clip: several instructions per element (hard-swish is a
+# clip, an add, two multiplies; a sigmoid a polynomial), or a broadcast multiply (squeeze-and-excitation)
+ACTIVATION_OPS = {"HARD_SWISH", "LOGISTIC", "SOFTMAX", "MUL", "HardSwish", "HardSigmoid", "Sigmoid", "Softmax",
+                  "Mul", "Multiply", "multiply", "hard_swish", "hard_sigmoid", "sigmoid", "softmax", "swish", "silu",
+                  "hard_silu", "HardSwish"}
 RUNTIMES = ("xnnpack", "tflite-cpu", "ncnn", "onnxruntime")
 CONV_RUNTIMES = ("xnnpack", "tflite-cpu", "onnxruntime")  # their dense-convolution factor against ncnn's
 # profile runtime -> cost-model runtime (LiteRT runs float and int8 models through XNNPACK by default)
@@ -65,13 +72,15 @@ class Work:
     fc: float
     other: float
     ops: int
+    act: float = 0.0  # millions of elements written by ACTIVATION_OPS (counted apart from ``other``)
 
     def vector(self) -> np.ndarray:
-        return np.array([self.conv, self.depthwise, self.fc, self.other], dtype=float)
+        return np.array([self.conv, self.depthwise, self.fc, self.other, self.act], dtype=float)
 
     def to_dict(self) -> dict[str, Any]:
         return {"conv_mmacs": round(self.conv, 2), "depthwise_mmacs": round(self.depthwise, 2),
-                "fc_mmacs": round(self.fc, 2), "other_melements": round(self.other, 2), "ops": self.ops}
+                "fc_mmacs": round(self.fc, 2), "other_melements": round(self.other, 2),
+                "activation_melements": round(self.act, 3), "ops": self.ops}
 
 
 def op_class(op: str, macs: int, output_shape: tuple[int, ...]) -> str:
@@ -83,6 +92,8 @@ def op_class(op: str, macs: int, output_shape: tuple[int, ...]) -> str:
         return "conv"
     if op in ("FULLY_CONNECTED", "BATCH_MATMUL", "Dense", "Gemm", "MatMul", "MatMulInteger", "EinsumDense"):
         return "fc"
+    if op in ACTIVATION_OPS:
+        return "act"
     return "other"
 
 
@@ -95,11 +106,11 @@ def work_of(report: Any) -> Work:
             continue
         c = op_class(layer.op, layer.macs, layer.output_shape)
         ops += 1
-        if c == "other":
-            acc["other"] += float(np.prod(layer.output_shape)) if layer.output_shape else 0.0
+        if c in ("other", "act"):
+            acc[c] += float(np.prod(layer.output_shape)) if layer.output_shape else 0.0
         else:
             acc[c] += layer.macs
-    return Work(acc["conv"] / 1e6, acc["depthwise"] / 1e6, acc["fc"] / 1e6, acc["other"] / 1e6, ops)
+    return Work(acc["conv"] / 1e6, acc["depthwise"] / 1e6, acc["fc"] / 1e6, acc["other"] / 1e6, ops, acc["act"] / 1e6)
 
 
 DEFAULT_CORES, DEFAULT_CLOCK_GHZ = 4, 1.5  # what a profile that gives only peak_gflops_fp32 is assumed to have
@@ -221,7 +232,8 @@ class CostModel:
         f = self.runtime.get(runtime, 1.0) / rate
         conv = self.k["conv"] * work.conv * self.conv_runtime.get(runtime, 1.0)
         dense = f * (conv + self.k["fc"] * work.fc)
-        memory = f * (self.k["depthwise"] * work.depthwise + self.k["other"] * work.other)
+        memory = f * (self.k["depthwise"] * work.depthwise + self.k["other"] * work.other
+                      + self.k.get("act", self.k["other"]) * work.act)
         return np.array([dense, memory, self.k_op * work.ops / cpu.clock_ghz])
 
 
@@ -251,13 +263,14 @@ class Row:
 
 
 def _unpack(theta: np.ndarray, cores: list[str]) -> CostModel:
-    k = dict(zip(CLASSES, np.exp(theta[0:4])))
+    k = dict(zip(CLASSES[:4], np.exp(theta[0:4])))
     k_op = float(np.exp(theta[4]))
     s = float(1 / (1 + np.exp(-theta[5])))
     runtime = {"xnnpack": 1.0, **dict(zip(RUNTIMES[1:], np.exp(theta[6:9])))}
     t8 = theta[9:13]
     int8 = dict(zip(INT8_KEYS, np.exp([t8[0], t8[0] + t8[1], t8[2], t8[2] + t8[3]])))
-    core_factor = dict(zip(cores, np.exp(theta[16:])))
+    k["act"] = float(np.exp(theta[16]))
+    core_factor = dict(zip(cores, np.exp(theta[17:])))
     conv_runtime = {"ncnn": 1.0, **dict(zip(CONV_RUNTIMES, np.exp(theta[13:16])))}
     return CostModel({c: float(v) for c, v in k.items()}, k_op, s, {r: float(v) for r, v in runtime.items()},
                      {r: float(v) for r, v in int8.items()}, {c: float(v) for c, v in core_factor.items()},
@@ -272,8 +285,8 @@ def fit(rows: list[Row], *, ridge: float = 2.0) -> CostModel:
     s = fit_thread_scaling(rows)
     s_logit = math.log(s / (1 - s))
     theta0 = np.concatenate([np.log([1.5, 6.0, 3.0, 2.0]), [np.log(0.002)], np.zeros(3), np.zeros(4),
-                             np.zeros(3), np.zeros(len(cores))])
-    idx_core = {c: 16 + i for i, c in enumerate(cores)}
+                             np.zeros(3), [np.log(PRIOR_K_ACT)], np.zeros(len(cores))])
+    idx_core = {c: 17 + i for i, c in enumerate(cores)}
     n_core = {c: sum(1 for r in rows if r.cpu.core == c) for c in cores}
     obs = np.log([r.ms for r in rows])
 
@@ -286,7 +299,8 @@ def fit(rows: list[Row], *, ridge: float = 2.0) -> CostModel:
         # physical priors: an element-wise op costs a few cycles per element, a fully connected layer at batch 1
         # is bound by reading its weights, and every op a few microseconds (without them the fit uses the small
         # classes as proxies for whatever the big ones miss, and a model from another exporter is mispredicted)
-        for j, prior, weight in ((2, PRIOR_K_FC, 0.5), (3, PRIOR_K_OTHER, 2.0), (4, PRIOR_K_OP, 0.5)):
+        for j, prior, weight in ((2, PRIOR_K_FC, 0.5), (3, PRIOR_K_OTHER, 2.0), (4, PRIOR_K_OP, 0.5),
+                                 (16, PRIOR_K_ACT, 1.0)):
             res.append((theta[j] - math.log(prior)) * weight)
         for c in cores:  # core factors shrink to 1 when a core type has few anchors
             res.append(theta[idx_core[c]] * math.sqrt(ridge / max(1, n_core[c])) * 3)

@@ -111,6 +111,20 @@ def keras_layer_macs(layer: Any) -> int:
     return 0
 
 
+_CHEAP_ACTIVATIONS = {"relu", "relu6", "linear", "leaky_relu", "elu"}  # folded into the op before them
+
+
+def _keras_op(layer: Any) -> str:
+    """A layer's op name; an Activation layer named by its function when that costs more than a clip (hard_swish,
+    swish, sigmoid, softmax: edgetl.analysis.cost.ACTIVATION_OPS)."""
+    name = type(layer).__name__
+    if name == "Activation":
+        fn = getattr(getattr(layer, "activation", None), "__name__", "")
+        if fn and fn not in _CHEAP_ACTIVATIONS:
+            return fn
+    return name
+
+
 def analyze_keras(path: str | Path | None = None, model: Any = None, *, unsafe: bool = False) -> ModelReport:
     import keras
 
@@ -125,7 +139,7 @@ def analyze_keras(path: str | Path | None = None, model: Any = None, *, unsafe: 
             out.extend(walk(layer) if isinstance(layer, keras.Model) else [layer])
         return out
 
-    layers = [LayerStat(i, type(l).__name__, l.name, keras_layer_macs(l), int(l.count_params()),
+    layers = [LayerStat(i, _keras_op(l), l.name, keras_layer_macs(l), int(l.count_params()),
                         tuple(int(d or 1) for d in l.output.shape)) for i, l in enumerate(walk(model))]
     by_dtype: dict[str, int] = {}
     for w in model.weights:

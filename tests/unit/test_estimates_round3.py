@@ -96,3 +96,39 @@ def test_links_are_read_from_the_free_text_interface() -> None:
     assert link_of({"interface": "USB 2.0"}) == "usb2" and link_of({"interface": "PCIe"}) == "pcie"
     assert link_of({"interface": "on-board"}) == "onboard" and link_of({"link": "usb2", "interface": "USB 3"}) == "usb2"
     assert link_of(load_profile("coral-usb").hardware) == "usb3"
+
+
+def test_costly_element_wise_ops_are_a_class_of_their_own() -> None:
+    """Hard-swish, sigmoid, softmax and squeeze-and-excitation's multiply are not costed like an add (issue 35)."""
+    from edgetl.analysis.cost import CostModel, Work, cpu_from_hardware, op_class, work_of
+    from edgetl.analysis.estimate import load_calibration
+
+    for op in ("HARD_SWISH", "LOGISTIC", "MUL", "SOFTMAX", "hard_silu", "swish", "HardSwish", "Mul"):
+        assert op_class(op, 0, (1, 8)) == "act", op
+    assert op_class("ADD", 0, (1, 8)) == "other" and op_class("RELU", 0, (1, 8)) == "other"
+    rep = ModelReport("m", "tflite", (1, 8, 8, 3), "float32", (1, 10),
+                      [LayerStat(0, "HARD_SWISH", "h", 0, 0, (1, 8, 8, 16)), LayerStat(1, "ADD", "a", 0, 0, (1, 8, 8, 16))],
+                      0, {}, None, None)
+    w = work_of(rep)
+    assert w.act == pytest.approx(1024 / 1e6) and w.other == pytest.approx(1024 / 1e6)
+    model = CostModel.from_dict(load_calibration()["cpu"])
+    assert model.k["act"] > 0
+    cpu = cpu_from_hardware({"core": "cortex-a72", "cores": 4, "clock_ghz": 1.5})[0]
+    plain = model.predict_ms(Work(10, 1, 0, 1, 20), cpu, threads=1, runtime="xnnpack", precision="fp32")
+    more = model.predict_ms(Work(10, 1, 0, 1, 20, act=1.0), cpu, threads=1, runtime="xnnpack", precision="fp32")
+    assert more > plain
+    old = {k: v for k, v in load_calibration()["cpu"].items()}
+    old["k"] = {k: v for k, v in old["k"].items() if k != "act"}  # a device calibration from before: act as other
+    assert CostModel.from_dict(old).predict_ms(Work(10, 1, 0, 1, 20, act=1.0), cpu, threads=1, runtime="xnnpack",
+                                               precision="fp32") > plain
+
+
+def test_keras_activation_layers_are_named_by_their_function() -> None:
+    keras = pytest.importorskip("keras")
+    from edgetl.analysis.graph_stats import analyze_keras
+
+    x = keras.Input((4, 4, 3))
+    y = keras.layers.Activation("hard_swish")(keras.layers.Conv2D(8, 1, activation="relu")(x))
+    y = keras.layers.Activation("relu")(y)
+    ops = analyze_keras(model=keras.Model(x, y)).ops
+    assert ("hard_silu" in ops or "hard_swish" in ops) and ops.get("Activation") == 1
