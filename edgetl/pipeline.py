@@ -44,12 +44,13 @@ def write_tmp_marker(tmp_dir: Path) -> None:
 
 @dataclass
 class RunContext:
-    """What a running stage may use: its own output folder, and a log file inside it."""
+    """What a running stage may use: its own output folder, a log file inside it, and ``info``: a few facts for
+    ``stage.json`` and the run's summary (a train stage's top-1, an export's status and size)."""
 
     run_dir: Path
     out_dir: Path
     key: str
-    notes: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
 
     def log(self, message: str) -> None:
         log.info(message)
@@ -170,7 +171,7 @@ def _run_locked(stage: Stage, inputs: Mapping[str, Artifact], config: Any, run_d
             raise DiskFullError(disk_full_message(run_dir, f"stage {stage.name}", written)) from None
         raise
     seconds = time.perf_counter() - t0
-    info = getattr(ctx, "info", {})
+    info = ctx.info
     meta = {
         "schema": 1, "stage": stage.name, "version": stage.version, "key": key, "config": cfg,
         "inputs": {k: {"sha256": a.sha256, "path": str(a.path)} for k, a in inputs.items()},

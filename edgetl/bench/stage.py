@@ -44,7 +44,7 @@ class BenchStage:
         paths = write_reports(rows, ctx.out_dir, {p.name: dataclasses.asdict(p) for p in self.profiles},
                               omitted=omitted, accuracy_budget=self.accuracy_budget)
         shutil.rmtree(ctx.out_dir / ".eval", ignore_errors=True)  # decoded pixels: a cache, not a result
-        ctx.info = {"rows": len(rows), "measured": sum(r["status"] == "ok" for r in rows),  # type: ignore[attr-defined]
+        ctx.info = {"rows": len(rows), "measured": sum(r["status"] == "ok" for r in rows),
                     "omitted": len(omitted)}
         return {k: Artifact.from_file(p, k) for k, p in paths.items()}
 

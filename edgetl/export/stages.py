@@ -167,7 +167,7 @@ class ReferenceStage:
                  test_labels=t_labels)
         atomic_write_bytes(ctx.out_dir / "reference.npz", buf.getvalue())
         atomic_write_json(ctx.out_dir / "images.json", names)
-        ctx.info = {"images": len(names), "keras_accuracy": float((probs.argmax(1) == labels).mean())}  # type: ignore[attr-defined]
+        ctx.info = {"images": len(names), "keras_accuracy": float((probs.argmax(1) == labels).mean())}
         return {"reference": Artifact.from_file(ctx.out_dir / "reference.npz", "npz")}
 
 
@@ -238,7 +238,7 @@ class ExportStage:
                        "providers": clf.providers, "ops": ops, "input": contract.to_dict()["input"],
                        "output": contract.to_dict()["output"]})
         atomic_write_json(ctx.out_dir / "report.json", report)
-        ctx.info = {k: report[k] for k in ("status", "accuracy", "top1_agreement", "size_bytes")}  # type: ignore[attr-defined]
+        ctx.info = {k: report[k] for k in ("status", "accuracy", "top1_agreement", "size_bytes")}
         ctx.log(f"{self.target}: {report['status']} accuracy {report['accuracy']:.4f} "
                 f"agreement {report['top1_agreement']:.4f} {report['reason']}")
         kind = self.target.format.name

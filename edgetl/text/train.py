@@ -311,7 +311,7 @@ class TextTrainStage:
             "test_labels": [int(labels[i]) for i in te],
             "val_texts": [texts[i] for i in va], "test_texts": [texts[i] for i in te],
             "train_texts": [texts[i] for i in tr]})
-        ctx.info = {"top1": metrics["top1"], "strategy": choice["strategy"]}  # type: ignore[attr-defined]
+        ctx.info = {"top1": metrics["top1"], "strategy": choice["strategy"]}
         return {n: Artifact.from_file(out / f, k) for n, f, k in [
             ("model", "model.keras", "keras"), ("labels", "labels.txt", "labels"), ("metrics", "metrics.json", "json"),
             ("split", "split.json", "json"), ("history", "history.json", "json"),

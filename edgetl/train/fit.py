@@ -225,7 +225,7 @@ class TrainStage:
                                                "test": [str(files[i]) for i in te],
                                                "test_labels": [int(x) for x in labels[te]],
                                                "train_labels": [int(x) for x in labels[tr]]})
-        ctx.info = {"top1": metrics["top1"], "strategy": choice.get("strategy")}  # type: ignore[attr-defined]
+        ctx.info = {"top1": metrics["top1"], "strategy": choice.get("strategy")}
         return {n: Artifact.from_file(out / f, k) for n, f, k in [
             ("model", "model.keras", "keras"), ("labels", "labels.txt", "labels"), ("metrics", "metrics.json", "json"),
             ("split", "split.json", "json"), ("history", "history.json", "json")]}
