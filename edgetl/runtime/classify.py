@@ -18,6 +18,7 @@ from .preprocess import InputWriter, dequantize, softmax, to_pixels
 from .tflite_metadata import StandardMetadata, read_standard
 
 BACKENDS = ("auto", "litert", "tflite-runtime", "onnxruntime")
+_BY_KIND: dict[str, type["Classifier"]] = {}  # contract kind -> its classifier (``class X(Classifier, kind=...)``)
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class Classifier:
         >>> clf.classify("rose.jpg", top_k=3)[0].label  # doctest: +SKIP
         'roses'
     """
+
+    def __init_subclass__(cls, kind: str | None = None, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        if kind:  # the subclass registers itself: the base class never imports it (no cycle)
+            _BY_KIND[kind] = cls
 
     def __init__(self, path: Path, contract: Contract, backends: list[Any]) -> None:
         self.path = path
@@ -103,11 +109,9 @@ class Classifier:
             _agrees(p, contract, standard)  # explicit options override both descriptions
         contract = _with_options(p, contract, backends[0], standard, mean=mean, std=std, labels=labels,
                                  output_kind=output_kind, layout=layout)
-        if contract.kind == "text" and cls is Classifier:  # a text model: the tokenizer comes with it
-            from .text import TextClassifier
-
-            return TextClassifier(p, contract, backends)
-        return cls(p, contract, backends)
+        # Classifier.load gives the class registered for the contract's kind (a text model: TextClassifier, with
+        # its tokenizer); a subclass's load gives that subclass
+        return (_BY_KIND.get(contract.kind, cls) if cls is Classifier else cls)(p, contract, backends)
 
     @contextmanager
     def _backend(self) -> Iterator[Any]:

@@ -10,7 +10,7 @@ from .classify import Classifier, Prediction
 from .tokenizer import WordPieceTokenizer
 
 
-class TextClassifier(Classifier):
+class TextClassifier(Classifier, kind="text"):
     """Classify texts on a device: tokenizes with the contract's WordPiece tokenizer, then runs the model.
 
     Example:

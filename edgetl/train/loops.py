@@ -154,14 +154,3 @@ def assert_bn_unchanged(before: list[np.ndarray], after: list[np.ndarray]) -> No
     if changed or len(before) != len(after):
         raise EdgetlError(f"{changed} BatchNorm statistics changed while fine-tuning; they must stay frozen "
                           "(inference mode). This is a bug in edgetl: please report it.")
-
-
-def strip_optimizers(model: Any) -> None:
-    """Drop the optimizers of the model and its nested models before saving: the saved model is for
-    inference and export, and a nested head's optimizer state only makes loading warn."""
-    import keras
-
-    for sub in [model, *(l for l in model._flatten_layers() if isinstance(l, keras.Model))]:
-        if getattr(sub, "optimizer", None) is not None:
-            sub.optimizer = None
-            sub.compiled = False

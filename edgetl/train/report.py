@@ -48,7 +48,6 @@ def _plot_history(rows: list[dict[str, Any]], path: Path, plt: Any) -> None:
 def save_run_files(out: Any, model: Any, classes: list[str], config: Any, history: list) -> None:
     """What every train stage writes the same way: model.keras (whole or not at all), labels, config, history."""
     from ..artifacts import atomic_write_json, atomic_write_text
-    from .loops import strip_optimizers
 
     strip_optimizers(model)
     tmp = out / ".model.part.keras"
@@ -58,3 +57,14 @@ def save_run_files(out: Any, model: Any, classes: list[str], config: Any, histor
     atomic_write_json(out / "config.json", config.to_dict())
     atomic_write_json(out / "history.json", history)
     plot_history(history, out / "history.png")
+
+
+def strip_optimizers(model: Any) -> None:
+    """Drop the optimizers of the model and its nested models before saving: the saved model is for
+    inference and export, and a nested head's optimizer state only makes loading warn."""
+    import keras
+
+    for sub in [model, *(l for l in model._flatten_layers() if isinstance(l, keras.Model))]:
+        if getattr(sub, "optimizer", None) is not None:
+            sub.optimizer = None
+            sub.compiled = False
