@@ -835,15 +835,20 @@ def text_main_job() -> str:
     return "\n".join(out) + "\n"
 
 
-README_BLOCKS: dict[str, Callable[[], str]] = {"main_job": readme_block, "ray_features": ray_readme_block,
-                                               "text_main_job": text_readme_block}
+# generated blocks in the prose: name -> (the file that holds it, what writes it)
+BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {"main_job": ("README.md", readme_block),
+                                                     "ray_features": ("docs/ray.md", ray_readme_block),
+                                                     "text_main_job": ("docs/text.md", text_readme_block)}
 
 
-def with_readme_block(text: str) -> str:
-    for name, make in README_BLOCKS.items():
-        begin, end = markers(name)
+def with_blocks(name: str, text: str) -> str:
+    """``text`` (the file ``name``, relative to the repository) with each of its generated blocks rewritten."""
+    for block, (where, make) in BLOCKS.items():
+        if where != name:
+            continue
+        begin, end = markers(block)
         if begin not in text or end not in text:
-            raise SystemExit(f"README.md has no {begin} ... {end} block")
+            raise SystemExit(f"{name} has no {begin} ... {end} block")
         a, rest = text.split(begin, 1)
         _, b = rest.split(end, 1)
         text = a + begin + "\n" + make() + "\n" + end + b
@@ -892,10 +897,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--check", action="store_true", help="fail when RESULTS.md or the README block is stale")
     args = ap.parse_args()
-    results, readme = render(), with_readme_block(README.read_text())
+    results = render()
+    docs = {ROOT.parent / f: with_blocks(f, (ROOT.parent / f).read_text()) for f in dict.fromkeys(w for w, _ in BLOCKS.values())}
     if args.check:
         bad = []
-        for path, want in ((RESULTS, results), (README, readme)):
+        for path, want in ((RESULTS, results), *docs.items()):
             have = path.read_text() if path.is_file() else ""
             if have != want:
                 bad.append(path)
@@ -906,11 +912,12 @@ def main() -> None:
         if bad or prose:
             sys.exit(f"stale: {', '.join(map(str, bad + [README] * bool(prose)))}; run python benchmarks/results.py "
                      "(prose figures: change them back, or see python benchmarks/prose.py)")
-        print("RESULTS.md and the README block match the raw files")
+        print("RESULTS.md and the generated blocks of README.md and docs/ match the raw files")
         return
     RESULTS.write_text(results)
-    README.write_text(readme)
-    print(f"wrote {RESULTS} and the README block")
+    for path, want in docs.items():
+        path.write_text(want)
+    print(f"wrote {RESULTS} and the generated blocks of {', '.join(str(p.relative_to(ROOT.parent)) for p in docs)}")
     for p in prose_problems():
         print(f"warning: {p}")
 
