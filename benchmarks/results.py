@@ -265,18 +265,9 @@ def gpu() -> str:
     return "\n".join(out) + "\n"
 
 
-def estimator() -> str:
-    d = load("estimator_cv.json")
-    out = ["## Latency estimator: published figures it was not fitted on, and a board's own measurements\n"]
-    if d is None:
-        return out[0] + missing("estimator_cv.json", "python benchmarks/estimator_cv.py")
-    a, lo, ls = d["anchors"], d["leave_one_device_out"], d["leave_one_source_out"]
-    out.append(f"Raw: `results/estimator_cv.json` (written by `benchmarks/estimator_cv.py` on {d['date']}; "
-               f"{_commit(d)}; the anchors are `edgetl/analysis/anchors.csv`, written by "
-               "`benchmarks/collect_anchors.py` from the publications, each row with its source).\n")
-    out.append(f"{a['cpu_rows']} CPU anchors on {a['devices']} devices from {len(a['sources'])} sources "
-               f"({', '.join(a['sources'])}), thread counts {', '.join(map(str, a['thread_counts']))}; "
-               f"{a['edgetpu_rows']} Edge TPU anchors.\n")
+def _estimator_validation(d: dict[str, Any], lo: dict[str, Any], ls: dict[str, Any]) -> list[str]:
+    """The validation table, the band, and the table per basis (how much a profile says about its CPU)."""
+    out: list[str] = []
     tw = d.get("leave_one_twin_group_out")
     out.append("| validation | rows | groups | median error | 80th percentile | printed range held | band chosen on "
                "the other half: held | estimates below the published figure |")
@@ -311,6 +302,22 @@ def estimator() -> str:
             out.append(f"| {names.get(b, b)} | {v['median_ape']:.1%} | {v['band']} | {v['coverage_80']:.1%} | "
                        f"{v['below_published']:.0%} |")
         out.append("")
+    return out
+
+
+def estimator() -> str:
+    d = load("estimator_cv.json")
+    out = ["## Latency estimator: published figures it was not fitted on, and a board's own measurements\n"]
+    if d is None:
+        return out[0] + missing("estimator_cv.json", "python benchmarks/estimator_cv.py")
+    a, lo, ls = d["anchors"], d["leave_one_device_out"], d["leave_one_source_out"]
+    out.append(f"Raw: `results/estimator_cv.json` (written by `benchmarks/estimator_cv.py` on {d['date']}; "
+               f"{_commit(d)}; the anchors are `edgetl/analysis/anchors.csv`, written by "
+               "`benchmarks/collect_anchors.py` from the publications, each row with its source).\n")
+    out.append(f"{a['cpu_rows']} CPU anchors on {a['devices']} devices from {len(a['sources'])} sources "
+               f"({', '.join(a['sources'])}), thread counts {', '.join(map(str, a['thread_counts']))}; "
+               f"{a['edgetpu_rows']} Edge TPU anchors.\n")
+    out += _estimator_validation(d, lo, ls)
     out.append("| held-out device | rows | threads | runtimes | median error | median log(pred/published) |")
     out.append("|---|---|---|---|---|---|")
     for g in sorted(lo["per_group"], key=lambda g: g["group"]):

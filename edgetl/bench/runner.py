@@ -201,7 +201,7 @@ def run_bench(artifacts: list[BenchArtifact], devices: list[DeviceProfile], *, d
     ``threads`` overrides the thread counts of the devices edgetl measures; a board it cannot reach keeps its
     profile's threads for its estimates, and an Edge TPU board always runs one thread.
 
-    The protocol (docs/benchmarks.md, "Benchmark protocol"): per device, every row is measured ``repetitions`` times,
+    The protocol (docs/benchmarks.md, "The benchmark protocol"): per device, every row is measured ``repetitions`` times,
     interleaved (A B C, then C B A, ...), each repetition a fresh worker that warms up until steady; a row's
     p50 is the median of its repetitions' medians, and it is marked ``reliable: false`` with the reason when
     the repetitions disagree by more than 5% or the machine was busy, stolen from or throttled meanwhile.
