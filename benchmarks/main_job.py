@@ -6,6 +6,8 @@ Runs ``edgetl pipeline examples/flowers.yaml`` with the README's --set options i
 and a fresh cache, then writes the wall time, the pipeline summary, the training metrics (strategy,
 timings, accuracy), every export row and the benchmark rows, with the date, the machine and the versions.
 RESULTS.md's "Main job" section and the README's figures are generated from that file (results.py).
+It also keeps every stderr line that a library wrote rather than edgetl (TensorFlow, absl, Keras, LiteRT, ONNX
+Runtime, the converters): without -v there must be none (issue 34).
 """
 from __future__ import annotations
 
@@ -19,6 +21,17 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+# what a library's own line looks like: absl/glog prefixes, TensorFlow's and the converters' words, LiteRT's INFO
+LIBRARY_LINE = (r"^[IWEF]\d{4} |^WARNING: All log messages|^INFO: |^WARNING:(absl|tensorflow)|tensorflow/|oneDNN|"
+                r"fully_quantize|XNNPACK delegate|onnxruntime.*(warning|error)|^\[W:onnxruntime|tf2onnx|Epoch \d+/|"
+                r"/step\b|retracing")
+
+
+def library_lines(stderr: str) -> list[str]:
+    import re
+
+    pat = re.compile(LIBRARY_LINE)
+    return [line[:300] for line in stderr.splitlines() if pat.search(line)]
 
 
 def main() -> None:
@@ -42,6 +55,7 @@ def main() -> None:
     if args.recollect:
         old = json.loads(Path(args.out).read_text())
         wall, code, summary = old["wall_s"], old["exit_code"], old["summary"]
+        noise = old.get("stderr_library_lines")
     else:
         t0 = time.perf_counter()
         proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -49,6 +63,7 @@ def main() -> None:
         if code not in (0, 1):
             sys.exit(f"the main job failed ({code}):\n{proc.stderr[-3000:]}")
         summary = json.loads(proc.stdout)
+        noise = library_lines(proc.stderr)
     report = json.loads((run_dir / "pipeline_report.json").read_text())
     metrics = json.loads((Path(report["train"]["stage_dir"]) / "metrics.json").read_text())
     bench = json.loads((run_dir / "bench" / "bench.json").read_text()) if (run_dir / "bench").exists() else None
@@ -63,7 +78,7 @@ def main() -> None:
            "exit_code": code, "wall_s": round(wall, 1), "summary": summary, "run_dir": str(run_dir),
            "train": {k: metrics[k] for k in ("validation", "test", "strategy", "fine_tune", "timings_s", "data",
                                              "model", "versions") if k in metrics},
-           "exports": report["exports"], "bench": bench}
+           "exports": report["exports"], "bench": bench, "stderr_library_lines": noise}
     for split in ("validation", "test"):
         doc["train"].get(split, {}).pop("per_class", None)
     Path(args.out).write_text(json.dumps(doc, indent=1, default=str) + "\n")

@@ -91,6 +91,10 @@ def main_job() -> str:
                f"`{Path(str(t['model']['weights'])).name}`.\n")
     out.append(f"- Whole command from cold caches (train, {len(d['exports'])} exports with verification, benchmark): "
                f"**{d['wall_s'] / 60:.1f} min** wall time; exit code {d['exit_code']}.")
+    noise = d.get("stderr_library_lines")
+    if noise is not None:
+        out.append(f"- Lines that TensorFlow, Keras, LiteRT, ONNX Runtime or a converter wrote to stderr (without -v): "
+                   f"**{len(noise)}**" + (f", the first: `{noise[0][:120]}`" if noise else "") + ".")
     out.append("- Train stage timings (s): " + ", ".join(f"{k.removesuffix('_s')} {v}" for k, v in tm.items()) + ".")
     choice = st.get("strategy")
     why = ", ".join(f"{k} {f(v, 3) if isinstance(v, float) else v}" for k, v in st.items()
