@@ -71,8 +71,8 @@ def scan(root: str | Path, *, classes: list[str] | None = None) -> Dataset:
     """
     r = Path(root).expanduser()
     if not r.exists():
-        raise DataError(f"Dataset folder {str(r)!r} does not exist. Pass --data with a folder that holds one "
-                        "sub-folder of images per class.")
+        raise DataError(f"Dataset folder {str(r)!r} does not exist. Point train.data (--data for edgetl train) at a "
+                        "folder that holds one sub-folder of images per class.")
     if not r.is_dir():
         raise DataError(f"Dataset path {str(r)!r} is a file, not a folder of class sub-folders.")
     folders = sorted(p for p in r.iterdir() if p.is_dir() and not p.name.startswith("."))
