@@ -176,13 +176,15 @@ def test_runtime_selftest_passes_and_catches_corruption(exported: list[dict], tm
 def test_rerun_reuses_every_stage(exported: list[dict], tiny_run: Path) -> None:
     from edgetl.api import export
 
-    again = export(tiny_run, ExportConfig(calibration_images=8, golden_images=2, accuracy_budget=100.0))
+    again = export(tiny_run, ExportConfig(calibration_images=8, golden_images=2, accuracy_budget=100.0,
+                                          sensitivity_images=0))  # the fixture's options, so every stage is reused
     assert all(r["cached"] for r in again)
     changed = export(tiny_run, ExportConfig(targets=("tflite:int8", "tflite:fp32"), calibration_images=9,
-                                            golden_images=2, accuracy_budget=100.0))
+                                            golden_images=2, accuracy_budget=100.0, sensitivity_images=0))
     assert [r["cached"] for r in changed] == [False, True]  # only what depends on the changed option reruns
     nearest = export(tiny_run, ExportConfig(targets=("tflite:int8", "onnx:int8", "onnx:fp32"), calibration_images=8,
-                                            golden_images=2, accuracy_budget=100.0, round_weights=False))
+                                            golden_images=2, accuracy_budget=100.0, round_weights=False,
+                                            sensitivity_images=0))
     assert [r["cached"] for r in nearest] == [False, False, True]
     by = {r["target"]: r for r in exported}
     for r in nearest[:2]:  # nearest rounding: the same graph as the default's activation-aware rounding
