@@ -12,6 +12,7 @@ from .artifacts import Artifact, atomic_write_json, read_json, sha256_file
 from .config import ExportConfig, TrainConfig
 from .pipeline import StageResult, run_stage
 from .targets import get as get_target
+from .train_record import read as read_record
 
 if TYPE_CHECKING:
     from .config import PipelineConfig
@@ -316,9 +317,9 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
         note(SMOKE)
     note(f"[1/{n_stages}] train ({facts['backbone']}, {facts.get('data', {}).get('images', '?')} {items})")
     res = train(config.train, run_dir, progress=progress)
-    m = read_json(res.out_dir / "metrics.json")
-    note(f"      {'reused ' if res.cached else ''}{res.out_dir.name}: {m['strategy']['strategy']}, validation top-1 "
-         f"{m['validation']['top1']:.4f} on {m['validation']['images']} {items} ({_elapsed(t0)})")
+    rec = read_record(res.out_dir)
+    note(f"      {'reused ' if res.cached else ''}{res.out_dir.name}: {rec.strategy['strategy']}, validation top-1 "
+         f"{rec.validation['top1']:.4f} on {rec.validation['images']} {items} ({_elapsed(t0)})")
     note(f"[2/{n_stages}] export and verify {len(config.export.targets)} artifacts")
     rows = export(run_dir, config.export, on_start=lambda s, k: note(f"      {s} ({k}) ({_elapsed(t0)})"))
     art_dir = publish_artifacts(run_dir)
@@ -339,10 +340,10 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
         _record(run_dir, "bench", bench_res)
     summary = {"run_dir": str(run_dir), "seconds": round(time.perf_counter() - t0, 1),
                **({"smoke": SMOKE} if config.smoke else {}),
-               "train": {"stage_dir": str(res.out_dir), "cached": res.cached, "strategy": m["strategy"],
-                         "validation_top1": m["validation"]["top1"], "validation_images": m["validation"]["images"],
-                         **({"test_top1": m["test"]["top1"], "test_images": m["test"]["images"]}
-                            if isinstance(m.get("test"), dict) and "top1" in m["test"] else {})},
+               "train": {"stage_dir": str(res.out_dir), "cached": res.cached, "strategy": rec.strategy,
+                         "validation_top1": rec.validation["top1"], "validation_images": rec.validation["images"],
+                         **({"test_top1": rec.test["top1"], "test_images": rec.test["images"]}
+                            if isinstance(rec.test, dict) and "top1" in rec.test else {})},
                "artifacts_dir": str(art_dir),
                "artifacts": [{k: r.get(k) for k in ("target", "status", "accuracy", "accuracy_drop_points", "test",
                                                     "top1_agreement", "size_bytes", "reason", "use")} for r in rows]}
@@ -356,7 +357,7 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
     from .report.run_page import write_run_page
 
     summary["report"] = str(run_dir / "report.html")
-    write_run_page(run_dir, summary, rows, metrics=m)
+    write_run_page(run_dir, summary, rows, record=rec)
     atomic_write_json(run_dir / "pipeline_report.json", {**summary, "config": config.to_dict(), "exports": rows})
     return PipelineResult(run_dir, res, rows, bench_res, summary)
 

@@ -15,6 +15,7 @@ from .. import targets
 from ..artifacts import atomic_write_bytes
 from ..devices import DeviceProfile
 from ..errors import ConfigError, DeviceUnavailableError, EdgetlError, ProviderUnavailableError
+from ..train_record import Split, read_split
 from .rows import ROW_FIELDS, agreement, make_row, unspeed  # noqa: F401 - ROW_FIELDS read from here
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ class BenchArtifact:
 
 def _keras_agreement(model: Path) -> float | None:
     """The export report next to an artifact (its stage folder) says how often it agreed with Keras."""
-    v = _read_split(model.resolve().parent / "report.json").get("top1_agreement")  # bounded, {} if unusable
+    v = _read_object(model.resolve().parent / "report.json").get("top1_agreement")  # bounded, {} if unusable
     try:
         f = float(v) if v is not None and not isinstance(v, bool) else None
     except (ValueError, TypeError):
@@ -51,9 +52,20 @@ def _keras_agreement(model: Path) -> float | None:
     return f if f is not None and 0.0 <= f <= 1.0 else None
 
 
-def _split_of(c: Any, model: Path) -> dict[str, Any]:
+def _read_object(path: Path) -> dict[str, Any]:
+    """A JSON object from a bounded regular file; {} when it is missing or not an object."""
+    from ..runtime.limits import MAX_CONTRACT_BYTES, read_bounded
+
+    try:
+        got = json.loads(read_bounded(path, MAX_CONTRACT_BYTES, None, ConfigError))
+    except (OSError, ValueError, RecursionError, ConfigError):
+        return {}
+    return got if isinstance(got, dict) else {}
+
+
+def _split_of(c: Any, model: Path) -> Split | None:
     """The validation split of the run an edgetl artifact came from (its contract names the run), so a model
-    file benchmarked alone still gets its accuracy; {} when that run is not on this machine.
+    file benchmarked alone still gets its accuracy; None when that run is not on this machine.
 
     The contract is untrusted: its run folder is used only when the model file itself lies inside that folder
     (a contract cannot point bench at photos listed somewhere else), the stage is a ``train-<key>`` name, and
@@ -64,35 +76,19 @@ def _split_of(c: Any, model: Path) -> dict[str, Any]:
     src = (c.meta.get("source") or {}) if c is not None else {}
     run, stage = src.get("run_dir"), src.get("train_stage")
     if not isinstance(run, str) or not isinstance(stage, str) or not STAGE_RE.match(stage) or "\0" in run:
-        return {}
+        return None
     try:
         run_dir = Path(run).resolve()
     except (OSError, ValueError, RuntimeError):
-        return {}
+        return None
     if run_dir not in model.resolve().parents:
-        return {}
-    return _read_split(run_dir / stage / "split.json")
+        return None
+    return read_split(run_dir / stage / "split.json")
 
 
-def _read_split(path: Path) -> dict[str, Any]:
-    """A run's split.json, bounded and parsed; {} when it is missing or not an object."""
-    from ..runtime.limits import MAX_CONTRACT_BYTES, read_bounded
-
-    try:
-        split = json.loads(read_bounded(path, MAX_CONTRACT_BYTES, None, ConfigError))
-    except (OSError, ValueError, RecursionError, ConfigError):
-        return {}
-    return split if isinstance(split, dict) else {}
-
-
-def _eval_items(split: dict[str, Any]) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """The validation items of a run: image paths, or a text run's texts."""
-    items = split.get("val_texts") if split.get("kind") == "text" else split.get("val")
-    labels = split.get("val_labels", [])
-    if not isinstance(items, list) or not isinstance(labels, list) or len(items) != len(labels) or not all(
-            isinstance(i, str) for i in items) or not all(type(v) is int and v >= -1 for v in labels):
-        return (), ()  # not a split edgetl wrote: no accuracy rather than a wrong one
-    return tuple(items), tuple(labels)
+def _eval_items(split: Split | None) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The validation items of a run: image paths, or a text run's texts (none without a split edgetl wrote)."""
+    return split.part("val") if split is not None else ((), ())
 
 
 def collect(inputs: list[str]) -> list[BenchArtifact]:
@@ -112,13 +108,13 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
             if not exports:
                 raise ConfigError(f"Run folder {p} has no exported artifacts: run 'edgetl export {p}' first.")
             train = state.get("stages", {}).get("train")
-            split = _read_split(run_path(p, train["dir"] + "/split.json")) if train else {}
+            split = read_split(run_path(p, train["dir"] + "/split.json")) if train else None
             for target, e in exports.items():
                 mp = run_path(p, e["path"])
                 c = load_contract(mp)
                 out.append(BenchArtifact(mp, target, p.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
                                          *_eval_items(split), _keras_agreement(mp),
-                                         eval_texts=split.get("kind") == "text"))
+                                         eval_texts=split is not None and split.kind == "text"))
         elif p.is_file():
             try:
                 c = load_contract(p)
@@ -133,7 +129,7 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
             split = _split_of(c, p)
             out.append(BenchArtifact(p, target, p.parent.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
                                      *_eval_items(split), keras_agreement=_keras_agreement(p),
-                                     eval_texts=split.get("kind") == "text"))
+                                     eval_texts=split is not None and split.kind == "text"))
         else:
             raise ConfigError(f"{item!r} does not exist: pass model files (.tflite, .onnx) or edgetl run folders.")
     return out

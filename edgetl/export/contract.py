@@ -10,6 +10,7 @@ import numpy as np
 
 from ..runtime.contract import IMAGE_INPUT, Contract
 from ..targets import Target
+from ..train_record import TrainRecord
 
 GOLDEN_TOLERANCE = 0.02
 # ONNX Runtime runs one QDQ int8 file with other kernels on other CPUs: on an AMD EPYC (AVX-512 VNNI) it
@@ -39,13 +40,13 @@ def golden_indices(scores: np.ndarray, n: int, pool: int = GOLDEN_POOL) -> list[
     return sorted(np.argsort(-margin, kind="stable")[:n].tolist())
 
 
-def make_contract(target: Target, backend: Any, *, size: int, labels: list[str], train: dict[str, Any],
+def make_contract(target: Target, backend: Any, *, size: int, labels: list[str], train: TrainRecord,
                   source: dict[str, Any], versions: dict[str, str], tokenizer: Any = None,
                   card: dict[str, str] | None = None) -> Contract:
     """The contract of an exported model, from the runtime's view of the file (shapes, dtypes, scales); a text
     model's carries its tokenizer (vocabulary, lower-casing, special tokens, length)."""
     iq, oq = backend.input_quant, backend.output_quant
-    model = train["model"]
+    model = train.model
     if tokenizer is not None:
         return Contract(
             input_shape=tuple(int(x) for x in backend.input_shape), layout="TOKENS",
@@ -69,13 +70,12 @@ def make_contract(target: Target, backend: Any, *, size: int, labels: list[str],
               **({"card": card} if card else {})})
 
 
-def model_card(target: Target, train: dict[str, Any], labels: list[str], *, author: str, license: str,
+def model_card(target: Target, train: TrainRecord, labels: list[str], *, author: str, license: str,
                version: str) -> dict[str, str]:
     """Name, description, version, author and licence of a run's artifact, for the standard metadata."""
-    model, data = train.get("model") or {}, train.get("data") or {}
-    kind = train.get("kind", "image")
+    model, data, kind = train.model, train.data, train.kind
     task = Path(str(data.get("root") or "data")).stem or "data"
-    acc = (train.get("validation") or {}).get("top1")
+    acc = train.validation.get("top1")
     shown = ", ".join(labels[:8]) + (", ..." if len(labels) > 8 else "")
     return {"name": f"{task} {kind} classifier ({model.get('backbone', 'model')})",
             "description": f"Classifies {kind}s into {len(labels)} classes ({shown}). Transfer learning from "

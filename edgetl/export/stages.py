@@ -17,6 +17,7 @@ from ..pipeline import RunContext
 from ..data.images import decode_many
 from ..backbones.specs import get_spec
 from ..targets import Target, key_config
+from ..train_record import read as read_record
 from ..targets import get as get_target
 from .advice import over_budget_warning
 from .contract import golden_entries, golden_indices, make_contract, model_card
@@ -35,12 +36,17 @@ class ExportInputs:
     def __init__(self, train_dir: Path, config: ExportConfig) -> None:
         self.train_dir = train_dir
         self.config = config
-        self.metrics = read_json(train_dir / "metrics.json")
-        self.split = read_json(train_dir / "split.json")
+        try:
+            self.record = read_record(train_dir)
+        except ValueError as exc:
+            from ..errors import ConfigError
+
+            raise ConfigError(f"{exc}: export reads a run folder that edgetl train wrote; train it again.") from exc
+        self.split = self.record.split
         # metrics.json (JSON) is the source of the labels; labels.txt is for people and other tools
-        self.labels = [str(c) for c in self.metrics["data"]["classes"]]
-        self.size = int(self.metrics["model"]["input_size"])  # pixels, or tokens for a text model
-        self.kind = str(self.metrics.get("kind", "image"))
+        self.labels = self.record.classes
+        self.size = self.record.input_size  # pixels, or tokens for a text model
+        self.kind = self.record.kind
         self._tmp = tempfile.TemporaryDirectory(prefix="edgetl-export-")
         self.tokenizer = None
         self.rounding: dict[str, dict[str, Any]] = {}  # target -> what its weight rounding chose (the exporters')
@@ -89,23 +95,23 @@ class ExportInputs:
     @cached_property
     def validation(self) -> tuple[list[str], Any, np.ndarray]:
         """(names, items, labels): items are decoded pixels, or the texts of a text model."""
+        items, labels = self.split.part("val")
+        labels = np.asarray(labels, np.int64)
+        n = self.config.verify_images or len(items)
         if self.kind == "text":
-            texts, labels = self.split["val_texts"], np.asarray(self.split["val_labels"])
-            n = self.config.verify_images or len(texts)
-            return [f"val[{i}]" for i in range(min(n, len(texts)))], list(texts[:n]), labels[:n]
-        paths, labels = self.split["val"], np.asarray(self.split["val_labels"])
-        n = self.config.verify_images or len(paths)
+            return [f"val[{i}]" for i in range(min(n, len(items)))], list(items[:n]), labels[:n]
+        paths = list(items)
         pixels, keep = decode_many(paths[:n], self.size)
         return [paths[i] for i in keep], pixels, labels[:n][keep]
 
     @cached_property
     def test(self) -> tuple[list[str], np.ndarray, np.ndarray]:
         """The held-out test images (empty when the run has no test split)."""
+        items, labels = self.split.part("test")
+        labels = np.asarray(labels, np.int64)
         if self.kind == "text":
-            texts = list(self.split.get("test_texts") or [])
-            return ([f"test[{i}]" for i in range(len(texts))], texts,
-                    np.asarray(self.split.get("test_labels") or [], np.int64))
-        paths, labels = self.split.get("test") or [], np.asarray(self.split.get("test_labels") or [], np.int64)
+            return [f"test[{i}]" for i in range(len(items))], list(items), labels
+        paths = list(items)
         if not paths:
             return [], np.zeros((0, self.size, self.size, 3), np.uint8), labels
         pixels, keep = decode_many(paths, self.size)
@@ -119,18 +125,17 @@ class ExportInputs:
     def _calibration(self) -> tuple[np.ndarray, dict[str, Any]]:
         from ..quantize.calibration import audit, calibration_set
 
+        train, labels = self.split.part("train")
         if self.kind == "text":
-            texts, labels = self.split["train_texts"], self.split["train_labels"]
+            texts = train
             rng = np.random.default_rng(0)
             idx = sorted(int(i) for i in rng.choice(len(texts), size=min(self.config.calibration_images, len(texts)),
                                                     replace=False))
             return (self.tokenizer.batch([texts[i] for i in idx]),
                     audit([labels[i] for i in idx], self.labels, self.config.calibration_images, unit="texts",
                           population=labels))
-        train = self.split["train"]
-        pixels, idx = calibration_set(train, self.config.calibration_images, self.size)
-        labels = self.split.get("train_labels")
-        if labels is None:  # runs from before train_labels were recorded: the class folder names the label
+        pixels, idx = calibration_set(list(train), self.config.calibration_images, self.size)
+        if train and all(v == -1 for v in labels):  # runs from before train_labels: the class folder names it
             pos = {c: i for i, c in enumerate(self.labels)}
             labels = [pos.get(Path(p).parent.name, -1) for p in train]
         return pixels, audit([labels[i] for i in idx], self.labels, self.config.calibration_images, population=labels)
@@ -257,9 +262,9 @@ class ExportStage:
         source = {"stage": self.name, "key": ctx.key, "run_dir": str(ctx.run_dir),
                   "keras_model_sha256": inputs["model"].sha256, "train_stage": self.shared.train_dir.name}
         contract = make_contract(self.target, probe, size=self.shared.size, labels=self.shared.labels,
-                                 train=self.shared.metrics, source=source, versions=dict(self.tool_versions()),
+                                 train=self.shared.record, source=source, versions=dict(self.tool_versions()),
                                  tokenizer=self.shared.tokenizer,
-                                 card=model_card(self.target, self.shared.metrics, self.shared.labels,
+                                 card=model_card(self.target, self.shared.record, self.shared.labels,
                                                  author=config.author, license=config.license,
                                                  version=inputs["model"].sha256[:12]))
         data = fmt.embed(data, contract.to_dict())
@@ -391,7 +396,7 @@ class ExportStage:
         report["calibration"] = dict(self.shared.calibration_audit, ranges=self._range_audit(fmt, data),
                                      weight_rounding=self._rounding_report(fmt, config))
         warns = list(report["calibration"]["warnings"]) + report["calibration"]["ranges"].get("warnings", [])
-        backbone = self.shared.metrics["model"]["backbone"]
+        backbone = self.shared.record.model["backbone"]
         risk = None if self.shared.tokenizer is not None else get_spec(backbone).quantization_risk
         if risk:
             worst = [r["layer"] for r in (report.get("sensitivity") or {}).get("layers", [])[:3]]

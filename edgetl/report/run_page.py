@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from ..bench.plots import svg
+from ..train_record import TrainRecord
+from ..train_record import read as read_record
 
 PLOTS = ("history", "confusion_validation", "confusion_test", "per_class_f1")
 
@@ -67,7 +69,7 @@ def _per_class(splits: dict[str, dict[str, Any]], plt: Any) -> str:
     return svg(fig)
 
 
-def plots(metrics: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, str]:
+def plots(record: TrainRecord, history: list[dict[str, Any]]) -> dict[str, str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -78,8 +80,7 @@ def plots(metrics: dict[str, Any], history: list[dict[str, Any]]) -> dict[str, s
         if history:
             out["history"] = _history(history, plt)
         per = {}
-        for split in ("validation", "test"):
-            m = metrics.get(split)
+        for split, m in (("validation", record.validation), ("test", record.test)):
             if isinstance(m, dict) and m.get("confusion_matrix"):
                 out[f"confusion_{split}"] = _confusion(m["confusion_matrix"], f"{split} ({m.get('images')} items)",
                                                        plt)
@@ -109,13 +110,13 @@ def _artifact_rows(exports: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
-def page(summary: dict[str, Any], metrics: dict[str, Any], history: list[dict[str, Any]],
+def page(summary: dict[str, Any], record: TrainRecord, history: list[dict[str, Any]],
          exports: list[dict[str, Any]]) -> str:
     from ..bench.handoff import handoff_lines
     from ..bench.report import summary_lines
 
     try:
-        figs = plots(metrics, history)
+        figs = plots(record, history)
     except ImportError:
         figs = {}
     t = summary["train"]
@@ -152,13 +153,13 @@ drop in points against Keras (negative: a loss), and the held-out test split's.<
 
 
 def write_run_page(run_dir: Path, summary: dict[str, Any], exports: list[dict[str, Any]], *,
-                   metrics: dict[str, Any] | None = None) -> Path:
-    """``run_dir/report.html`` from the run's own files (``metrics``: the train stage's, when already read);
+                   record: TrainRecord | None = None) -> Path:
+    """``run_dir/report.html`` from the run's own files (``record``: the train stage's, when already read);
     written atomically."""
     from ..artifacts import atomic_write_text
 
     train = Path(summary["train"]["stage_dir"])
-    metrics = metrics if metrics is not None else json.loads((train / "metrics.json").read_text())
+    record = record if record is not None else read_record(train)
     hist_file = train / "history.json"
     history = json.loads(hist_file.read_text()) if hist_file.is_file() else []
     rows = []
@@ -170,5 +171,5 @@ def write_run_page(run_dir: Path, summary: dict[str, Any], exports: list[dict[st
             warns = None
         rows.append({**a, "warnings": a.get("warnings") or warns or []})
     out = run_dir / "report.html"
-    atomic_write_text(out, page(summary, metrics, history if isinstance(history, list) else [], rows))
+    atomic_write_text(out, page(summary, record, history if isinstance(history, list) else [], rows))
     return out

@@ -22,6 +22,7 @@ from ..data.cache import default_cache_dir, load_npy, save_npy
 from ..data.scan import split
 from ..errors import ConfigError
 from ..pipeline import RunContext
+from ..train_record import Split, TrainRecord
 from ..runtime.tokenizer import MAX_SEQUENCE, WordPieceTokenizer
 from ..train import loops
 from ..train.metrics import classification_metrics
@@ -287,30 +288,25 @@ class TextTrainStage:
         out = ctx.out_dir
         save_run_files(out, model, classes, cfg, history)
         atomic_write_json(out / "tokenizer.json", tok.to_dict())
-        report = {
-            "schema": 1, "kind": "text", "validation": metrics, **({"test": test_metrics} if test_metrics else {}),
-            "strategy": choice, "fine_tune": fine_tune, "timings_s": {k: round(v, 2) for k, v in timings.items()},
-            "sequence": seq,
-            "data": {"root": str(self.dataset.root), "classes": classes, "counts": self.dataset.counts(),
-                     "train_texts": int(len(tr)), "val_texts": int(len(va)), "test_texts": int(len(te)),
-                     "skipped": [{"where": w, "reason": r} for w, r in self.dataset.skipped +
-                                 (self.val_dataset.skipped if self.val_dataset else [])],
-                     "val_source": cfg.val_data or f"seeded split {cfg.val_split} (seed {cfg.seed})"},
-            "model": {"backbone": spec.name, "alpha": None, "input_size": seq["length"], "kind": "text",
-                      "weights": str(self.folder), "params": int(model.count_params()),
-                      "weights_sha256_checked": self.expected_sha256 is not None,
-                      "encoder": {"layers": bcfg.layers, "hidden": bcfg.hidden, "heads": bcfg.heads},
-                      "input": {"shape": [1, seq["length"]], "dtype": "int32", "name": "tokens"}},
-            "versions": dict(self.tool_versions()),
-        }
-        atomic_write_json(out / "metrics.json", report)
-        atomic_write_json(out / "split.json", {
-            "root": str(self.dataset.root), "kind": "text",
-            "train": [int(i) for i in tr], "val": [int(i) for i in va], "test": [int(i) for i in te],
-            "train_labels": [int(labels[i]) for i in tr], "val_labels": [int(labels[i]) for i in va],
-            "test_labels": [int(labels[i]) for i in te],
-            "val_texts": [texts[i] for i in va], "test_texts": [texts[i] for i in te],
-            "train_texts": [texts[i] for i in tr]})
+        parts = (("train", tr), ("val", va), ("test", te))
+        record = TrainRecord(
+            "text", metrics, test_metrics, choice, fine_tune, timings,
+            {"root": str(self.dataset.root), "classes": classes, "counts": self.dataset.counts(),
+             "train_texts": int(len(tr)), "val_texts": int(len(va)), "test_texts": int(len(te)),
+             "skipped": [{"where": w, "reason": r} for w, r in self.dataset.skipped +
+                         (self.val_dataset.skipped if self.val_dataset else [])],
+             "val_source": cfg.val_data or f"seeded split {cfg.val_split} (seed {cfg.seed})"},
+            {"backbone": spec.name, "alpha": None, "input_size": seq["length"], "kind": "text",
+             "weights": str(self.folder), "params": int(model.count_params()),
+             "weights_sha256_checked": self.expected_sha256 is not None,
+             "encoder": {"layers": bcfg.layers, "hidden": bcfg.hidden, "heads": bcfg.heads},
+             "input": {"shape": [1, seq["length"]], "dtype": "int32", "name": "tokens"}},
+            dict(self.tool_versions()),
+            Split("text", str(self.dataset.root), {p: tuple(texts[i] for i in idx) for p, idx in parts},
+                  {p: tuple(int(labels[i]) for i in idx) for p, idx in parts},
+                  {p: tuple(int(i) for i in idx) for p, idx in parts}),
+            {"sequence": seq})
+        record.write(out)
         ctx.info = {"top1": metrics["top1"], "strategy": choice["strategy"]}
         return {n: Artifact.from_file(out / f, k) for n, f, k in [
             ("model", "model.keras", "keras"), ("labels", "labels.txt", "labels"), ("metrics", "metrics.json", "json"),

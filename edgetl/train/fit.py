@@ -9,7 +9,7 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from ..artifacts import Artifact, atomic_write_json, library_versions
+from ..artifacts import Artifact, library_versions
 from ..backbones import build as B
 from ..backbones.specs import get_spec
 from ..backbones.weights import resolve_weights
@@ -18,6 +18,7 @@ from ..data.cache import decode_dataset, default_cache_dir
 from ..data.scan import Dataset, split
 from ..errors import EdgetlError
 from ..pipeline import RunContext
+from ..train_record import Split, TrainRecord
 from . import loops
 from .features import POOL, extract
 from .metrics import classification_metrics
@@ -203,28 +204,22 @@ class TrainStage:
         out = ctx.out_dir
         save_run_files(out, model, classes, cfg, history)
         from ..runtime.contract import IMAGE_INPUT  # normalization is inside the graph
-        report = {
-            "schema": 1, "validation": metrics, **({"test": test_metrics} if test_metrics else {}),
-            "strategy": choice, "fine_tune": fine_tune,
-            "timings_s": {k: round(v, 2) for k, v in timings.items()},
-            **({"ray": self.ray_stats} if self.ray_stats else {}),
-            "data": {"root": str(self.dataset.root), "classes": classes, "counts": self.dataset.counts(),
-                     "train_images": int(len(tr)), "val_images": int(len(va)), "test_images": int(len(te)),
-                     "skipped": [{"path": p, "reason": r} for p, r in self.dataset.skipped +
-                                 (self.val_dataset.skipped if self.val_dataset else [])],
-                     "val_source": cfg.val_data or f"seeded split {cfg.val_split} (seed {cfg.seed})"},
-            "model": {"backbone": spec.name, "alpha": alpha, "input_size": size, "weights": built.weights.describe(),
-                      "params": int(model.count_params()),
-                      "input": {"shape": [1, size, size, 3], "dtype": "float32", **IMAGE_INPUT}},
-            "versions": dict(self.tool_versions()),
-        }
-        atomic_write_json(out / "metrics.json", report)
-        atomic_write_json(out / "split.json", {"root": str(self.dataset.root),
-                                               "train": [str(files[i]) for i in tr], "val": [str(files[i]) for i in va],
-                                               "val_labels": [int(x) for x in labels[va]],
-                                               "test": [str(files[i]) for i in te],
-                                               "test_labels": [int(x) for x in labels[te]],
-                                               "train_labels": [int(x) for x in labels[tr]]})
+        record = TrainRecord(
+            "image", metrics, test_metrics, choice, fine_tune, timings,
+            {"root": str(self.dataset.root), "classes": classes, "counts": self.dataset.counts(),
+             "train_images": int(len(tr)), "val_images": int(len(va)), "test_images": int(len(te)),
+             "skipped": [{"path": p, "reason": r} for p, r in self.dataset.skipped +
+                         (self.val_dataset.skipped if self.val_dataset else [])],
+             "val_source": cfg.val_data or f"seeded split {cfg.val_split} (seed {cfg.seed})"},
+            {"backbone": spec.name, "alpha": alpha, "input_size": size, "weights": built.weights.describe(),
+             "params": int(model.count_params()), "input": {"shape": [1, size, size, 3], "dtype": "float32",
+                                                             **IMAGE_INPUT}},
+            dict(self.tool_versions()),
+            Split("image", str(self.dataset.root),
+                  {p: tuple(str(files[i]) for i in idx) for p, idx in (("train", tr), ("val", va), ("test", te))},
+                  {p: tuple(int(x) for x in labels[idx]) for p, idx in (("train", tr), ("val", va), ("test", te))}),
+            {"ray": self.ray_stats} if self.ray_stats else {})
+        record.write(out)
         ctx.info = {"top1": metrics["top1"], "strategy": choice.get("strategy")}
         return {n: Artifact.from_file(out / f, k) for n, f, k in [
             ("model", "model.keras", "keras"), ("labels", "labels.txt", "labels"), ("metrics", "metrics.json", "json"),

@@ -55,7 +55,7 @@ def test_runtime_loads_only_the_allow_list() -> None:
 # Imports inside function bodies are the lazy ones the layering allows.
 LAYER_OF = [  # (prefix, layer); the longest matching prefix wins
     ("edgetl.errors", 0), ("edgetl.targets", 0), ("edgetl.config", 0), ("edgetl.artifacts", 0),
-    ("edgetl.pipeline", 0), ("edgetl.deps", 0), ("edgetl.__init__", 0), ("edgetl", 2),
+    ("edgetl.pipeline", 0), ("edgetl.deps", 0), ("edgetl.train_record", 0), ("edgetl.__init__", 0), ("edgetl", 2),
     ("edgetl.runtime", 1), ("edgetl.devices", 1), ("edgetl.hardware", 1), ("edgetl.safe_yaml", 1),
     ("edgetl.bench.timing", 1),
     ("edgetl.cli", 3),

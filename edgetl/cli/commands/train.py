@@ -51,21 +51,23 @@ def train(out: str, config_file: str | None, sets: tuple[str, ...], as_json: boo
 
     preflight(PipelineConfig(run_dir=out, train=config))  # data, backbone, weights: before TensorFlow loads
     result = run_train(config, out, progress=not as_json)
-    from ...artifacts import read_json
+    from ...train_record import read as read_record
 
-    metrics = read_json(result.out_dir / "metrics.json")
+    rec = read_record(result.out_dir)
     summary = {"run_dir": str(out), "stage_dir": str(result.out_dir), "cached": result.cached,
-               "model": str(result.outputs["model"].path), "strategy": metrics["strategy"],
-               "validation": {k: metrics["validation"][k] for k in ("images", "top1", "top5")
-                              if k in metrics["validation"]},
-               "skipped_files": len(metrics["data"]["skipped"]), "timings_s": metrics["timings_s"]}
+               "model": str(result.outputs["model"].path), "strategy": rec.strategy,
+               "validation": {k: rec.validation[k] for k in ("images", "top1", "top5") if k in rec.validation},
+               **({"test": {k: rec.test[k] for k in ("images", "top1", "top5") if k in rec.test}} if rec.test else {}),
+               "skipped_files": len(rec.data["skipped"]), "timings_s": rec.timings_s}
     if as_json:
         emit(summary, True)
         return
     v = summary["validation"]
     lines = [f"{'reused' if result.cached else 'trained'}: {summary['model']}",
-             f"strategy: {metrics['strategy']['strategy']} (requested {metrics['strategy']['requested']})",
+             f"strategy: {rec.strategy['strategy']} (requested {rec.strategy['requested']})",
              f"validation top-1 {v['top1']:.4f}" + (f", top-5 {v['top5']:.4f}" if "top5" in v else "") +
-             f" on {v['images']} images",
-             f"skipped files: {summary['skipped_files']}", f"time: {metrics['timings_s'].get('total_s')} s"]
+             f" on {v['images']} {rec.items_word}"]
+    if rec.test:  # held out: reported, never chosen on
+        lines.append(f"test top-1 {rec.test['top1']:.4f} on {rec.test['images']} {rec.items_word} (held out)")
+    lines += [f"skipped files: {summary['skipped_files']}", f"time: {rec.timings_s.get('total_s')} s"]
     emit(summary, False, "\n".join(lines))
