@@ -50,6 +50,7 @@ def test_onnx_runtime_through_the_classifier(tmp_path: Path) -> None:
     assert r["other_exception"] == 0, r["examples"]
 
 
+@pytest.mark.slow  # over 5 s (benchmarks/results/test_timing.json): CI runs it with -m slow
 def test_keras_files(tmp_path: Path) -> None:
     keras = pytest.importorskip("keras")
     inp = keras.Input((8, 8, 3))

@@ -75,6 +75,7 @@ def _bench(args: list[str]) -> dict:
     return json.loads(out.stdout)
 
 
+@pytest.mark.slow  # over 5 s (benchmarks/results/test_timing.json): CI runs it with -m slow
 def test_host_and_loopback_ssh_rows_are_complete(shared: Path, sshd: dict, tmp_path: Path) -> None:
     model = tmp_path / "coral.tflite"
     model.write_bytes((shared / FOREIGN).read_bytes())

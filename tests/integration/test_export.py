@@ -13,19 +13,32 @@ pytest.importorskip("tf2onnx")
 pytest.importorskip("ai_edge_litert")
 
 
+# tflite:int16 has its own test: the tiny model is barely trained, its layers silent on 8 calibration images
+EVERY = tuple(t for t in TARGETS if TARGETS[t].activation_bits == 8)
+# the fast suite's share: a float file, a calibrated TFLite file phone apps load, a calibrated ONNX file; the slow
+# suite exports the rest into the same run folder (the export stage reuses these three)
+FAST = ("tflite:fp32", "tflite:uint8", "onnx:int8")
+OPTIONS = dict(calibration_images=8, golden_images=2, accuracy_budget=100.0,
+               sensitivity_images=0)  # the sensitivity table has its own test below
+
+
 @pytest.fixture(scope="module")
 def exported(tiny_run: Path) -> list[dict]:
     from edgetl.api import export
 
-    return export(tiny_run, ExportConfig(targets=EVERY, calibration_images=8, golden_images=2, accuracy_budget=100.0,
-                                         sensitivity_images=0))  # the sensitivity table has its own test below
+    return export(tiny_run, ExportConfig(targets=FAST, **OPTIONS))
 
 
-# tflite:int16 has its own test: the tiny model is barely trained, its layers silent on 8 calibration images
-EVERY = tuple(t for t in TARGETS if TARGETS[t].activation_bits == 8)
+@pytest.fixture(scope="module")
+def exported_every(tiny_run: Path, exported: list[dict]) -> list[dict]:
+    from edgetl.api import export
+
+    return export(tiny_run, ExportConfig(targets=EVERY, **OPTIONS))
 
 
-def test_every_target_exists_verified_and_described(exported: list[dict], tiny_run: Path) -> None:
+@pytest.mark.slow  # every target: 50 s of conversions (benchmarks/results/test_timing.json); FAST covers each kind
+def test_every_target_exists_verified_and_described(exported_every: list[dict], tiny_run: Path) -> None:
+    exported = exported_every
     assert [r["target"] for r in exported] == list(EVERY)
     for r in exported:
         p = Path(r["path"])
@@ -173,11 +186,11 @@ def test_runtime_selftest_passes_and_catches_corruption(exported: list[dict], tm
 
 
 @pytest.mark.slow  # over 10 s (benchmarks/results/test_timing.json): CI runs it with -m slow
-def test_rerun_reuses_every_stage(exported: list[dict], tiny_run: Path) -> None:
+def test_rerun_reuses_every_stage(exported_every: list[dict], tiny_run: Path) -> None:
     from edgetl.api import export
 
-    again = export(tiny_run, ExportConfig(calibration_images=8, golden_images=2, accuracy_budget=100.0,
-                                          sensitivity_images=0))  # the fixture's options, so every stage is reused
+    exported = exported_every
+    again = export(tiny_run, ExportConfig(**OPTIONS))  # the fixture's options, so every stage is reused
     assert all(r["cached"] for r in again)
     changed = export(tiny_run, ExportConfig(targets=("tflite:int8", "tflite:fp32"), calibration_images=9,
                                             golden_images=2, accuracy_budget=100.0, sensitivity_images=0))
@@ -327,6 +340,17 @@ def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: 
 
 def test_phone_clients_load_each_file_and_agree_with_the_runtime(exported: list[dict]) -> None:
     """MediaPipe Tasks (as an app loads the file: default options, standard metadata), onnx.checker, OpenVINO."""
+    assert {r["target"] for r in exported} == set(FAST)
+    check_clients(exported)
+
+
+@pytest.mark.slow
+def test_phone_clients_on_every_target(exported_every: list[dict]) -> None:
+    assert {r["target"] for r in exported_every} == set(EVERY)
+    check_clients(exported_every)
+
+
+def check_clients(exported: list[dict]) -> None:
     import mediapipe  # noqa: F401  (the clients extra: a missing client must fail here, not skip)
     import openvino  # noqa: F401
 

@@ -360,6 +360,7 @@ def test_a_vocabulary_longer_than_the_embeddings_is_refused(tmp_path: Path) -> N
         load_tokenizer(tmp_path, 16, vocab_size=8)
 
 
+@pytest.mark.slow  # over 5 s (benchmarks/results/test_timing.json): CI runs it with -m slow
 def test_calibrate_reads_a_large_bench_file_once_per_model(tmp_path: Path, shared: Path) -> None:
     model = shared / "models" / "tf2_mobilenet_v2_1.0_224_ptq.tflite"
     rows = [{"device": "rpi4", "status": "ok", "artifact": str(model), "p50_ms": 50.0 + i % 7, "threads": 1 + i % 4}
