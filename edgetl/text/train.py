@@ -97,20 +97,8 @@ class TextTrainStage:
         keras.utils.set_random_seed(cfg.seed)
         spec = get_text_spec(cfg.backbone)
         timings: dict[str, float] = {}
-        ds, vds = self.dataset, self.val_dataset
-        texts, labels = list(ds.texts), ds.labels
-        if vds is not None:
-            tr_va = split(ds, cfg.test_split or 0.0, cfg.seed) if cfg.test_split else (np.arange(len(texts)), None)
-            tr = tr_va[0]
-            te = tr_va[1] if cfg.test_split else np.zeros(0, np.int64)
-            va = np.arange(len(texts), len(texts) + len(vds.texts))
-            texts += vds.texts
-            labels = np.concatenate([labels, vds.labels])
-        else:
-            parts = split(ds, cfg.val_split, cfg.seed, cfg.test_split)
-            tr, va = parts[0], parts[1]
-            te = parts[2] if len(parts) == 3 else np.zeros(0, np.int64)
-        classes = ds.classes
+        texts, labels, tr, va, te = self._split(cfg)
+        classes = self.dataset.classes
         ctx.log(f"{len(tr)} training, {len(va)} validation and {len(te)} test texts, {len(classes)} classes")
 
         bcfg = BertConfig.from_folder(self.folder)
@@ -153,22 +141,8 @@ class TextTrainStage:
         fine_tune: dict[str, Any] = {}
         if strategy in (Strategy.AUTO, Strategy.FINE_TUNE, Strategy.FINE_TUNE_ALL) and cfg.fine_tune_epochs:
             t = time.perf_counter()
-            if cut == 0:  # every layer: the embeddings train too, from the token ids (nothing below to cache)
-                top, x_tr, x_va = self._classifier(encoder, head, length), ids[tr], ids[va]
-                encoder.trainable = True
-                encoder.get_layer("embeddings").trainable = cfg.fine_tune_embeddings
-            else:
-                top = self._top(encoder, head, bcfg, cut, length)
-                x_tr, x_va = (hidden[tr], mask[tr]), (hidden[va], mask[va])
-            runs = self._fine_tune_runs(top, encoder, head, length, cfg, x_tr, x_va, ids, labels, tr, va, te,
-                                        history, kw, ctx)
-            fine_tune = {"layers": n_ft, "of": bcfg.layers, "lr": cfg.fine_tune_lr, "schedule": "10% warm-up, cosine "
-                         "decay to zero; the last epoch's weights", "optimizer": "AdamW" if cfg.weight_decay else "Adam",
-                         "weight_decay": cfg.weight_decay, "label_smoothing": cfg.label_smoothing,
-                         "embeddings_trained": cut == 0 and cfg.fine_tune_embeddings,
-                         "cached_cut": None if cut == 0 else f"layer_{cut}", "runs": runs,
-                         "soup": (f"the weights of {len(runs)} fine-tuning runs averaged (seeds {cfg.seed}.."
-                                  f"{cfg.seed + len(runs) - 1}, one start)") if len(runs) > 1 else None}
+            fine_tune = self._fine_tune(encoder, head, bcfg, cut, length, cfg, (ids, labels, tr, va, te),
+                                        (hidden, mask), history, kw, ctx)
             timings["fine_tune_s"] = time.perf_counter() - t
             strategy = Strategy.FINE_TUNE
         else:
@@ -176,13 +150,7 @@ class TextTrainStage:
         model = self._classifier(encoder, head, length)
         model.trainable = False
         t = time.perf_counter()
-        probs = model.predict(ids[va], batch_size=64, verbose=0)
-        metrics = classification_metrics(probs, labels[va], classes)
-        metrics["split"] = "validation (also chose the best epoch: slightly optimistic)"
-        test_metrics = None
-        if len(te):
-            test_metrics = classification_metrics(model.predict(ids[te], batch_size=64, verbose=0), labels[te], classes)
-            test_metrics["split"] = "test (held out: used for no choice)"
+        metrics, test_metrics = _evaluate(model, ids, labels, va, te, classes)
         timings["evaluate_s"] = time.perf_counter() - t
         timings["total_s"] = time.perf_counter() - t_start
         choice = {"strategy": strategy.value, "requested": cfg.strategy.value,
@@ -194,6 +162,43 @@ class TextTrainStage:
                "train_texts_cut": round(truncated, 4)}
         return self._write(ctx, cfg, model, tok, classes, history, metrics, test_metrics, choice, fine_tune, timings,
                            spec, bcfg, seq, texts, labels, tr, va, te)
+
+    def _fine_tune(self, encoder: Any, head: Any, bcfg: Any, cut: int, length: int, cfg: TrainConfig,
+                   data: tuple, cached: tuple, history: list, kw: dict, ctx: RunContext) -> dict[str, Any]:
+        """The top ``layers - cut`` layers fine-tuned with the head (on the cached states below the cut, or from
+        the token ids when every layer trains), ``fine_tune_runs`` times; what was done, for metrics.json."""
+        ids, labels, tr, va, te = data
+        hidden, mask = cached
+        n_ft = bcfg.layers - cut
+        if cut == 0:  # every layer: the embeddings train too, from the token ids (nothing below to cache)
+            top, x_tr, x_va = self._classifier(encoder, head, length), ids[tr], ids[va]
+            encoder.trainable = True
+            encoder.get_layer("embeddings").trainable = cfg.fine_tune_embeddings
+        else:
+            top = self._top(encoder, head, bcfg, cut, length)
+            x_tr, x_va = (hidden[tr], mask[tr]), (hidden[va], mask[va])
+        runs = self._fine_tune_runs(top, encoder, head, length, cfg, x_tr, x_va, ids, labels, tr, va, te,
+                                    history, kw, ctx)
+        return {"layers": n_ft, "of": bcfg.layers, "lr": cfg.fine_tune_lr, "schedule": "10% warm-up, cosine "
+                "decay to zero; the last epoch's weights", "optimizer": "AdamW" if cfg.weight_decay else "Adam",
+                "weight_decay": cfg.weight_decay, "label_smoothing": cfg.label_smoothing,
+                "embeddings_trained": cut == 0 and cfg.fine_tune_embeddings,
+                "cached_cut": None if cut == 0 else f"layer_{cut}", "runs": runs,
+                "soup": (f"the weights of {len(runs)} fine-tuning runs averaged (seeds {cfg.seed}.."
+                         f"{cfg.seed + len(runs) - 1}, one start)") if len(runs) > 1 else None}
+
+    def _split(self, cfg: TrainConfig) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(texts, labels, train, validation, test indices): the seeded split, or a separate validation file
+        (appended after the training texts; the test set then comes from the training file)."""
+        ds, vds = self.dataset, self.val_dataset
+        texts, labels = list(ds.texts), ds.labels
+        if vds is None:
+            parts = split(ds, cfg.val_split, cfg.seed, cfg.test_split)
+            return texts, labels, parts[0], parts[1], parts[2] if len(parts) == 3 else np.zeros(0, np.int64)
+        tr_va = split(ds, cfg.test_split or 0.0, cfg.seed) if cfg.test_split else (np.arange(len(texts)), None)
+        te = tr_va[1] if cfg.test_split else np.zeros(0, np.int64)
+        va = np.arange(len(texts), len(texts) + len(vds.texts))
+        return texts + list(vds.texts), np.concatenate([labels, vds.labels]), tr_va[0], va, te
 
     def _fine_tune_runs(self, top: Any, encoder: Any, head: Any, length: int, cfg: TrainConfig, x_tr: Any, x_va: Any,
                         ids: np.ndarray, labels: np.ndarray, tr: np.ndarray, va: np.ndarray, te: np.ndarray,
@@ -312,6 +317,18 @@ class TextTrainStage:
             ("model", "model.keras", "keras"), ("labels", "labels.txt", "labels"), ("metrics", "metrics.json", "json"),
             ("split", "split.json", "json"), ("history", "history.json", "json"),
             ("tokenizer", "tokenizer.json", "json")]}
+
+
+def _evaluate(model: Any, ids: np.ndarray, labels: np.ndarray, va: np.ndarray, te: np.ndarray, classes: list[str]
+              ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Validation metrics, and the held-out test split's when there is one."""
+    metrics = classification_metrics(model.predict(ids[va], batch_size=64, verbose=0), labels[va], classes)
+    metrics["split"] = "validation (also chose the best epoch: slightly optimistic)"
+    if not len(te):
+        return metrics, None
+    test = classification_metrics(model.predict(ids[te], batch_size=64, verbose=0), labels[te], classes)
+    test["split"] = "test (held out: used for no choice)"
+    return metrics, test
 
 
 def check_text_config(cfg: TrainConfig) -> None:
