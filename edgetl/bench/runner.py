@@ -14,14 +14,12 @@ import numpy as np
 from .. import targets
 from ..artifacts import atomic_write_bytes
 from ..devices import DeviceProfile
-from ..errors import ConfigError, DeviceUnavailableError, EdgetlError, ProviderUnavailableError
+from ..errors import ConfigError, DeviceUnavailableError, EdgetlError
 from ..train_record import Split, read_split
-from .rows import ROW_FIELDS, agreement, make_row, unspeed  # noqa: F401 - ROW_FIELDS read from here
+from .rows import ROW_FIELDS, agreement, make_row, measured_row, probe_values, unspeed  # noqa: F401
 
 log = logging.getLogger(__name__)
 
-SPREAD_MAX = 0.05  # repetitions whose medians differ by more than this make a row unreliable
-PROBE_DRIFT_MAX = 0.05  # the speed probe's change, against the device's median, that makes a row unreliable
 
 
 @dataclass(frozen=True)
@@ -302,7 +300,6 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
                     remote: Any, *, data_dir: str | None, max_images: int, cache: Path, timeout_s: float,
                     progress: Callable[[str], None] | None, repetitions: int) -> list[dict[str, Any]]:
     """Measure every (artifact, threads) of one device in interleaved repetitions, one row each."""
-    from .noise import verdict
     from .remote import run_local
 
     reps = max(1, repetitions)
@@ -329,75 +326,10 @@ def _measure_device(dev: DeviceProfile, plan: list[tuple[BenchArtifact, int, boo
             if r.get("status") != "ok":
                 failed.add(key)
     # the machine's speed over this device's whole measurement: rows timed while it differed are flagged
-    probes = [v for rs_ in results.values() for r in rs_ for v in ((r.get("noise") or {}).get("probe_ms_start"),
-                                                                    (r.get("noise") or {}).get("probe_ms_end")) if v]
+    probes = [v for rs_ in results.values() for r in rs_ for v in probe_values(r)]
     probe_med = float(np.median(probes)) if probes else None
-    rows = []
-    for art, n, _ in plan:
-        rs = results.get((str(art.path), n), [])
-        first_r = rs[0] if rs else {"status": "failed", "reason": "not measured"}
-        ok = [r for r in rs if r.get("status") == "ok"]
-        if len(ok) != len(rs) or not ok:
-            bad = next(r for r in rs if r.get("status") != "ok") if rs else first_r
-            status = bad.get("status", "failed")
-            if status == "failed" and bad.get("error_kind") == ProviderUnavailableError.kind:
-                status = "skipped"  # e.g. the CUDA provider is not installed here
-            row = make_row(art, dev, n, status, bad.get("reason", ""), bad)
-            row["wall_s"] = round(sum(r["wall_s"] for r in rs), 2)
-            if dev.emulated:
-                unspeed(row)
-            rows.append(row)
-            continue
-        row = make_row(art, dev, n, "ok", first_r.get("note", ""), first_r)
-        p50s = [r["timing"]["p50_ms"] for r in ok]
-        lat = [x for r in ok for x in r.get("latencies_ms") or []]
-        med = float(np.median(p50s))
-        spread = (max(p50s) - min(p50s)) / med if len(p50s) > 1 and med > 0 else None
-        if lat:
-            arr = np.asarray(lat)
-            row.update(p90_ms=round(float(np.percentile(arr, 90)), 4), p99_ms=round(float(np.percentile(arr, 99)), 4),
-                       mean_ms=round(float(arr.mean()), 4), std_ms=round(float(arr.std(ddof=1)) if len(arr) > 1 else 0.0, 4))
-            row["ci95_ms"] = round(1.96 * row["std_ms"] / np.sqrt(len(arr)), 4)
-        batch = first_r.get("batch", 1) or 1
-        row.update(p50_ms=round(med, 4), p50_reps_ms=[round(x, 4) for x in p50s], repetitions=len(ok),
-                   p50_spread_pct=None if spread is None else round(100 * spread, 2),
-                   runs=sum(r["timing"]["runs"] for r in ok), throughput_ips=round(1000.0 * batch / med, 2),
-                   latencies_ms=lat[:4000], rss_peak_mb=max(r.get("rss_peak_mb") or 0 for r in ok),
-                   wall_s=round(sum(r["wall_s"] for r in rs), 2))
-        reliable, why = verdict([r.get("noise") or {} for r in ok], spread, SPREAD_MAX, p50s)
-        mine = [v for r in ok for v in ((r.get("noise") or {}).get("probe_ms_start"),
-                                        (r.get("noise") or {}).get("probe_ms_end")) if v]
-        if mine and probe_med:
-            row["speed_probe_ms"] = round(float(np.median(mine)), 4)
-            worst = max(mine, key=lambda v: abs(v - probe_med))
-            if abs(worst - probe_med) > PROBE_DRIFT_MAX * probe_med:
-                reliable = False
-                why = "; ".join(x for x in (why, f"the machine ran {100 * (worst / probe_med - 1):+.0f}% off its "
-                                                  "usual speed while this row was timed (speed probe)") if x)
-        unsettled = [r for r in ok if (r.get("timing") or {}).get("steady") is False]
-        if unsettled:  # the warm-up ran its 3x limit without the latency settling
-            reliable = False
-            why = "; ".join(x for x in (why, f"the warm-up did not settle in {len(unsettled)} of {len(ok)} "
-                                              "repetition(s) (latency still moving after 3x warmup_runs)") if x)
-        cores = (first_r.get("fingerprint") or {}).get("cores")
-        if isinstance(cores, int) and n >= cores > 0:  # no core left for anything else on that machine
-            reliable = False
-            why = "; ".join(x for x in (why, f"{n} threads use all {cores} cores of the device, so any other work on "
-                                              "it moves this row between runs") if x)
-        if first_r.get("windows"):
-            w = first_r["windows"]
-            row["drift_pct"] = round(100 * (w[-1]["p50_ms"] - w[0]["p50_ms"]) / w[0]["p50_ms"], 2) if w[0]["p50_ms"] else None
-        wanted = [p for p in settings.get("providers") or [] if p != "CPUExecutionProvider"]
-        nodes = first_r.get("node_providers") or {}
-        if wanted and nodes and not any(nodes.get(p) for p in wanted):
-            row["status"] = "failed"
-            row["reason"] = (f"asked for {', '.join(wanted)} but every node ran on "
-                             f"{', '.join(sorted(nodes))}: not an accelerator result")
-        row["reliable"], row["unreliable_reason"] = reliable, why
-        if dev.emulated:
-            unspeed(row)
-        rows.append(row)
-    return rows
+    return [measured_row(art, dev, n, results.get((str(art.path), n), []), settings, probe_med)
+            for art, n, _ in plan]
 
 
 def _per_repetition(settings: dict[str, Any], reps: int) -> dict[str, Any]:
