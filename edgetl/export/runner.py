@@ -23,7 +23,8 @@ def _cells(r: dict[str, Any]) -> dict[str, Any]:
 
 def export_run(train_dir: Path, run_dir: Path, config: ExportConfig, *,
                on_start: Callable[[str, str], None] | None = None) -> list[dict[str, Any]]:
-    from .stages import ExportInputs, ExportStage, ReferenceStage
+    from .inputs import ExportInputs
+    from .stages import ExportStage, ReferenceStage
 
     shared = ExportInputs(train_dir, config)
     model = Artifact.from_file(train_dir / "model.keras", "keras")

@@ -3,153 +3,22 @@ from __future__ import annotations
 
 import io
 import logging
-import tempfile
 import time
-from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from ..artifacts import Artifact, atomic_write_bytes, atomic_write_json, library_versions, read_json
+from ..artifacts import Artifact, atomic_write_bytes, atomic_write_json, library_versions
+from ..backbones.specs import get_spec
 from ..config import ExportConfig
 from ..pipeline import RunContext
-from ..data.images import decode_many
-from ..backbones.specs import get_spec
 from ..targets import Target, key_config
-from ..train_record import read as read_record
 from ..targets import get as get_target
+from .inputs import ExportInputs
 from .advice import over_budget_warning
 from .contract import golden_entries, golden_indices, make_contract, model_card
 from .verify import compare, run_artifact
-
-
-def load_keras(path: Path) -> Any:
-    from ..model_io import load_keras as load
-
-    return load(path)
-
-
-class ExportInputs:
-    """What every export stage of one run shares, loaded once: the Keras model, images, the SavedModel."""
-
-    def __init__(self, train_dir: Path, config: ExportConfig) -> None:
-        self.train_dir = train_dir
-        self.config = config
-        try:
-            self.record = read_record(train_dir)
-        except ValueError as exc:
-            from ..errors import ConfigError
-
-            raise ConfigError(f"{exc}: export reads a run folder that edgetl train wrote; train it again.") from exc
-        self.split = self.record.split
-        # metrics.json (JSON) is the source of the labels; labels.txt is for people and other tools
-        self.labels = self.record.classes
-        self.size = self.record.input_size  # pixels, or tokens for a text model
-        self.kind = self.record.kind
-        self._tmp = tempfile.TemporaryDirectory(prefix="edgetl-export-")
-        self.tokenizer = None
-        self.rounding: dict[str, dict[str, Any]] = {}  # target -> what its weight rounding chose (the exporters')
-        if self.kind == "text":
-            from ..runtime.tokenizer import WordPieceTokenizer
-
-            self.tokenizer = WordPieceTokenizer.from_dict(read_json(train_dir / "tokenizer.json"))
-            bad = [t for t in config.targets if get_target(t).io_dtype == "uint8"]
-            if bad:
-                from ..errors import ConfigError
-
-                raise ConfigError(f"{', '.join(bad)}: uint8 input is for images; a text model takes token ids. "
-                                  "Use tflite:int8 (int8 inside, token ids in) instead.")
-
-    @property
-    def signature(self) -> tuple[tuple[int, ...], str, str]:
-        """The model input without the batch: (shape, dtype, name)."""
-        if self.kind == "text":
-            return (self.size,), "int32", "tokens"
-        return (self.size, self.size, 3), "float32", "image"
-
-    def model_input(self, items: Any) -> np.ndarray:
-        """What the Keras model takes for validation items: pixels as they are, texts as token ids."""
-        return self.tokenizer.batch(items) if self.tokenizer is not None else items
-
-    def keras_scores(self, items: Any) -> np.ndarray:
-        from ..train.loops import predict_images
-
-        if self.tokenizer is not None:
-            if not len(items):
-                return np.zeros((0, len(self.labels)), np.float32)
-            return self.model.predict(self.model_input(items), batch_size=64, verbose=0)
-        return predict_images(self.model, items)
-
-    @cached_property
-    def model(self) -> Any:
-        from ..errors import ConversionError
-
-        model = load_keras(self.train_dir / "model.keras")
-        outputs = int(model.output_shape[-1])
-        if outputs != len(self.labels):
-            raise ConversionError(f"{self.train_dir}: the model has {outputs} outputs but the run names "
-                                  f"{len(self.labels)} classes; every label would be wrong. Train the run again.")
-        return model
-
-    @cached_property
-    def validation(self) -> tuple[list[str], Any, np.ndarray]:
-        """(names, items, labels): items are decoded pixels, or the texts of a text model."""
-        items, labels = self.split.part("val")
-        labels = np.asarray(labels, np.int64)
-        n = self.config.verify_images or len(items)
-        if self.kind == "text":
-            return [f"val[{i}]" for i in range(min(n, len(items)))], list(items[:n]), labels[:n]
-        paths = list(items)
-        pixels, keep = decode_many(paths[:n], self.size)
-        return [paths[i] for i in keep], pixels, labels[:n][keep]
-
-    @cached_property
-    def test(self) -> tuple[list[str], np.ndarray, np.ndarray]:
-        """The held-out test images (empty when the run has no test split)."""
-        items, labels = self.split.part("test")
-        labels = np.asarray(labels, np.int64)
-        if self.kind == "text":
-            return [f"test[{i}]" for i in range(len(items))], list(items), labels
-        paths = list(items)
-        if not paths:
-            return [], np.zeros((0, self.size, self.size, 3), np.uint8), labels
-        pixels, keep = decode_many(paths, self.size)
-        return [paths[i] for i in keep], pixels, labels[keep]
-
-    @cached_property
-    def calibration(self) -> np.ndarray:
-        return self._calibration[0]
-
-    @cached_property
-    def _calibration(self) -> tuple[np.ndarray, dict[str, Any]]:
-        from ..quantize.calibration import audit, calibration_set
-
-        train, labels = self.split.part("train")
-        if self.kind == "text":
-            texts = train
-            rng = np.random.default_rng(0)
-            idx = sorted(int(i) for i in rng.choice(len(texts), size=min(self.config.calibration_images, len(texts)),
-                                                    replace=False))
-            return (self.tokenizer.batch([texts[i] for i in idx]),
-                    audit([labels[i] for i in idx], self.labels, self.config.calibration_images, unit="texts",
-                          population=labels))
-        pixels, idx = calibration_set(list(train), self.config.calibration_images, self.size)
-        if train and all(v == -1 for v in labels):  # runs from before train_labels: the class folder names it
-            pos = {c: i for i, c in enumerate(self.labels)}
-            labels = [pos.get(Path(p).parent.name, -1) for p in train]
-        return pixels, audit([labels[i] for i in idx], self.labels, self.config.calibration_images, population=labels)
-
-    @property
-    def calibration_audit(self) -> dict[str, Any]:
-        return self._calibration[1]
-
-    @cached_property
-    def saved_model(self) -> Path:
-        from ..convert.keras_to_tflite import keras_to_saved_model
-
-        return keras_to_saved_model(self.model, Path(self._tmp.name) / "saved_model", signature=self.signature,
-                                    bert_form=self.kind == "text")  # what MediaPipe's TextClassifier loads
 
 
 class ReferenceStage:
@@ -288,17 +157,9 @@ class ExportStage:
 
     def _quantization_checks(self, fmt: Any, config: ExportConfig, ctx: RunContext, report: dict[str, Any],
                              clf: Any, ref_probs: np.ndarray, plain_scores: np.ndarray) -> dict[str, Any]:
-        """The per-layer sensitivity table, and selective quantization when the artifact is over its budget.
-
-        A candidate (a calibration variant, or layers kept float) replaces the plain artifact only when it is
-        measurably closer to the float model on the validation images (``quantize.selective.closer_z``), not
-        merely one or two photos better."""
-        from ..quantize.selective import MIN_Z, closer_z, confirmed_ratio, kl_per_image, search
-
-        names, pixels, labels = self.shared.validation
-        n = max(config.sensitivity_images, 16)
-        debug = _spread(pixels, n)
-        out: dict[str, Any] = {}
+        """The per-layer sensitivity table, and selective quantization when the artifact is over its budget."""
+        _, pixels, _ = self.shared.validation
+        debug = _spread(pixels, max(config.sensitivity_images, 16))
         t0 = time.perf_counter()
         try:
             sens = fmt.sensitivity(self.shared, self.target, config, debug)
@@ -306,16 +167,29 @@ class ExportStage:
             ctx.log(f"{self.target}: no sensitivity table ({type(exc).__name__}: {exc})")
             return {"sensitivity": {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}}
         metric = "rmse_over_scale" if self.target.format.name == "tflite" else "sqnr_db"
-        out["sensitivity"] = {"split": "validation", "images": len(debug), "metric": metric,
-                              "seconds": round(time.perf_counter() - t0, 1), "layers": sens[:25]}
-        keras_acc = report["keras_accuracy"]
+        out: dict[str, Any] = {"sensitivity": {"split": "validation", "images": len(debug), "metric": metric,
+                                               "seconds": round(time.perf_counter() - t0, 1), "layers": sens[:25]}}
         disagree = 100 * (1 - report["top1_agreement"])
         if not config.selective or max(report["accuracy_drop_points"], disagree) <= config.accuracy_budget:
             return out
         ctx.log(f"{self.target}: {report['accuracy_drop_points']:.2f} points below Keras and {disagree:.2f}% of "
                 f"top-1 answers different on the validation split, over the budget of {config.accuracy_budget:g}: "
                 "selective quantization")
+        out["selective"] = self._selective(fmt, config, ctx, report, clf, ref_probs, plain_scores, sens, debug)
+        ctx.log(f"{self.target}: selective: {out['selective']['reason']}")
+        return out
 
+    def _selective(self, fmt: Any, config: ExportConfig, ctx: RunContext, report: dict[str, Any], clf: Any,
+                   ref_probs: np.ndarray, plain_scores: np.ndarray, sens: list[dict[str, Any]], debug: Any
+                   ) -> dict[str, Any]:
+        """Calibration variants first (they cost no speed), then layers kept in float within the latency limit.
+
+        A candidate replaces the plain artifact only when it is measurably closer to the float model on the
+        validation images (``quantize.selective.closer_z``), not merely one or two photos better."""
+        from ..quantize.selective import MIN_Z, confirmed_ratio, kl_per_image, search
+        from ..runtime.classify import Classifier
+
+        _, pixels, labels = self.shared.validation
         ref_top1 = ref_probs.argmax(1)
 
         def evaluate(data: bytes) -> tuple[float, float, Any, np.ndarray]:
@@ -325,8 +199,6 @@ class ExportStage:
             return (float((top1 == labels).mean()), float((top1 == ref_top1).mean()), _call(c),
                     kl_per_image(ref_probs, scores))
 
-        from ..runtime.classify import Classifier
-
         plain_run = _call(Classifier.load(clf.path, threads=1))
         float_run = _call(self._classifier(fmt.float_bytes(self.shared, config), ctx, float_model=True))
         # the float model's ratio caps the search's latency limit when it is under max_slowdown: confirmed then
@@ -335,28 +207,14 @@ class ExportStage:
         sel: dict[str, Any] = {"split": "validation", "plain_latency_ms": round(plain, 4),
                                "float_latency_ms": round(float_lat, 4), "min_z": MIN_Z,
                                "plain_kl_mean_x1000": round(1000 * float(plain_kl.mean()), 3), "tried": []}
-        best: tuple[float, str, bytes, float, float] | None = None  # the no-cost variant measurably closest
-        for method, data in fmt.calibration_variants(self.shared, self.target, config):  # cost no speed: first
-            acc, agree, _, kl = evaluate(data)
-            drop, dis, z = 100 * (keras_acc - acc), 100 * (1 - agree), closer_z(plain_kl, kl)
-            sel["tried"].append({"calibration": method, "accuracy": round(acc, 4), "drop_points": round(drop, 3),
-                                 "disagreement_points": round(dis, 3),
-                                 "kl_mean_x1000": round(1000 * float(kl.mean()), 3), "closer_z": round(z, 2)})
-            if z < MIN_Z:
-                sel["tried"][-1]["note"] = f"not measurably closer to the float model (z {z:.2f} < {MIN_Z:g})"
-                continue
-            if dis <= disagree and (best is None or z > best[0]):
-                best = (z, method, data, drop, dis)
-            if max(drop, dis) <= config.accuracy_budget:
-                sel.update(chosen=True, calibration=method, float_layers=[], _bytes=data,
-                           reason=f"{method} brings the validation disagreement to {dis:.2f}% "
-                                  f"(drop {drop:.2f} points), {z:.1f} standard errors closer to the float model")
-                out["selective"] = sel
-                return out
+        disagree = 100 * (1 - report["top1_agreement"])
+        best = self._calibration_variants(fmt, config, report, sel, evaluate, plain_kl, disagree)
+        if sel.get("chosen"):
+            return sel
         res = search(lambda layers: fmt.with_float_layers(self.shared, self.target, config, layers, debug), evaluate,
-                     ranked=[r["layer"] for r in sens], float_accuracy=keras_acc, budget_points=config.accuracy_budget,
-                     plain_run=plain_run, plain_latency_ms=plain, float_latency_ms=float_lat,
-                     max_slowdown=config.selective_max_slowdown, plain_kl=plain_kl)
+                     ranked=[r["layer"] for r in sens], float_accuracy=report["keras_accuracy"],
+                     budget_points=config.accuracy_budget, plain_run=plain_run, plain_latency_ms=plain,
+                     float_latency_ms=float_lat, max_slowdown=config.selective_max_slowdown, plain_kl=plain_kl)
         sel["tried"] += res.tried
         sel["reason"] = res.reason
         if res.chosen is not None:
@@ -371,9 +229,33 @@ class ExportStage:
             sel["chosen"] = False
             sel["reason"] = (f"{res.reason}; kept the plain artifact (no calibration variant was measurably closer to "
                              "the float model)")
-        out["selective"] = sel
-        ctx.log(f"{self.target}: selective: {sel['reason']}")
-        return out
+        return sel
+
+    def _calibration_variants(self, fmt: Any, config: ExportConfig, report: dict[str, Any], sel: dict[str, Any],
+                              evaluate: Any, plain_kl: np.ndarray, disagree: float
+                              ) -> tuple[float, str, bytes, float, float] | None:
+        """Try each calibration that costs no speed; one within the budget is chosen into ``sel``. Returns the
+        variant measurably closest to the float model that did not make the disagreement worse, if any."""
+        from ..quantize.selective import MIN_Z, closer_z
+
+        best: tuple[float, str, bytes, float, float] | None = None
+        for method, data in fmt.calibration_variants(self.shared, self.target, config):
+            acc, agree, _, kl = evaluate(data)
+            drop, dis, z = 100 * (report["keras_accuracy"] - acc), 100 * (1 - agree), closer_z(plain_kl, kl)
+            sel["tried"].append({"calibration": method, "accuracy": round(acc, 4), "drop_points": round(drop, 3),
+                                 "disagreement_points": round(dis, 3),
+                                 "kl_mean_x1000": round(1000 * float(kl.mean()), 3), "closer_z": round(z, 2)})
+            if z < MIN_Z:
+                sel["tried"][-1]["note"] = f"not measurably closer to the float model (z {z:.2f} < {MIN_Z:g})"
+                continue
+            if dis <= disagree and (best is None or z > best[0]):
+                best = (z, method, data, drop, dis)
+            if max(drop, dis) <= config.accuracy_budget:
+                sel.update(chosen=True, calibration=method, float_layers=[], _bytes=data,
+                           reason=f"{method} brings the validation disagreement to {dis:.2f}% "
+                                  f"(drop {drop:.2f} points), {z:.1f} standard errors closer to the float model")
+                return best
+        return best
 
     def _clients(self, path: Path, clf: Any, scores: np.ndarray, report: dict[str, Any]) -> list[str]:
         """The artifact in the clients apps use (``clients`` rows, ``use``); warnings for those that differ."""

@@ -83,7 +83,7 @@ def test_range_audit_names_tensors_that_held_back_inputs_push_past_a_narrow_cali
     from edgetl.api import find_stage
     from edgetl.convert.keras_to_tflite import saved_model_to_tflite
     from edgetl.export.formats.onnx import _float
-    from edgetl.export.stages import ExportInputs
+    from edgetl.export.inputs import ExportInputs
     from edgetl.quantize.calibration import representative
     from edgetl.quantize.onnx_ptq import quantize_onnx
     from edgetl.quantize.ranges import onnx_audit, tflite_audit
@@ -209,7 +209,7 @@ def test_broken_calibration_is_flagged(real_run: Path) -> None:
     """Calibrating on [0, 1] inputs while the model sees 0..255 pixels saturates the input: accuracy collapses."""
     from edgetl.api import find_stage
     from edgetl.convert.keras_to_tflite import saved_model_to_tflite
-    from edgetl.export.stages import ExportInputs
+    from edgetl.export.inputs import ExportInputs
     from edgetl.export.verify import compare, run_artifact
     from edgetl.quantize.calibration import representative
     from edgetl.runtime import Classifier
@@ -284,7 +284,7 @@ def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: 
         saved_model_to_tflite,
     )
     from edgetl.export.formats.onnx import _float
-    from edgetl.export.stages import ExportInputs
+    from edgetl.export.inputs import ExportInputs
     from edgetl.quantize.calibration import representative
     from edgetl.quantize.onnx_ptq import quantize_onnx
     from edgetl.quantize.rounding import tflite_round_weights
