@@ -62,41 +62,12 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
         summary: gets what the weight rounding chose (the candidate and its held-back output errors).
     """
     import onnx
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_dynamic, quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    class Reader(CalibrationDataReader):
-        """The calibration images, in chunks (``set_range``): ONNX Runtime's calibrators keep every intermediate
-        tensor of what they are given before they reduce it (benchmarks/onnx_calibration_memory.py)."""
-
-        def __init__(self, data: np.ndarray, name: str) -> None:
-            self._data, self._name = data, name
-            self._it = iter(data)
-
-        def __len__(self) -> int:
-            return len(self._data)
-
-        def set_range(self, start_index: int, end_index: int) -> None:
-            self._it = iter(self._data[start_index:end_index])
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            x = next(self._it, None)
-            return None if x is None else {self._name: x[None] if x.dtype.kind == "i" else x[None].astype(np.float32)}
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_dynamic, quantize_static
 
     with tempfile.TemporaryDirectory(prefix="edgetl-onnx-") as tmp:
         src, pre, dst = Path(tmp, "f.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "q.onnx")
         onnx.save(proto, src)
-        cwd = os.getcwd()
-        try:
-            os.chdir(tmp)  # its fallback paths write scratch files into the current folder; keep them in ours
-            quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
-        except Exception as exc:  # pre-processing is an optimization; quantize the plain model if it fails
-            log.warning("ONNX Runtime's quantization pre-processing failed (%s: %s); quantizing the model without it",
-                        type(exc).__name__, str(exc)[:200])
-            pre = src
-        finally:
-            os.chdir(cwd)
+        pre = _pre_process(src, pre, tmp)
         try:
             if mode == "dynamic":
                 quantize_dynamic(str(pre), str(dst), weight_type=QuantType.QInt8, per_channel=per_channel)
@@ -112,7 +83,7 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
                 import io
 
                 with contextlib.redirect_stdout(io.StringIO()):  # the calibrators print progress to stdout
-                    quantize_static(str(pre), str(dst), Reader(pixels, name), quant_format=QuantFormat.QDQ,
+                    quantize_static(str(pre), str(dst), _reader(pixels, name), quant_format=QuantFormat.QDQ,
                                     per_channel=per_channel, activation_type=QuantType.QInt8,
                                     weight_type=QuantType.QInt8, nodes_to_exclude=exclude,
                                     calibrate_method=method,
@@ -133,6 +104,49 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
         if mode == "static" and tensors_in_float:
             keep_float(out, exclude)
         return out
+
+
+def _pre_process(src: Path, pre: Path, tmp: str) -> Path:
+    """ONNX Runtime's quantization pre-processing (shape inference, folding) into ``pre``; the plain model when it
+    fails (it is an optimization)."""
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    cwd = os.getcwd()
+    try:
+        os.chdir(tmp)  # its fallback paths write scratch files into the current folder; keep them in ours
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=False)
+        return pre
+    except Exception as exc:  # noqa: BLE001
+        log.warning("ONNX Runtime's quantization pre-processing failed (%s: %s); quantizing the model without it",
+                    type(exc).__name__, str(exc)[:200])
+        return src
+    finally:
+        os.chdir(cwd)
+
+
+def _reader(data: np.ndarray, name: str) -> Any:
+    """A calibration data reader over ``data`` for ONNX Runtime's calibrators."""
+    from onnxruntime.quantization import CalibrationDataReader
+
+    class Reader(CalibrationDataReader):
+        """The calibration images, in chunks (``set_range``): ONNX Runtime's calibrators keep every intermediate
+        tensor of what they are given before they reduce it (benchmarks/onnx_calibration_memory.py)."""
+
+        def __init__(self, data: np.ndarray, name: str) -> None:
+            self._data, self._name = data, name
+            self._it = iter(data)
+
+        def __len__(self) -> int:
+            return len(self._data)
+
+        def set_range(self, start_index: int, end_index: int) -> None:
+            self._it = iter(self._data[start_index:end_index])
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            x = next(self._it, None)
+            return None if x is None else {self._name: x[None] if x.dtype.kind == "i" else x[None].astype(np.float32)}
+
+    return Reader(data, name)
 
 
 def keep_float(model: Any, names: list[str]) -> None:

@@ -228,49 +228,13 @@ def search(build: Callable[[list[str]], bytes],
             taken only if it is at least ``min_z`` standard errors closer (:func:`closer_z`).
     """
     order = list(dict.fromkeys(l for l in ranked if l))
-    res = SearchResult(None)
     limit = max_slowdown
     if float_latency_ms is not None:
         limit = min(limit, float_latency_ms / plain_latency_ms)
-    slow: dict[int, str] = {}  # k -> why it was refused for its latency
-
-    def attempt(k: int, step: str) -> str:
-        """Build, verify and time the candidate with the top k layers in float: "ok" (taken if smallest),
-        "slow" (over the latency limit) or "no" (outside the budget, not measurably closer, or refused)."""
-        layers = order[:k]
-        try:
-            data = build(layers)
-        except Exception as exc:  # noqa: BLE001 - a candidate the converter refuses is a row, not an abort
-            res.tried.append({"float_layers": k, "step": step, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
-            return "no"
-        acc, agree, run, kl = evaluate(data)
-        z = closer_z(plain_kl, kl)
-        lat, base, ratios = confirmed_ratio(run, plain_run, limit)
-        ratio = lat / base
-        drop = 100 * (float_accuracy - acc)
-        dis = 100 * (1 - agree)
-        res.tried.append({"float_layers": k, "step": step, "layers": layers, "accuracy": round(acc, 4),
-                          "drop_points": round(drop, 3), "disagreement_points": round(dis, 3),
-                          "kl_mean_x1000": round(1000 * float(np.mean(kl)), 3), "closer_z": round(z, 2),
-                          "latency_ms": round(lat, 4), "plain_latency_ms_beside": round(base, 4),
-                          "latency_vs_int8": round(ratio, 3), "latency_ratios_timed": ratios})
-        log.info("selective: %d float layer(s): accuracy %.4f (drop %.2f, disagreement %.2f, closer z %.2f), "
-                 "%.3f ms (%.2fx int8)", k, acc, drop, dis, z, lat, ratio)
-        if ratio > limit:
-            slow[k] = (f"with {k} float layer(s) the model takes {lat:.2f} ms, {ratio:.2f}x the plain int8 model "
-                       f"timed beside it ({base:.2f} ms), over the limit of {limit:.2f}x ({max_slowdown:g}x the plain "
-                       "int8 model" + (" or the float model's ratio" if float_latency_ms is not None else "") + ")")
-            return "slow"
-        if dis <= budget_points and drop <= budget_points:
-            if z >= min_z:
-                if res.chosen is None or k < len(res.chosen.float_layers):
-                    res.chosen = Candidate(layers, data, acc, drop, dis, lat, ratio, closer_z=z)
-                    res.reason = (f"{k} layer(s) in float bring the validation disagreement with the float model "
-                                  f"to {dis:.2f}% (drop {drop:.2f} points), {z:.1f} standard errors closer to it")
-                return "ok"
-            res.tried[-1]["note"] = (f"within the budget by count, but not measurably closer to the float model "
-                                     f"(z {z:.2f} < {min_z:g})")
-        return "no"
+    at = _Attempts(build, evaluate, order, float_accuracy, budget_points, plain_run, plain_kl, limit, min_z,
+                   f"{max_slowdown:g}x the plain int8 model" + (" or the float model's ratio"
+                                                                if float_latency_ms is not None else ""))
+    res, slow, attempt = at.res, at.slow, at.attempt
 
     # doubling until a candidate is taken or too slow, then bisection between the last k refused for its error
     # and that one: the smallest k that is taken (fewer float layers, faster), or one under the latency limit
@@ -293,3 +257,54 @@ def search(build: Callable[[list[str]], bytes],
         res.reason = ("stopped: " + slow[min(slow)] if slow else
                       f"no candidate up to {top} float layers met the budget and was measurably closer")
     return res
+
+
+class _Attempts:
+    """The search's candidates: each one built, verified and timed beside the plain int8 artifact."""
+
+    def __init__(self, build: Callable[[list[str]], bytes], evaluate: Callable[[bytes], Any], order: list[str],
+                 float_accuracy: float, budget_points: float, plain_run: Callable[[], Any], plain_kl: np.ndarray,
+                 limit: float, min_z: float, limit_text: str) -> None:
+        self.build, self.evaluate, self.order = build, evaluate, order
+        self.float_accuracy, self.budget_points, self.plain_run, self.plain_kl = (float_accuracy, budget_points,
+                                                                                  plain_run, plain_kl)
+        self.limit, self.min_z, self.limit_text = limit, min_z, limit_text
+        self.res = SearchResult(None)
+        self.slow: dict[int, str] = {}  # k -> why it was refused for its latency
+
+    def attempt(self, k: int, step: str) -> str:
+        """Build, verify and time the candidate with the top k layers in float: "ok" (taken if smallest),
+        "slow" (over the latency limit) or "no" (outside the budget, not measurably closer, or refused)."""
+        res, layers = self.res, self.order[:k]
+        try:
+            data = self.build(layers)
+        except Exception as exc:  # noqa: BLE001 - a candidate the converter refuses is a row, not an abort
+            res.tried.append({"float_layers": k, "step": step, "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+            return "no"
+        acc, agree, run, kl = self.evaluate(data)
+        z = closer_z(self.plain_kl, kl)
+        lat, base, ratios = confirmed_ratio(run, self.plain_run, self.limit)
+        ratio, drop, dis = lat / base, 100 * (self.float_accuracy - acc), 100 * (1 - agree)
+        res.tried.append({"float_layers": k, "step": step, "layers": layers, "accuracy": round(acc, 4),
+                          "drop_points": round(drop, 3), "disagreement_points": round(dis, 3),
+                          "kl_mean_x1000": round(1000 * float(np.mean(kl)), 3), "closer_z": round(z, 2),
+                          "latency_ms": round(lat, 4), "plain_latency_ms_beside": round(base, 4),
+                          "latency_vs_int8": round(ratio, 3), "latency_ratios_timed": ratios})
+        log.info("selective: %d float layer(s): accuracy %.4f (drop %.2f, disagreement %.2f, closer z %.2f), "
+                 "%.3f ms (%.2fx int8)", k, acc, drop, dis, z, lat, ratio)
+        if ratio > self.limit:
+            self.slow[k] = (f"with {k} float layer(s) the model takes {lat:.2f} ms, {ratio:.2f}x the plain int8 "
+                            f"model timed beside it ({base:.2f} ms), over the limit of {self.limit:.2f}x "
+                            f"({self.limit_text})")
+            return "slow"
+        if dis > self.budget_points or drop > self.budget_points:
+            return "no"
+        if z < self.min_z:
+            res.tried[-1]["note"] = (f"within the budget by count, but not measurably closer to the float model "
+                                     f"(z {z:.2f} < {self.min_z:g})")
+            return "no"
+        if res.chosen is None or k < len(res.chosen.float_layers):
+            res.chosen = Candidate(layers, data, acc, drop, dis, lat, ratio, closer_z=z)
+            res.reason = (f"{k} layer(s) in float bring the validation disagreement with the float model "
+                          f"to {dis:.2f}% (drop {drop:.2f} points), {z:.1f} standard errors closer to it")
+        return "ok"

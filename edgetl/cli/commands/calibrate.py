@@ -25,11 +25,9 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
     import yaml
 
     from ...analysis import calibrate as cal
-    from ...analysis.compat import precision_of
-    from ...analysis.cost import CostModel, cpu_from_hardware, work_of
+    from ...analysis.cost import CostModel, cpu_from_hardware
     from ...analysis.estimate import cost_runtime
     from ...analysis.estimate import load_calibration
-    from ...analysis.inspect_model import analyze
     from ...devices import load_profile
     from ...errors import ConfigError
     from ...safe_yaml import load_mapping
@@ -45,29 +43,7 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
     if published is None:
         raise ConfigError("the estimator's calibration file is missing from this installation; reinstall edgetl.")
     model = CostModel.from_dict(published["cpu"])
-    rows = []
-    skipped = []
-    names: dict[str, set[str]] = {}
-    reports: dict[Path, Any] = {}  # each model analyzed once, however many rows name it
-    for r in cal.read_bench_rows(bench_json, prof.name):
-        path = Path(str(r["artifact"]))
-        if not path.is_file():
-            raise ConfigError(f"{bench_json}: artifact {path} of a measured row is not here; calibrate where the "
-                              "bench ran, or keep the run folder.")
-        real = path.resolve()
-        if real not in reports:
-            reports[real] = analyze(path)
-        rep = reports[real]
-        prec = precision_of(rep)  # from the file itself: full integer, or float
-        if prec not in ("fp32", "int8"):
-            skipped.append(f"{path.name} ({prec})")
-            continue
-        key = f"{rep.macs / 1e6:.0f}M MACs"  # one network: its fp32 and int8 files count as one model
-        names.setdefault(key, set()).add(path.name)
-        rows.append((work_of(rep), int(r.get("threads") or 1), prec, float(r["p50_ms"]), key))
-    if not rows:
-        raise ConfigError(f"{bench_json}: no fp32 or int8 rows of {prof.name} to calibrate on (skipped: "
-                          f"{', '.join(sorted(set(skipped)))}).")
+    rows, skipped, names = _measured_rows(bench_json, prof.name)
     runtime = cost_runtime(prof)[0]  # the kernels it states, else XNNPACK
     result = cal.calibrate(model, cpu, runtime, rows)
     raw = dict(load_mapping(prof.path, "Device profile") or {}) if prof.path else {
@@ -96,3 +72,38 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
     else:
         click.echo("fewer than 3 models: no leave-one-model-out check; the published range is kept")
     click.echo(f"wrote {dest}: edgetl inspect MODEL --device {dest}")
+
+
+def _measured_rows(bench_json: str, device: str) -> tuple[list[tuple], list[str], dict[str, set[str]]]:
+    """(work, threads, precision, p50 ms, model key) of each fp32 or int8 row of ``device``; the files skipped
+    (other precisions); the file names of each model (its fp32 and int8 files count as one)."""
+    from ...analysis import calibrate as cal
+    from ...analysis.compat import precision_of
+    from ...analysis.cost import work_of
+    from ...analysis.inspect_model import analyze
+    from ...errors import ConfigError
+
+    rows = []
+    skipped = []
+    names: dict[str, set[str]] = {}
+    reports: dict[Path, Any] = {}  # each model analyzed once, however many rows name it
+    for r in cal.read_bench_rows(bench_json, device):
+        path = Path(str(r["artifact"]))
+        if not path.is_file():
+            raise ConfigError(f"{bench_json}: artifact {path} of a measured row is not here; calibrate where the "
+                              "bench ran, or keep the run folder.")
+        real = path.resolve()
+        if real not in reports:
+            reports[real] = analyze(path)
+        rep = reports[real]
+        prec = precision_of(rep)  # from the file itself: full integer, or float
+        if prec not in ("fp32", "int8"):
+            skipped.append(f"{path.name} ({prec})")
+            continue
+        key = f"{rep.macs / 1e6:.0f}M MACs"  # one network: its fp32 and int8 files count as one model
+        names.setdefault(key, set()).add(path.name)
+        rows.append((work_of(rep), int(r.get("threads") or 1), prec, float(r["p50_ms"]), key))
+    if not rows:
+        raise ConfigError(f"{bench_json}: no fp32 or int8 rows of {device} to calibrate on (skipped: "
+                          f"{', '.join(sorted(set(skipped)))}).")
+    return rows, skipped, names
