@@ -25,10 +25,10 @@ class Format:
     Attributes:
         name: ``tflite`` or ``onnx``.
         suffix: File suffix of its artifacts.
-        runtime: The device-profile runtime that runs it (``litert``, ``onnxruntime``).
-        exporter: ``module`` with ``convert(inputs, target, config)``, ``embed(data, contract)`` and ``probe(path,
-            data)`` (the export side, needs the train extra).
-        backend: ``module:Class`` of the runtime backend (numpy + the runtime only).
+        runtime: The runtime that runs it (``litert``, ``onnxruntime``): its entry in the runtime's one suffix
+            table (``edgetl.runtime.backends.RUNTIMES``) names the backend class, and device profiles name it.
+        exporter: ``module`` with the functions of :class:`edgetl.export.formats.Exporter` (the export side,
+            needs the train extra).
         runtime_modules: Python modules the runtime needs (checked before heavy work starts).
         export_modules: Python modules the exporter needs.
         tools: Distributions whose versions change the exported bytes (part of every cache key).
@@ -38,7 +38,6 @@ class Format:
     suffix: str
     runtime: str
     exporter: str
-    backend: str
     runtime_modules: tuple[str, ...]
     export_modules: tuple[str, ...]
     tools: tuple[str, ...]
@@ -118,11 +117,11 @@ def key_config(target: Target, config: Any) -> dict[str, Any]:
     return out
 
 
-TFLITE = Format("tflite", ".tflite", "litert", "edgetl.export.formats.tflite",
-                "edgetl.runtime.backends.litert:LiteRTBackend", ("ai_edge_litert",), ("tensorflow", "keras"),
+TFLITE = Format("tflite", ".tflite", "litert", "edgetl.export.formats.tflite", ("ai_edge_litert",),
+                ("tensorflow", "keras"),
                 ("tensorflow", "tensorflow-cpu", "keras", "ai-edge-litert"))
-ONNX = Format("onnx", ".onnx", "onnxruntime", "edgetl.export.formats.onnx",
-              "edgetl.runtime.backends.onnx:OnnxBackend", ("onnxruntime",), ("tensorflow", "keras", "tf2onnx", "onnx"),
+ONNX = Format("onnx", ".onnx", "onnxruntime", "edgetl.export.formats.onnx", ("onnxruntime",),
+              ("tensorflow", "keras", "tf2onnx", "onnx"),
               ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime"))
 FORMATS: dict[str, Format] = {f.name: f for f in (TFLITE, ONNX)}
 

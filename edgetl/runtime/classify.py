@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import importlib
 import queue
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,13 +12,14 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import ConfigError, ModelFileError, NoContractError, RuntimeBackendError
+from .backends import RUNTIMES, Runtime, runtime_for
 from .contract import GOLDEN_IMAGE_KEYS, Contract, load_contract
 from .image import ImageDecodeError, load_rgb
 from .limits import MAX_MODEL_BYTES, MAX_TEXT_FILE_BYTES, read_bounded
 from .preprocess import InputWriter, dequantize, softmax, to_pixels
 from .tflite_metadata import StandardMetadata, read_standard
 
-BACKENDS = ("auto", "litert", "tflite-runtime", "onnxruntime")
+BACKENDS = ("auto", *dict.fromkeys(b for r in RUNTIMES.values() for b in r.choices))
 _BY_KIND: dict[str, type["Classifier"]] = {}  # contract kind -> its classifier (``class X(Classifier, kind=...)``)
 
 
@@ -94,17 +96,18 @@ class Classifier:
             raise ConfigError(f"workers must be at least 1; got {workers}.")
         if not p.is_file():
             raise RuntimeBackendError(f"Model file {str(p)!r} does not exist.")
+        rt = runtime_for(p.name)
+        if rt is None:
+            raise ConfigError(f"{p}: edgetl runs {' and '.join(r.suffix for r in RUNTIMES.values())} models; got "
+                              f"{p.suffix.lower()!r}.")
+        if backend != "auto" and backend not in rt.choices:
+            raise ConfigError(f"{p} is a {rt.suffix} model; backend {backend!r} does not run it. Use "
+                              f"{' or '.join(rt.choices)}.")
         data = read_bounded(p, MAX_MODEL_BYTES)
-        suffix = p.suffix.lower()
-        if suffix not in (".tflite", ".onnx"):
-            raise ConfigError(f"{p}: edgetl runs .tflite and .onnx models; got {suffix!r}.")
-        if suffix == ".onnx" and backend in ("litert", "tflite-runtime"):
-            raise ConfigError(f"{p} is an ONNX model; backend {backend!r} runs .tflite files. Use onnxruntime.")
-        if suffix == ".tflite" and backend == "onnxruntime":
-            raise ConfigError(f"{p} is a TFLite model; ONNX Runtime cannot run it. Use backend litert.")
-        backends = [_open(p, data, threads, backend, providers, provider_options, profile_dir) for _ in range(workers)]
+        backends = [_open(rt, p, data, threads, backend, providers, provider_options, profile_dir)
+                    for _ in range(workers)]
         contract = load_contract(p, data)
-        standard = read_standard(data, str(p)) if suffix == ".tflite" else None
+        standard = read_standard(data, str(p)) if rt.suffix == ".tflite" else None
         if contract is not None and standard is not None and mean is None and std is None and labels is None:
             _agrees(p, contract, standard)  # explicit options override both descriptions
         contract = _with_options(p, contract, backends[0], standard, mean=mean, std=std, labels=labels,
@@ -252,16 +255,13 @@ def _sidecar_exists(path: Path) -> bool:
     return sidecar_path(path).is_file()
 
 
-def _open(path: Path, data: bytes, threads: int | None, backend: str, providers: Sequence[str] | None,
+def _open(rt: Runtime, path: Path, data: bytes, threads: int | None, backend: str, providers: Sequence[str] | None,
           provider_options: dict[str, dict[str, Any]] | None = None, profile_dir: str | None = None) -> Any:
-    if path.suffix.lower() == ".onnx":
-        from .backends.onnx import OnnxBackend
-
-        return OnnxBackend(path, data, threads=threads, providers=list(providers) if providers else None,
-                           provider_options=provider_options, profile_dir=profile_dir)
-    from .backends.litert import LiteRTBackend
-
-    return LiteRTBackend(path, data, threads=threads, prefer=backend)
+    """The runtime's backend class (imported on first use) on the model bytes."""
+    module, _, name = rt.backend.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    return cls.open(path, data, threads=threads, backend=backend, providers=list(providers) if providers else None,
+                    provider_options=provider_options, profile_dir=profile_dir)
 
 
 def _agrees(path: Path, contract: Contract, standard: StandardMetadata) -> None:

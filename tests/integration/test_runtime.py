@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgetl.errors import RuntimeBackendError
+from edgetl.errors import ConfigError, RuntimeBackendError
 from edgetl.runtime import Classifier
 
 pytestmark = pytest.mark.litert
@@ -64,7 +64,7 @@ def test_bad_inputs_get_clear_errors(shared: Path, tmp_path: Path) -> None:
     bad_model.write_bytes(b"\x00" * 100)
     with pytest.raises(RuntimeBackendError, match="not a TFLite model"):
         Classifier.load(bad_model, mean=0, std=1)
-    with pytest.raises(Exception, match="ONNX Runtime cannot run it"):
+    with pytest.raises(ConfigError, match="backend .onnxruntime. does not run it. Use litert or tflite-runtime"):
         Classifier.load(shared / FOREIGN, backend="onnxruntime")
 
 

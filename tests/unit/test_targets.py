@@ -51,3 +51,18 @@ def test_devices_accept_by_runtime_format_and_integer_need() -> None:
     ok, why = coral.accepts("tflite:fp32")
     assert not ok and "tflite:fp32" in why
     assert coral.accepts("tflite:uint8")[0]
+
+
+def test_each_format_names_a_runtime_of_the_runtime_table_and_a_full_exporter() -> None:
+    """The runtime's one suffix table (edgetl.runtime.backends.RUNTIMES) runs every format's files; every
+    exporter module has the functions of the Exporter protocol (and CalibratedExporter for int8 targets)."""
+    pytest.importorskip("tensorflow")
+    from edgetl.export.formats import exporter
+    from edgetl.runtime.backends import RUNTIMES, runtime_for
+    from edgetl.targets import FORMATS, TARGETS
+
+    for f in FORMATS.values():
+        assert f.runtime in RUNTIMES and RUNTIMES[f.runtime].suffix == f.suffix, f
+        assert runtime_for(f"model{f.suffix.upper()}") is RUNTIMES[f.runtime]
+    for t in TARGETS.values():
+        exporter(t)  # raises when a function is missing

@@ -1,9 +1,41 @@
 """Inference backends behind one small interface: LiteRT (or tflite-runtime) and ONNX Runtime."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One runtime the device side embeds: the files it runs and the backend class that runs them.
+
+    Attributes:
+        name: What ``edgetl.targets.Format.runtime`` and device profiles call it (``litert``, ``onnxruntime``).
+        suffix: The file suffix it runs.
+        backend: ``module:Class``, imported on first use; the class has ``open(path, data, threads=, backend=,
+            providers=, provider_options=, profile_dir=)``.
+        choices: The ``Classifier.load(backend=...)`` names that run these files (``auto`` picks the first
+            installed).
+    """
+
+    name: str
+    suffix: str
+    backend: str
+    choices: tuple[str, ...]
+
+
+# the runtime's one suffix table: a new format's runtime is one entry here and one backend module beside it
+RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
+    Runtime("litert", ".tflite", "edgetl.runtime.backends.litert:LiteRTBackend", ("litert", "tflite-runtime")),
+    Runtime("onnxruntime", ".onnx", "edgetl.runtime.backends.onnx:OnnxBackend", ("onnxruntime",)),
+)}
+
+
+def runtime_for(path: str) -> Runtime | None:
+    """The runtime whose files end like ``path`` (case-insensitive), or None."""
+    return next((r for r in RUNTIMES.values() if str(path).lower().endswith(r.suffix)), None)
 
 
 class Backend(Protocol):

@@ -61,6 +61,12 @@ def explain_op_error(exc: BaseException, path: str, runtime: str, version: str) 
 class LiteRTBackend:
     """One interpreter; not thread-safe on its own (the Classifier pools them)."""
 
+    @classmethod
+    def open(cls, path: str | Path, model_bytes: bytes, *, threads: int | None = None, backend: str = "auto",
+             **_: Any) -> "LiteRTBackend":
+        """The runtime's way in (``edgetl.runtime.classify``): providers and profiling are ONNX Runtime's."""
+        return cls(path, model_bytes, threads=threads, prefer=backend)
+
     def __init__(self, path: str | Path, model_bytes: bytes, *, threads: int | None = None,
                  prefer: str = "auto") -> None:
         mod, self.name, self.version = _interpreter_module(prefer)

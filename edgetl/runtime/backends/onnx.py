@@ -16,6 +16,14 @@ _DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)
 
 
 class OnnxBackend:
+    @classmethod
+    def open(cls, path: str | Path, model_bytes: bytes, *, threads: int | None = None, backend: str = "auto",
+             providers: list[str] | None = None, provider_options: dict[str, dict[str, Any]] | None = None,
+             profile_dir: str | None = None) -> "OnnxBackend":
+        """The runtime's way in (``edgetl.runtime.classify``)."""
+        return cls(path, model_bytes, threads=threads, providers=providers, provider_options=provider_options,
+                   profile_dir=profile_dir)
+
     def __init__(self, path: str | Path, model_bytes: bytes, *, threads: int | None = None,
                  providers: list[str] | None = None, provider_options: dict[str, dict[str, Any]] | None = None,
                  profile_dir: str | None = None) -> None:
