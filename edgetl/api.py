@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .artifacts import Artifact, atomic_write_json, read_json, sha256_file
 from .config import ExportConfig, TrainConfig
+from .config.train import refuse_other_modality, train_key
 from .pipeline import StageResult, run_stage
 from .targets import get as get_target
 from .train_record import read as read_record
@@ -18,14 +19,6 @@ if TYPE_CHECKING:
     from .config import PipelineConfig
 
 from .runs import RUN_FILE, check_run_dir, publish_artifacts  # noqa: E402
-# Options that locate inputs rather than decide the result: the cache key uses the inputs' content instead.
-# where things are and where work runs: the trained model is the same, so they stay out of the cache key
-_LOCATION_KEYS = ("data", "val_data", "weights", "weights_dir", "cache_dir", "ray", "ray_shard_images",
-                  "ray_worker_cpus")
-# options of one kind of data only: they stay out of the other kind's cache keys (image keys are unchanged)
-_TEXT_ONLY_KEYS = ("text_column", "label_column", "max_length", "fine_tune_embeddings", "weight_decay",
-                   "label_smoothing", "fine_tune_runs")
-_IMAGE_ONLY_KEYS = ("alpha", "image_size", "augment", "early_layer")
 
 
 def _update_run(run_dir: Path, change: Any) -> dict[str, Any]:
@@ -86,7 +79,7 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
 
     if is_text_backbone(config.backbone) or is_text_data(config.data):
         return _train_text(config, out, progress)
-    _refuse_text_only(config)
+    refuse_other_modality(config, "image")
     spec = get_spec(config.backbone)
     alpha, size = spec.resolve_alpha(config.alpha), spec.resolve_size(config.image_size)
     weights = resolve_weights(spec, alpha, size, config.weights, config.weights_dir)
@@ -98,7 +91,7 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
     else:
         w_art = Artifact(Path(weights.kind), f"{weights.kind}:{spec.name}:{alpha}:{size}", "weights")
     inputs = {"data": Artifact(ds.root, data_hash, "dataset"), "weights": w_art}
-    key_cfg = {k: v for k, v in config.to_dict().items() if k not in _LOCATION_KEYS + _TEXT_ONLY_KEYS}
+    key_cfg = train_key(config, "image")
     run_dir = Path(out)
     existed = run_dir.exists()
     try:
@@ -108,18 +101,6 @@ def train(config: TrainConfig, out: str | Path, *, progress: bool = True) -> Sta
         raise
     _record(run_dir, "train", result)
     return result
-
-
-def _refuse_text_only(config: TrainConfig) -> None:
-    """Text-training options set for an image run are refused, not silently ignored."""
-    from .errors import ConfigError
-
-    default = TrainConfig(data=config.data)
-    changed = [k for k in _TEXT_ONLY_KEYS if getattr(config, k) != getattr(default, k)]
-    if changed:
-        raise ConfigError(f"{', '.join(changed)} appl{'ies' if len(changed) == 1 else 'y'} to text training; "
-                          f"{config.data!r} holds images and {config.backbone!r} is an image backbone. Remove "
-                          f"{'it' if len(changed) == 1 else 'them'}.")
 
 
 def _train_text(config: TrainConfig, out: str | Path, progress: bool) -> StageResult:
@@ -146,7 +127,7 @@ def _train_text(config: TrainConfig, out: str | Path, progress: bool) -> StageRe
     data_hash = ds.content_hash() + (val.content_hash() if val else "")
     inputs = {"data": Artifact(ds.root, data_hash, "dataset"),
               "weights": Artifact(folder / "model.safetensors", sha256_file(folder / "model.safetensors"), "weights")}
-    key_cfg = {k: v for k, v in config.to_dict().items() if k not in _LOCATION_KEYS + _IMAGE_ONLY_KEYS}
+    key_cfg = train_key(config, "text")
     run_dir = Path(out)
     existed = run_dir.exists()
     try:
@@ -277,7 +258,7 @@ def preflight(config: "PipelineConfig") -> dict[str, Any]:
         folder, _ = resolve_text_weights(tspec, t.weights, t.weights_dir, cache)  # the data first: it is the user's
         return {"backbone": tspec.name, "kind": "text", "weights": str(folder), "devices": [p.name for p in profiles],
                 "data": {"classes": len(ds.classes), "images": len(ds.texts)}}
-    _refuse_text_only(t)
+    refuse_other_modality(t, "image")
     spec = get_spec(t.backbone)
     alpha, size = spec.resolve_alpha(t.alpha), spec.resolve_size(t.image_size)
     weights = resolve_weights(spec, alpha, size, t.weights, t.weights_dir)

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from ..errors import ConfigError
@@ -18,6 +19,11 @@ class Strategy(str, enum.Enum):
 
 
 AUGMENTATIONS = ("flip", "crop", "rotation", "brightness", "contrast")
+
+# Field metadata. MODALITY: the option applies to one kind of data only ("image" or "text"); an option of the
+# other kind is refused, and stays out of that kind's cache key. LOCATION: the option says where inputs are or
+# where work runs, not what is trained; the cache key uses the inputs' content instead.
+MODALITY, LOCATION = "modality", "location"
 
 # Fine-tuning rates above this destroy pretrained features (catastrophic forgetting).
 MAX_SAFE_FINE_TUNE_LR = 1e-3
@@ -76,16 +82,16 @@ class TrainConfig(ConfigBase):
 
     section: ClassVar[str] = "train"
 
-    data: str
-    val_data: str | None = None
+    data: str = field(metadata={LOCATION: True})
+    val_data: str | None = field(default=None, metadata={LOCATION: True})
     val_split: float = 0.2
     test_split: float = 0.0
     seed: int = 42
     backbone: str = "mobilenet_v2"
-    alpha: float | None = None
-    image_size: int | None = None
-    weights: str = "imagenet"
-    weights_dir: str | None = None
+    alpha: float | None = field(default=None, metadata={MODALITY: "image"})
+    image_size: int | None = field(default=None, metadata={MODALITY: "image"})
+    weights: str = field(default="imagenet", metadata={LOCATION: True})
+    weights_dir: str | None = field(default=None, metadata={LOCATION: True})
     strategy: Strategy = Strategy.AUTO
     head_units: int = 256
     dropout: float = 0.5
@@ -96,22 +102,22 @@ class TrainConfig(ConfigBase):
     fine_tune_lr: float = 1e-5
     fine_tune_layers: int | None = None
     fine_tune_from: str | None = None
-    early_layer: str | None = None
+    early_layer: str | None = field(default=None, metadata={MODALITY: "image"})
     force_lr: bool = False
-    augment: tuple[str, ...] = ()
+    augment: tuple[str, ...] = field(default=(), metadata={MODALITY: "image"})
     patience: int = 5
     strict: bool = False
-    cache_dir: str | None = None
-    text_column: str = "text"
-    label_column: str = "label"
-    max_length: int | None = None
-    fine_tune_embeddings: bool = True
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.1
-    fine_tune_runs: int = 1
-    ray: str | None = None
-    ray_shard_images: int = 256
-    ray_worker_cpus: int = 1
+    cache_dir: str | None = field(default=None, metadata={LOCATION: True})
+    text_column: str = field(default="text", metadata={MODALITY: "text"})
+    label_column: str = field(default="label", metadata={MODALITY: "text"})
+    max_length: int | None = field(default=None, metadata={MODALITY: "text"})
+    fine_tune_embeddings: bool = field(default=True, metadata={MODALITY: "text"})
+    weight_decay: float = field(default=0.01, metadata={MODALITY: "text"})
+    label_smoothing: float = field(default=0.1, metadata={MODALITY: "text"})
+    fine_tune_runs: int = field(default=1, metadata={MODALITY: "text"})
+    ray: str | None = field(default=None, metadata={LOCATION: True})
+    ray_shard_images: int = field(default=256, metadata={LOCATION: True})
+    ray_worker_cpus: int = field(default=1, metadata={LOCATION: True})
 
     def __post_init__(self) -> None:
         self._coerce_fields()
@@ -150,3 +156,33 @@ class TrainConfig(ConfigBase):
             raise ConfigError(f"fine_tune_layers must be at least 1; got {self.fine_tune_layers}.")
         if self.image_size is not None and self.image_size < 32:
             raise ConfigError(f"image_size must be at least 32 (Keras backbones need it); got {self.image_size}.")
+
+
+def only_for(modality: str) -> tuple[str, ...]:
+    """The TrainConfig options that apply to ``modality`` ("image" or "text") only."""
+    return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get(MODALITY) == modality)
+
+
+def location_options() -> tuple[str, ...]:
+    """The TrainConfig options that locate inputs or say where work runs."""
+    return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get(LOCATION))
+
+
+def train_key(config: TrainConfig, modality: str) -> dict:
+    """What enters a train stage's cache key: every option but the locations and the other modality's options
+    (so an image run's key is the same whatever a text option says, and the other way round)."""
+    other = "text" if modality == "image" else "image"
+    skip = set(location_options()) | set(only_for(other))
+    return {k: v for k, v in config.to_dict().items() if k not in skip}
+
+
+def refuse_other_modality(config: TrainConfig, modality: str) -> None:
+    """Options of the other modality set for a ``modality`` run are refused, not silently ignored."""
+    other = "text" if modality == "image" else "image"
+    default = TrainConfig(data=config.data)
+    changed = [k for k in only_for(other) if getattr(config, k) != getattr(default, k)]
+    if changed:
+        what = (f"{config.data!r} holds images and {config.backbone!r} is an image backbone" if modality == "image"
+                else f"{config.backbone!r} is a text encoder")
+        raise ConfigError(f"{', '.join(changed)} appl{'ies' if len(changed) == 1 else 'y'} to {other} training; "
+                          f"{what}. Remove {'it' if len(changed) == 1 else 'them'}.")

@@ -333,8 +333,9 @@ def _evaluate(model: Any, ids: np.ndarray, labels: np.ndarray, va: np.ndarray, t
 
 def check_text_config(cfg: TrainConfig) -> None:
     """Image-only options make no sense for text: say so rather than ignore them."""
-    if cfg.augment:
-        raise ConfigError("augment applies to images; text training takes no augmentations. Remove it.")
+    from ..config.train import refuse_other_modality
+
+    refuse_other_modality(cfg, "text")  # alpha, image_size, early_layer, augment
     if cfg.ray:
         raise ConfigError("--ray computes image features on a cluster; text training runs on this machine. Remove it.")
     if cfg.strategy == Strategy.FEATURE_EXTRACTION_EARLY:

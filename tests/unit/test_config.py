@@ -132,3 +132,17 @@ def test_calibration_audit_judges_skew_against_the_training_split() -> None:
     assert "mid 0 (expected 49)" in missed["warnings"][0] and "training split" in missed["warnings"][0]
     small = audit([0, 1, 2] * 10, classes, 30, population=population)
     assert any("only 30 calibration images" in w for w in small["warnings"])
+
+
+def test_options_of_one_modality_are_tagged_refused_for_the_other_and_kept_out_of_its_key() -> None:
+    from edgetl.config.train import location_options, only_for, refuse_other_modality, train_key
+
+    assert set(only_for("image")) == {"alpha", "image_size", "augment", "early_layer"}
+    assert {"max_length", "fine_tune_runs", "text_column"} <= set(only_for("text"))
+    cfg = TrainConfig(data="d", alpha=0.35)
+    with pytest.raises(ConfigError, match="alpha applies to image training"):
+        refuse_other_modality(cfg, "text")
+    refuse_other_modality(cfg, "image")
+    key = train_key(TrainConfig(data="d", max_length=32), "image")
+    assert "max_length" not in key and "alpha" in key and not set(location_options()) & set(key)
+    assert train_key(TrainConfig(data="d", max_length=32), "text")["max_length"] == 32
