@@ -75,6 +75,9 @@ class DeviceProfile:
     os_arch: str | None = None  # the OS the board must run for edgetl's runtime (OS_NOTES)
     emulated: bool = False  # an emulator (qemu): real results, latency that is no speed (never shown as one)
     kernels: str | None = None  # the CPU kernels its runtime runs (edgetl.hardware.KERNELS); None: XNNPACK assumed
+    # what ``edgetl calibrate`` fitted on the board's own rows, read from its own file beside the profile (the YAML
+    # names it: ``latency_calibration: NAME.calibration.json``); the hardware facts stay what the board is
+    latency_calibration: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
 
     def accepts(self, target: str) -> tuple[bool, str]:
@@ -133,6 +136,7 @@ class DeviceProfile:
         if not isinstance(d.get("emulated", False), bool):
             raise ConfigError(f"{source}: emulated must be true or false; got {d.get('emulated')!r}.")
         hardware = check_hardware(d.get("hardware"), str(source))
+        fitted = _calibration(d.get("latency_calibration"), hardware.pop("latency_calibration", None), source)
         kernels = d.get("kernels", hardware.get("kernels"))
         if kernels is not None and (kernels not in KERNELS or hardware.get("kernels") not in (None, kernels)):
             raise ConfigError(f"{source}: kernels must be one of {', '.join(KERNELS)} (and agree with "
@@ -142,7 +146,7 @@ class DeviceProfile:
                    needs_full_int8=bool(d.get("needs_full_int8", False)), formats=tuple(d.get("formats") or ()),
                    hardware=hardware, sources=tuple(d.get("sources") or ()), access=access,
                    provider_options={str(k): dict(v) for k, v in po.items()}, emulated=d.get("emulated", False),
-                   os_arch=d.get("os_arch"), kernels=kernels,
+                   os_arch=d.get("os_arch"), kernels=kernels, latency_calibration=fitted,
                    path=source, **nums)
         if prof.min_runs > prof.max_runs or prof.min_time_s > prof.max_time_s:
             raise ConfigError(f"{source}: min_runs/min_time_s must not exceed max_runs/max_time_s.")
@@ -161,6 +165,36 @@ class DeviceProfile:
             raise ConfigError(f"{p}: the file name must match the profile name ({prof.name!r}): rename it to "
                               f"{prof.name}.yaml or change the name.")
         return prof
+
+
+def _calibration(name: Any, inline: Any, source: str) -> dict[str, Any]:
+    """The fitted calibration a profile names (a JSON file in the profile's own folder), or the inline
+    ``hardware.latency_calibration`` of profiles that edgetl calibrate wrote before it had its own file."""
+    import json
+
+    from .runtime.limits import MAX_CONTRACT_BYTES, read_bounded
+
+    if name is None:
+        return dict(inline) if isinstance(inline, dict) else {}
+    folder = Path(source).parent.resolve()
+    if not isinstance(name, str) or not name.endswith(".json") or "\0" in name:
+        raise ConfigError(f"{source}: latency_calibration must name the .json file edgetl calibrate wrote beside the "
+                          f"profile; got {name!r}.")
+    path = (folder / name).resolve()
+    if path.parent != folder:
+        raise ConfigError(f"{source}: latency_calibration {name!r} is not in the profile's folder {folder}; keep the "
+                          "calibration file beside its profile.")
+    try:
+        got = json.loads(read_bounded(path, MAX_CONTRACT_BYTES, f"calibration file {str(path)!r}", ConfigError))
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read its latency_calibration {str(path)!r} ({exc.strerror or exc}); "
+                          "run edgetl calibrate again or remove the line.") from None
+    except (ValueError, RecursionError) as exc:
+        raise ConfigError(f"{path}: not a calibration edgetl wrote ({str(exc)[:100]}); run edgetl calibrate "
+                          "again.") from None
+    if not isinstance(got, dict):
+        raise ConfigError(f"{path}: not a calibration edgetl wrote (a JSON object); run edgetl calibrate again.")
+    return got
 
 
 def _access(a: Any, source: str) -> Access:

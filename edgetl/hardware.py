@@ -11,7 +11,8 @@ the estimate made without it. Now an unknown key fails with "Did you mean", like
   ``pcie``, ``onboard``; else read from ``interface``), ``host`` (the CPU that feeds it: the CPU keys).
 - GPU: ``peak_gflops_fp16``, ``peak_gflops_fp32``, ``memory_bandwidth_gbs``.
 - Descriptive (shown, not used): ``soc``, ``cpu``, ``gpu``, ``memory``, ``simd``, ``precision``, ``interface``,
-  ``tops_per_watt``, ``note``; ``latency_calibration``: what ``edgetl calibrate`` fitted.
+  ``tops_per_watt``, ``note``; ``latency_calibration``: what ``edgetl calibrate`` fitted, in profiles it wrote
+  before the fit had its own file (the profile field ``latency_calibration`` names that file now).
 """
 from __future__ import annotations
 

@@ -2,7 +2,8 @@
 
 The published fit predicts a board from its hardware: block. A user who measured a few models on the board
 (``edgetl bench ... --json``, or a run's ``bench-*/bench.json``) gets a per-device correction written into the
-profile's ``hardware.latency_calibration``:
+calibration file beside a copy of the profile (``<name>-calibrated.calibration.json``, named by the profile's
+``latency_calibration`` field; the hardware facts stay as they are):
 
 - ``fp32``, ``int8``: for each precision, how much slower (>1) or faster the board runs each part of the published
   model's time than the fit says: the MAC-dense part (convolutions, fully connected), the memory-bound part

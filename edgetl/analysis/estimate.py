@@ -118,7 +118,7 @@ def estimate_for(r: ModelReport, prof: DeviceProfile, precision: str, threads: i
     p50 = model.predict_ms(work, cpu, threads=n, runtime=runtime, precision=prec)
     q10, q90 = model.band(cpu)
     basis = f"{cpu.cores}x {cpu.core} at {cpu.clock_ghz:g} GHz, {KERNEL_NAMES.get(runtime, runtime)} kernels"
-    own = hw.get("latency_calibration") or {}
+    own = prof.latency_calibration
     if isinstance(own, dict) and own:
         from .calibrate import predict_calibrated
 
@@ -126,7 +126,7 @@ def estimate_for(r: ModelReport, prof: DeviceProfile, precision: str, threads: i
             p50 = predict_calibrated(model, work, cpu, min(n, cpu.cores), runtime, prec, own)
             q10, q90 = float(own.get("log_q10", q10)), float(own.get("log_q90", q90))
         except (KeyError, TypeError, ValueError):
-            return None, (f"profile {prof.name}: hardware.latency_calibration is not what edgetl calibrate writes "
+            return None, (f"profile {prof.name}: its latency_calibration is not what edgetl calibrate writes "
                           "(fp32 and int8: three factors each, s); run edgetl calibrate again")
         basis += f", calibrated on {own.get('measurements', '?')} of its own measurements"
     else:

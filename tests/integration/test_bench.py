@@ -297,6 +297,12 @@ def test_calibrate_from_own_measurements(shared: Path, tmp_path: Path) -> None:
     res = json.loads(r.output)
     assert res["calibration"]["measurements"] == 2 and res["calibration"]["models"] == 1
     assert res["leave_one_model_out"] == []  # one model: nothing to leave out
+    import yaml
+
+    written = yaml.safe_load(out.read_text())  # the hardware facts stay the board's; the fit has its own file
+    assert written["latency_calibration"] == "my-host-calibrated.calibration.json"
+    assert "latency_calibration" not in written["hardware"] and written["hardware"]["cores"] == 2
+    assert json.loads((tmp_path / written["latency_calibration"]).read_text())["measurements"] == 2
     measured = {row["threads"]: row["p50_ms"] for row in doc["rows"] if row["status"] == "ok"}
     for threads, ms in measured.items():
         r = runner.invoke(cli, ["inspect", str(model), "--device", str(out), "--threads", str(threads), "--json"])

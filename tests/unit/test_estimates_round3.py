@@ -2,6 +2,8 @@
 from less information with wider ranges, and hardware blocks whose typos are refused."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from edgetl.analysis.estimate import estimate_for
@@ -132,3 +134,28 @@ def test_keras_activation_layers_are_named_by_their_function() -> None:
     y = keras.layers.Activation("relu")(y)
     ops = analyze_keras(model=keras.Model(x, y)).ops
     assert ("hard_silu" in ops or "hard_swish" in ops) and ops.get("Activation") == 1
+
+
+
+def test_a_profile_reads_its_calibration_only_from_its_own_folder(tmp_path: Path) -> None:
+    import json
+
+    from edgetl.devices import DeviceProfile
+    from edgetl.errors import ConfigError
+
+    base = {"name": "b", "description": "d", "runtime": "litert", "hardware": {"core": "cortex-a72", "cores": 4,
+                                                                                 "clock_ghz": 1.5}}
+    (tmp_path / "b.calibration.json").write_text(json.dumps({"fp32": [1, 1, 1], "int8": [1, 1, 1], "s": 0.1}))
+    prof = DeviceProfile.from_dict({**base, "latency_calibration": "b.calibration.json"}, source=str(tmp_path / "b.yaml"))
+    assert prof.latency_calibration["s"] == 0.1 and "latency_calibration" not in prof.hardware
+    outside = tmp_path.parent / "elsewhere.json"
+    for name, msg in (("../elsewhere.json", "not in the profile's folder"), ("b.yaml", "must name the .json"),
+                      ("missing.json", "cannot read its latency_calibration"), (7, "must name the .json")):
+        with pytest.raises(ConfigError, match=msg):
+            DeviceProfile.from_dict({**base, "latency_calibration": name}, source=str(tmp_path / "b.yaml"))
+    assert not outside.exists()
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="not a calibration edgetl wrote"):
+        DeviceProfile.from_dict({**base, "latency_calibration": "list.json"}, source=str(tmp_path / "b.yaml"))
+    old = {**base, "hardware": {**base["hardware"], "latency_calibration": {"s": 0.2}}}  # the inline form of before
+    assert DeviceProfile.from_dict(old, source="old.yaml").latency_calibration == {"s": 0.2}

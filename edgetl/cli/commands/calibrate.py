@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ...artifacts import atomic_write_json
 from ..options import emit
 
 
@@ -18,7 +19,8 @@ from ..options import emit
 def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> None:
     """Calibrate latency estimates for --device from BENCH_JSON ('edgetl bench --json' output or bench.json).
 
-    Writes a copy of the profile with hardware.latency_calibration; 'edgetl inspect MODEL --device <that file>'
+    Writes the fitted factors to <out>.calibration.json and a copy of the profile that names that file;
+    'edgetl inspect MODEL --device <that profile>'
     then estimates the models you did not measure. With 3 or more models measured, the error of that is
     reported leave-one-model-out.
     """
@@ -48,19 +50,21 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
     result = cal.calibrate(model, cpu, runtime, rows)
     raw = dict(load_mapping(prof.path, "Device profile") or {}) if prof.path else {
         "description": prof.description, "runtime": prof.runtime, "threads": list(prof.threads)}
-    hw = dict(raw.get("hardware") or prof.hardware or {})
-    hw["latency_calibration"] = {**result["calibration"], "from": str(bench_json), "date": str(date.today())}
     dest = Path(out or f"{prof.name}-calibrated.yaml")
     if dest.suffix not in (".yaml", ".yml"):
         raise ConfigError(f"--out {dest}: a profile is a .yaml file; name it {dest.stem}.yaml.")
-    raw.update({"name": dest.stem, "hardware": hw})  # a profile's name is its file's name
+    fitted = dest.with_name(f"{dest.stem}.calibration.json")  # its own file: the hardware facts stay as they are
+    hw = {k: v for k, v in dict(raw.get("hardware") or prof.hardware or {}).items() if k != "latency_calibration"}
+    raw.update({"name": dest.stem, "hardware": hw, "latency_calibration": fitted.name})  # name = the file's name
     if "description" not in raw:
         raw["description"] = f"{prof.description} (latency calibrated)"
+    atomic_write_json(fitted, {**result["calibration"], "from": str(bench_json), "date": str(date.today()),
+                               "profile": prof.name})
     tmp = dest.with_name(dest.name + ".tmp")
     tmp.write_text("# written by edgetl calibrate\n" + yaml.safe_dump(raw, sort_keys=False))
     tmp.replace(dest)
     if as_json:
-        emit({"profile": str(dest), **result, "models": {k: sorted(v) for k, v in names.items()},
+        emit({"profile": str(dest), "calibration_file": str(fitted), **result, "models": {k: sorted(v) for k, v in names.items()},
               "skipped": skipped}, True)
         return
     c = result["calibration"]
@@ -71,7 +75,7 @@ def calibrate(bench_json: str, device: str, out: str | None, as_json: bool) -> N
         click.echo(f"leave-one-model-out median error: {c['leave_one_model_out_median_ape']:.1%}")
     else:
         click.echo("fewer than 3 models: no leave-one-model-out check; the published range is kept")
-    click.echo(f"wrote {dest}: edgetl inspect MODEL --device {dest}")
+    click.echo(f"wrote {dest} and {fitted.name}: edgetl inspect MODEL --device {dest}")
 
 
 def _measured_rows(bench_json: str, device: str) -> tuple[list[tuple], list[str], dict[str, set[str]]]:
