@@ -6,8 +6,8 @@
    feature-extraction accuracy next to the fine-tuned one, every artifact's verification, the benchmark rows
    (one thread, side by side in one interleaved run).
 2. The same TREC-6 split with ``--strategy feature_extraction`` (head on frozen embeddings only): test accuracy.
-3. SMS spam with the same YAML but fine-tuned at 5e-5 (chosen on its validation split) in one run (not a soup
-   of three), train + TFLite fp32/dynamic export: test accuracy and the drop.
+3. SMS spam with the same YAML but fine-tuned at 5e-5 for 5 epochs in one run (chosen on its own validation
+   split), train + TFLite fp32/dynamic export: test accuracy and the drop.
 4. Accuracy and latency against the sequence length: the trained TREC-6 weights rebuilt at several lengths,
    test accuracy in Keras and the 1-thread latency of fp32 and dynamic TFLite, timed round-robin.
 5. A runtime-only environment (``pip install .[runtime]``, no TensorFlow) classifies the test texts with each
@@ -28,9 +28,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 YAML = REPO / "examples" / "trec6.yaml"
-# chosen on the SMS validation split (0.9939 at 5e-5 against 0.9877 at 1e-4, the TREC-6 rate; 2026-11-26)
+# chosen on the SMS validation split (0.9939 at 5e-5 against 0.9877 at 1e-4, the TREC-6 rate; 2026-11-26), at the
+# 5 epochs and the one run of that choice (the YAML's TREC-6 settings were chosen on TREC-6's own validation)
 SMS_FINE_TUNE_LR = 5e-5
-# one fine-tuning run, not the YAML's soup of three: SMS is over its target with one, and three would take 30 min
+SMS_FINE_TUNE_EPOCHS = 5
 SMS_FINE_TUNE_RUNS = 1
 
 
@@ -192,11 +193,13 @@ def main() -> None:
     print("trec6 fe", doc["trec6_feature_extraction"], flush=True)
     sms_run = work / "sms"
     cli("train", "--config", str(YAML), "--data", str(sms), "--weights-dir", str(shared / "weights"),
-        "--fine-tune-lr", str(SMS_FINE_TUNE_LR), "--set", f"fine_tune_runs={SMS_FINE_TUNE_RUNS}", "--out",
+        "--fine-tune-lr", str(SMS_FINE_TUNE_LR), "--set", f"fine_tune_runs={SMS_FINE_TUNE_RUNS}",
+        "--set", f"fine_tune_epochs={SMS_FINE_TUNE_EPOCHS}", "--out",
         str(sms_run), env=env)
     cli("export", str(sms_run), "--config", str(YAML), "--to", "tflite:fp32,tflite:dynamic", env=env)
     sm = read(sms_run, "train-*/metrics.json")
-    doc["sms_spam"] = {"fine_tune_lr": SMS_FINE_TUNE_LR, "fine_tune_runs": SMS_FINE_TUNE_RUNS, "validation": sm["validation"], "test": sm.get("test"), "strategy": sm["strategy"],
+    doc["sms_spam"] = {"fine_tune_lr": SMS_FINE_TUNE_LR, "fine_tune_runs": SMS_FINE_TUNE_RUNS,
+                       "fine_tune_epochs": SMS_FINE_TUNE_EPOCHS, "validation": sm["validation"], "test": sm.get("test"), "strategy": sm["strategy"],
                        "sequence": sm["sequence"], "timings_s": sm["timings_s"], "exports": export_rows(sms_run)}
     print("sms", sm["validation"]["top1"], sm.get("test", {}).get("top1"), flush=True)
     doc["length_sweep"] = length_sweep(run, [int(x) for x in args.lengths.split(",")], args.rounds)
