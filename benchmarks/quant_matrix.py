@@ -36,7 +36,7 @@ ROWS = {
     "effl2_260_fe": ("efficientnet_lite2", None, 260, "feature_extraction", (), "flowers"),
     "trec6_fe": ("minilm_l6", None, 64, "feature_extraction", TRIED_ALONE, "trec6"),
     "sms_spam_fe": ("minilm_l6", None, 64, "feature_extraction", TRIED_ALONE, "sms_spam"),
-    "trec6_ft": ("minilm_l6", None, 64, "fine_tune", TRIED_ALONE, "trec6"),  # examples/trec6.yaml, one run
+    "trec6_ft": ("minilm_l6", None, 64, "fine_tune", TRIED_ALONE, "trec6"),  # the text recipe before the nested sweep
 }
 TEXT_FINE_TUNE = {"fine_tune_epochs": 5, "fine_tune_lr": 1e-4, "fine_tune_runs": 1, "patience": 3}
 
