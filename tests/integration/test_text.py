@@ -83,13 +83,26 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     empty.mkdir()
     os.chdir(empty)  # exports write nowhere but their stage folders (ONNX Runtime's tools like the current folder)
     try:
-        export(root / "run", ExportConfig(targets=("tflite:fp32", "tflite:dynamic", "tflite:int8", "onnx:fp32",
-                                                   "onnx:int8"),
-                                          calibration_images=20))
+        export(root / "run", ExportConfig(targets=FAST, calibration_images=20))
     finally:
         os.chdir(cwd)
     assert not list(empty.iterdir())
     return root / "run"
+
+
+# the fast suite's text exports: a float file, and the two calibrated or quantized ones; the slow suite adds
+# tflite:dynamic and onnx:fp32 to the same run (the three stages above are reused)
+FAST = ("tflite:fp32", "tflite:int8", "onnx:int8")
+EVERY = ("tflite:fp32", "tflite:dynamic", "tflite:int8", "onnx:fp32", "onnx:int8")
+
+
+@pytest.fixture(scope="module")
+def text_every(text_run: Path) -> Path:
+    from edgetl.api import export
+    from edgetl.config import ExportConfig
+
+    export(text_run, ExportConfig(targets=EVERY, calibration_images=20))
+    return text_run
 
 
 def test_text_training_reports_length_strategies_and_splits(text_run: Path) -> None:
@@ -106,18 +119,33 @@ def test_text_training_reports_length_strategies_and_splits(text_run: Path) -> N
 
 
 def test_every_artifact_matches_keras_and_carries_its_tokenizer(text_run: Path) -> None:
-    from edgetl.runtime import Classifier, TextClassifier
-
-    report = json.loads((text_run / "export_report.json").read_text())
-    rows = {r["target"]: r for r in report["artifacts"]}
-    for t in ("tflite:fp32", "onnx:fp32"):
-        assert rows[t]["status"] == "ok" and rows[t]["top1_agreement"] == 1.0 and rows[t]["max_abs_diff"] < 1e-4
-    assert rows["tflite:dynamic"]["status"] == "ok"
+    rows = _rows(text_run)
+    assert set(rows) == set(FAST)
     # the calibration audit counts texts; the range audit runs on token ids (TFLite int8: int32 ids in) and says
     # why it has nothing to check in a dynamic ONNX model
     assert rows["tflite:int8"]["calibration"]["unit"] == "texts"
     assert rows["tflite:int8"]["calibration"]["ranges"]["tensors_checked"] > 0, rows["tflite:int8"]["calibration"]
     assert "dynamic" in rows["onnx:int8"]["calibration"]["ranges"]["skipped"]
+    _check(text_run, rows, ("model_fp32.tflite", "model_int8.onnx"))
+
+
+@pytest.mark.slow  # two more conversions of the text model: the fast test above covers each kind
+def test_the_other_text_artifacts_match_keras_too(text_every: Path) -> None:
+    rows = _rows(text_every)
+    assert set(rows) == set(EVERY) and rows["tflite:dynamic"]["status"] == "ok"
+    _check(text_every, rows, ("model_dynamic.tflite", "model_fp32.onnx"))
+
+
+def _rows(run: Path) -> dict:
+    return {r["target"]: r for r in json.loads((run / "export_report.json").read_text())["artifacts"]}
+
+
+def _check(run: Path, rows: dict, files: tuple[str, ...]) -> None:
+    from edgetl.runtime import Classifier, TextClassifier
+
+    for t in ("tflite:fp32", "onnx:fp32"):
+        if t in rows:
+            assert rows[t]["status"] == "ok" and rows[t]["top1_agreement"] == 1.0 and rows[t]["max_abs_diff"] < 1e-4
     for t, r in rows.items():  # the clients (issue 31): OpenVINO on the ONNX files, MediaPipe's TextClassifier on
         got = {c["client"]: c for c in r["clients"]}  # the TFLite files (their BERT form: ids, mask, segment_ids)
         if t.startswith("onnx"):
@@ -125,8 +153,8 @@ def test_every_artifact_matches_keras_and_carries_its_tokenizer(text_run: Path) 
         else:
             mp = got["mediapipe TextClassifier"]
             assert mp["status"] == "ok" and mp["agreement"] >= 0.99 and mp["items"] == r["images"], (t, mp)
-    for name in ("model_fp32.tflite", "model_fp32.onnx"):
-        clf = Classifier.load(text_run / "artifacts" / name)
+    for name in files:
+        clf = Classifier.load(run / "artifacts" / name)
         assert isinstance(clf, TextClassifier) and clf.contract.tokenizer["type"] == "wordpiece"
         assert clf.selftest()["ok"]
         assert clf.classify("win free prize call now !", top_k=1)[0].label == "spam"
@@ -149,7 +177,7 @@ def test_predict_text_in_the_cli_and_a_texts_file(text_run: Path, tmp_path: Path
 
 def test_the_text_device_app_reads_lines_from_stdin(text_run: Path) -> None:
     app = Path(__file__).resolve().parents[2] / "examples" / "device_app" / "text_app.py"
-    p = subprocess.run([sys.executable, str(app), str(text_run / "artifacts" / "model_dynamic.tflite"), "--selftest"],
+    p = subprocess.run([sys.executable, str(app), str(text_run / "artifacts" / "model_fp32.tflite"), "--selftest"],
                        input="win free prize call now !\n\nok see you later .\n", capture_output=True, text=True,
                        timeout=120)
     assert p.returncode == 0, p.stderr
