@@ -26,7 +26,7 @@ from ..train_record import Split, TrainRecord
 from ..runtime.tokenizer import MAX_SEQUENCE, WordPieceTokenizer
 from ..train import loops
 from ..train.metrics import classification_metrics
-from ..train.report import save_run_files
+from ..train.report import data_facts, save_run_files
 from .data import TextDataset
 from .specs import get_text_spec
 
@@ -296,11 +296,7 @@ class TextTrainStage:
         parts = (("train", tr), ("val", va), ("test", te))
         record = TrainRecord(
             "text", metrics, test_metrics, choice, fine_tune, timings,
-            {"root": str(self.dataset.root), "classes": classes, "counts": self.dataset.counts(),
-             "train_texts": int(len(tr)), "val_texts": int(len(va)), "test_texts": int(len(te)),
-             "skipped": [{"where": w, "reason": r} for w, r in self.dataset.skipped +
-                         (self.val_dataset.skipped if self.val_dataset else [])],
-             "val_source": cfg.val_data or f"seeded split {cfg.val_split} (seed {cfg.seed})"},
+            data_facts(self.dataset, self.val_dataset, cfg, classes, "texts", (len(tr), len(va), len(te)), "where"),
             {"backbone": spec.name, "alpha": None, "input_size": seq["length"], "kind": "text",
              "weights": str(self.folder), "params": int(model.count_params()),
              "weights_sha256_checked": self.expected_sha256 is not None,

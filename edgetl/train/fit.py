@@ -23,7 +23,7 @@ from ..train_record import Split, TrainRecord
 from . import loops
 from .features import POOL, extract
 from .metrics import classification_metrics
-from .report import save_run_files
+from .report import data_facts, save_run_files
 from .strategy import choose_strategy
 
 log = logging.getLogger(__name__)
@@ -264,11 +264,7 @@ class TrainStage:
         from ..runtime.contract import IMAGE_INPUT  # normalization is inside the graph
         record = TrainRecord(
             "image", metrics, test_metrics, choice, fine_tune, timings,
-            {"root": str(self.dataset.root), "classes": classes, "counts": self.dataset.counts(),
-             "train_images": int(len(tr)), "val_images": int(len(va)), "test_images": int(len(te)),
-             "skipped": [{"path": p, "reason": r} for p, r in self.dataset.skipped +
-                         (self.val_dataset.skipped if self.val_dataset else [])],
-             "val_source": cfg.val_data or f"seeded split {cfg.val_split} (seed {cfg.seed})"},
+            data_facts(self.dataset, self.val_dataset, cfg, classes, "images", (len(tr), len(va), len(te)), "path"),
             {"backbone": spec.name, "alpha": alpha, "input_size": size, "weights": built.weights.describe(),
              "params": int(model.count_params()), "input": {"shape": [1, size, size, 3], "dtype": "float32",
                                                              **IMAGE_INPUT}},

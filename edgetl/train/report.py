@@ -45,6 +45,17 @@ def _plot_history(rows: list[dict[str, Any]], path: Path, plt: Any) -> None:
     tmp.replace(path)
 
 
+def data_facts(dataset: Any, val_dataset: Any, config: Any, classes: list[str], unit: str, sizes: tuple[int, int, int],
+               where: str) -> dict[str, Any]:
+    """The ``data`` block of a run's record: classes, counts, the split's sizes (``train_<unit>`` ...), the files
+    skipped (each under ``where``: a path, or a row for texts) and where validation came from."""
+    return {"root": str(dataset.root), "classes": classes, "counts": dataset.counts(),
+            **{f"{part}_{unit}": int(n) for part, n in zip(("train", "val", "test"), sizes)},
+            "skipped": [{where: w, "reason": r} for w, r in dataset.skipped +
+                        (val_dataset.skipped if val_dataset else [])],
+            "val_source": config.val_data or f"seeded split {config.val_split} (seed {config.seed})"}
+
+
 def save_run_files(out: Any, model: Any, classes: list[str], config: Any, history: list) -> None:
     """What every train stage writes the same way: model.keras (whole or not at all), labels, config, history."""
     from ..artifacts import atomic_write_json, atomic_write_text
