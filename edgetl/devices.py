@@ -14,9 +14,10 @@ from typing import Any
 
 from .errors import ConfigError
 from .hardware import KERNELS, check_hardware
+from .targets import FORMATS
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
-RUNTIMES = ("litert", "onnxruntime")
+RUNTIMES = tuple(dict.fromkeys(f.runtime for f in FORMATS.values()))  # litert, onnxruntime, openvino
 DELEGATES = (None, "edgetpu", "gpu")
 ACCESS_KINDS = ("local", "ssh", "none")
 # what the OS of a board must be for ``pip install 'edgetl[runtime]'`` (profile field ``os_arch``)

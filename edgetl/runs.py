@@ -137,7 +137,10 @@ def _alive(pid: int) -> bool:
 
 
 def list_artifacts(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The run's current artifacts: target, status, accuracy, size, the stable path and the stage path."""
+    """The run's current artifacts: target, status, accuracy, size (with companion files), the stable path and the
+    stage path."""
+    from .targets import artifact_files
+
     rd = Path(run_dir)
     state = read_run(rd)
     rows = []
@@ -149,7 +152,8 @@ def list_artifacts(run_dir: str | Path) -> list[dict[str, Any]]:
                      "accuracy_drop_points": rep.get("accuracy_drop_points"), "use": rep.get("use"),
                      "test_accuracy": rep.get("test_accuracy"),
                      "clients": rep.get("clients", {}),
-                     "size_bytes": stage_file.stat().st_size if stage_file.is_file() else None,
+                     "size_bytes": sum(f.stat().st_size for f in artifact_files(stage_file) if f.is_file())
+                     if stage_file.is_file() else None,
                      "path": str(stable if stable.is_file() else stage_file), "stage_path": str(stage_file)})
     return rows
 
@@ -298,6 +302,7 @@ def publish_artifacts(run_dir: str | Path) -> Path:
     edgetl put there (its manifest ``.edgetl-artifacts.json``); a user's own file of the same name is refused.
     """
     from .artifacts import atomic_write_json, atomic_write_text
+    from .targets import artifact_files
 
     rd = Path(run_dir)
     state = read_run(rd) if (rd / RUN_FILE).exists() else {}
@@ -309,7 +314,7 @@ def publish_artifacts(run_dir: str | Path) -> Path:
     wanted: dict[str, Path] = {}
     for entry in (state.get("exports") or {}).values():
         model = run_path(rd, entry["path"])
-        for src in (model, model.with_name(model.name + ".json")):
+        for src in (*artifact_files(model)[1:], model, model.with_name(model.name + ".json")):  # companions first
             if src.is_file():
                 wanted[src.name] = src
     labels = _labels_of(wanted)

@@ -4,7 +4,8 @@ A *target* is ``<format>:<precision>`` (``tflite:int8``). Nothing else in edgetl
 branches on a format name: it asks :func:`get` for a :class:`Target` and reads its facts (float or
 quantized, calibrated or not, integer I/O, file suffix, runtime, the extra it needs), and the
 :data:`FORMATS` table maps each format to the module that exports it and the runtime backend that runs
-it. Adding a format is a table entry here plus its exporter module (``edgetl/export/formats/<name>.py``).
+it. Adding a format is a table entry here, its exporter module (``edgetl/export/formats/<name>.py``) and its
+runtime backend (``edgetl/runtime/backends/``).
 
 Stdlib only (layer L0).
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
@@ -23,7 +25,7 @@ class Format:
     """A model file format and what serves it.
 
     Attributes:
-        name: ``tflite`` or ``onnx``.
+        name: ``tflite``, ``onnx`` or ``openvino``.
         suffix: File suffix of its artifacts.
         runtime: The runtime that runs it (``litert``, ``onnxruntime``): its entry in the runtime's one suffix
             table (``edgetl.runtime.backends.RUNTIMES``) names the backend class, and device profiles name it.
@@ -32,6 +34,9 @@ class Format:
         runtime_modules: Python modules the runtime needs (checked before heavy work starts).
         export_modules: Python modules the exporter needs.
         tools: Distributions whose versions change the exported bytes (part of every cache key).
+        companions: Suffixes of the files that belong to each artifact beside its main file, with the same stem
+            (an OpenVINO IR is ``model.xml`` with its weights in ``model.bin``): they travel, publish and hand off
+            with it.
     """
 
     name: str
@@ -41,6 +46,12 @@ class Format:
     runtime_modules: tuple[str, ...]
     export_modules: tuple[str, ...]
     tools: tuple[str, ...]
+    companions: tuple[str, ...] = ()
+
+    def files(self, main: str | Path) -> list[Path]:
+        """The files of the artifact whose main file is ``main``: it first, then its companions."""
+        p = Path(main)
+        return [p, *(p.with_suffix(c) for c in self.companions)]
 
 
 @dataclass(frozen=True)
@@ -123,7 +134,12 @@ TFLITE = Format("tflite", ".tflite", "litert", "edgetl.export.formats.tflite", (
 ONNX = Format("onnx", ".onnx", "onnxruntime", "edgetl.export.formats.onnx", ("onnxruntime",),
               ("tensorflow", "keras", "tf2onnx", "onnx"),
               ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime"))
-FORMATS: dict[str, Format] = {f.name: f for f in (TFLITE, ONNX)}
+# OpenVINO IR from the ONNX model (fp32) or from its static QDQ int8 model (int8: FakeQuantize, int8 kernels on CPU)
+OPENVINO = Format("openvino", ".xml", "openvino", "edgetl.export.formats.openvino", ("openvino",),
+                  ("tensorflow", "keras", "tf2onnx", "onnx", "openvino"),
+                  ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "openvino"),
+                  companions=(".bin",))
+FORMATS: dict[str, Format] = {f.name: f for f in (TFLITE, ONNX, OPENVINO)}
 
 TARGETS: dict[str, Target] = {t.name: t for t in (
     Target(TFLITE, "fp32", False, False, False, "float32", "float32, the reference"),
@@ -136,6 +152,9 @@ TARGETS: dict[str, Target] = {t.name: t for t in (
     Target(ONNX, "fp32", False, False, False, "float32", "float32, the reference"),
     Target(ONNX, "fp16", True, False, False, "float32", "float16 weights and compute, float32 I/O (GPU providers)"),
     Target(ONNX, "int8", True, True, False, "float32", "static QDQ int8, per-channel weights"),
+    Target(OPENVINO, "fp32", False, False, False, "float32", "OpenVINO IR (model.xml + model.bin), float32"),
+    Target(OPENVINO, "int8", True, True, False, "float32", "OpenVINO IR of the static QDQ int8 ONNX model "
+           "(int8 kernels on x86 and Arm CPUs)"),
 )}
 DEFAULT_TARGETS = ("tflite:fp32", "tflite:fp16", "tflite:dynamic", "tflite:int8", "tflite:uint8", "onnx:fp32",
                    "onnx:int8")
@@ -161,3 +180,9 @@ def for_file(path: str, input_dtype: str | None = None, *, quantized_weights: st
     else:
         precision = quantized_weights or "fp32"
     return TARGETS.get(f"{fmt.name}:{precision}") or TARGETS.get(f"{fmt.name}:fp32")
+
+
+def artifact_files(path: str | Path) -> list[Path]:
+    """Every file of the artifact whose main file is ``path`` (itself, and its format's companions)."""
+    fmt = next((f for f in FORMATS.values() if str(path).lower().endswith(f.suffix)), None)
+    return fmt.files(path) if fmt is not None else [Path(path)]

@@ -45,6 +45,10 @@ def _analyze(p: Path, unsafe_keras: bool) -> ModelReport:
         from .graph_stats import analyze_keras
 
         return analyze_keras(p, unsafe=unsafe_keras)
+    if suffix == ".xml":
+        raise ConfigError(f"{p}: an OpenVINO IR; edgetl inspects the ONNX model it was converted from (the run's "
+                          "model_fp32.onnx or model_int8.onnx: the same graph), and benchmarks the IR itself with "
+                          "'edgetl bench RUN --device host-openvino'.")
     raise ConfigError(f"{p}: edgetl inspects .tflite, .onnx and .keras files; got {suffix!r}.")
 
 

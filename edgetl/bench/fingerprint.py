@@ -27,7 +27,7 @@ def machine_info() -> dict[str, Any]:
     from importlib import metadata
 
     versions = {}
-    for dist in ("numpy", "ai-edge-litert", "tflite-runtime", "onnxruntime", "onnxruntime-gpu", "edgetl"):
+    for dist in ("numpy", "ai-edge-litert", "tflite-runtime", "onnxruntime", "onnxruntime-gpu", "openvino", "edgetl"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

@@ -56,8 +56,11 @@ def latency_text(b: dict[str, Any], row: dict[str, Any]) -> str:
 
 
 def _files(model: Path) -> list[Path]:
-    """The model, its sidecar contract and the labels beside it: what the device needs."""
-    side = [model.with_name(model.name + ".json"), model.parent / "labels.txt"]
+    """The model (with its format's companion files), its sidecar contract and the labels beside it: what the
+    device needs."""
+    from ..targets import artifact_files
+
+    side = [*artifact_files(model)[1:], model.with_name(model.name + ".json"), model.parent / "labels.txt"]
     return [model, *[p for p in side if p.is_file()]]
 
 

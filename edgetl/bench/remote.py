@@ -94,6 +94,10 @@ class SSHTarget:
 
     def run_worker(self, model: Path, threads: int, eval_path: Path | None, settings: dict[str, Any],
                    timeout_s: float) -> dict[str, Any]:
+        from ..targets import artifact_files
+
+        for part in artifact_files(model)[1:]:  # an OpenVINO IR's weights, before the XML that names them
+            self.put(part, part.name)
         remote_model = self.put(model, model.name)
         side = model.with_name(model.name + ".json")
         if side.is_file():

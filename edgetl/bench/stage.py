@@ -29,7 +29,7 @@ class BenchStage:
         self.accuracy_budget = accuracy_budget
 
     def tool_versions(self) -> Mapping[str, str]:
-        return {**library_versions("ai-edge-litert", "onnxruntime", "onnxruntime-gpu", "numpy"),
+        return {**library_versions("ai-edge-litert", "onnxruntime", "onnxruntime-gpu", "openvino", "numpy"),
                 "machine": f"{platform.machine()} {platform.processor() or _cpu_model()}"}
 
     def run(self, inputs: Mapping[str, Artifact], config: BenchConfig, ctx: RunContext) -> dict[str, Artifact]:

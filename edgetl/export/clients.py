@@ -64,7 +64,9 @@ def check(path: Path, clf: Any, items: Any, names: list[str], edgetl_top1: np.nd
         if path.suffix == ".tflite":
             return [_mediapipe_text(path, items, edgetl_top1) if text
                     else _mediapipe_image(path, items, names, edgetl_top1)]
-        return [_onnx_checker(path), _openvino(path, clf, items, edgetl_top1)]
+        if path.suffix == ".onnx":
+            return [_onnx_checker(path), _openvino(path, clf, items, edgetl_top1)]
+        return []  # an OpenVINO IR: edgetl's own runtime for it is OpenVINO, which verification already ran
 
 
 def warnings(rows: list[ClientCheck], target: Any, kind: str) -> list[str]:
@@ -91,6 +93,9 @@ def phone_note(target: Any, kind: str = "image") -> str:
     """Which apps and devices a target's file is for (``edgetl artifacts`` and the export report say it)."""
     if target.format.name == "onnx":
         return "ONNX Runtime (edgetl's runtime, a Pi, a Jetson) and OpenVINO; phone apps load the .tflite files"
+    if target.format.name == "openvino":
+        return ("OpenVINO (edgetl's runtime, Intel and Arm CPUs, Intel GPUs and NPUs): copy the .xml and the .bin "
+                "together; phone apps load the .tflite files")
     if kind == "text":
         return ("phone apps (MediaPipe TextClassifier: BERT inputs ids, mask, segment_ids; WordPiece vocabulary and "
                 "labels inside), edgetl's runtime, a Pi")

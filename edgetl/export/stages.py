@@ -107,7 +107,8 @@ class ExportStage:
         contract = load_contract(path).with_golden(golden_entries([Path(names[i]).name for i in pick], items,
                                                                   lambda xs: run_artifact(clf, xs), texts=text))
         atomic_write_json(sidecar_path(path), contract.to_dict())
-        report.update({"target": self.target.name, "file": path.name, "size_bytes": len(data),
+        files = self.target.format.files(path)
+        report.update({"target": self.target.name, "file": path.name, "size_bytes": sum(f.stat().st_size for f in files),
                        "convert_s": round(convert_s, 2), "backend": f"{clf.backend_name} {clf.backend_version}",
                        "providers": clf.providers, "ops": ops, "input": contract.to_dict()["input"],
                        "output": contract.to_dict()["output"]})
@@ -117,7 +118,8 @@ class ExportStage:
                 f"agreement {report['top1_agreement']:.4f} {report['reason']}")
         kind = self.target.format.name
         return {"model": Artifact.from_file(path, kind), "contract": Artifact.from_file(sidecar_path(path), "json"),
-                "report": Artifact.from_file(ctx.out_dir / "report.json", "json")}
+                "report": Artifact.from_file(ctx.out_dir / "report.json", "json"),
+                **{f"model{f.suffix}": Artifact.from_file(f, f.suffix[1:]) for f in files[1:]}}
 
     def _write_and_verify(self, fmt: Any, data: bytes, path: Path, inputs: Mapping[str, Artifact],
                           config: ExportConfig, ctx: RunContext, ref: Any
@@ -137,7 +139,7 @@ class ExportStage:
                                                  author=config.author, license=config.license,
                                                  version=inputs["model"].sha256[:12]))
         data = fmt.embed(data, contract.to_dict())
-        atomic_write_bytes(path, data)
+        fmt.write(path, data)
         atomic_write_json(sidecar_path(path), contract.to_dict())
         names, pixels, labels = self.shared.validation
         clf = Classifier.load(path)
@@ -310,12 +312,15 @@ class ExportStage:
         """A one-thread Classifier on candidate bytes (written next to the stage's files, with a contract)."""
         from ..runtime.classify import Classifier
 
+        from .formats import exporter
+
         tmp = ctx.out_dir / f".candidate-{'float' if float_model else 'int8'}{self.target.format.suffix}"
-        atomic_write_bytes(tmp, data)
+        exporter(self.target).write(tmp, data)
         try:
             return Classifier.load(tmp, threads=1, mean=0.0, std=1.0, labels=list(self.shared.labels))
         finally:
-            tmp.unlink(missing_ok=True)  # the interpreter holds the bytes
+            for f in self.target.format.files(tmp):
+                f.unlink(missing_ok=True)  # the interpreter holds the bytes
 
 
 

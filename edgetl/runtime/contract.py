@@ -284,8 +284,14 @@ def embedded_contract(path: Path, data: bytes) -> dict[str, Any] | None:
         raw = read_metadata(data, str(path)).get(CONTRACT_METADATA_NAME)
     elif path.suffix.lower() == ".onnx":
         raw = _onnx_metadata(path, data)
+    elif path.suffix.lower() == ".xml":
+        from .openvino_file import read_ir
+
+        v = read_ir(data, str(path)).info.get("contract")
+        raw = v.encode() if v else None
     else:
-        raise ConfigError(f"{path}: unknown model format {path.suffix!r}; edgetl runs .tflite and .onnx files.")
+        raise ConfigError(f"{path}: unknown model format {path.suffix!r}; edgetl runs .tflite, .onnx and OpenVINO "
+                          ".xml files.")
     if raw is None:
         return None
     return parse_json(f"{path} (embedded)", raw, "embedded contract")

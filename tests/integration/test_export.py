@@ -17,7 +17,7 @@ pytest.importorskip("ai_edge_litert")
 EVERY = tuple(t for t in TARGETS if TARGETS[t].activation_bits == 8)
 # the fast suite's share: a float file, a calibrated TFLite file phone apps load, a calibrated ONNX file; the slow
 # suite exports the rest into the same run folder (the export stage reuses these three)
-FAST = ("tflite:fp32", "tflite:uint8", "onnx:int8")
+FAST = ("tflite:fp32", "tflite:uint8", "onnx:int8", "openvino:int8")  # openvino:int8 reuses onnx:int8's QDQ model
 OPTIONS = dict(calibration_images=8, golden_images=2, accuracy_budget=100.0,
                sensitivity_images=0)  # the sensitivity table has its own test below
 
@@ -42,12 +42,14 @@ def test_every_target_exists_verified_and_described(exported_every: list[dict], 
     assert [r["target"] for r in exported] == list(EVERY)
     for r in exported:
         p = Path(r["path"])
-        assert p.is_file() and p.stat().st_size == r["size_bytes"] and p.suffix == TARGETS[r["target"]].format.suffix
+        files = TARGETS[r["target"]].format.files(p)  # an OpenVINO IR: model.xml and its weights model.bin
+        assert all(f.is_file() for f in files) and sum(f.stat().st_size for f in files) == r["size_bytes"]
+        assert p.suffix == TARGETS[r["target"]].format.suffix
         assert r["status"] in ("ok", "uncertain", "over budget"), r
         agreeing = r["top1_agreement"] * r["images"]  # a fraction of the verified images
         assert r["images"] >= 3 and abs(agreeing - round(agreeing)) < 1e-6 and r["ops"]
     by = {r["target"]: r for r in exported}
-    for t in ("tflite:fp32", "onnx:fp32"):
+    for t in ("tflite:fp32", "onnx:fp32", "openvino:fp32"):
         assert by[t]["status"] == "ok" and by[t]["top1_agreement"] == 1.0 and by[t]["max_abs_diff"] < 1e-4
     assert by["tflite:uint8"]["input"]["dtype"] == "uint8" and by["tflite:int8"]["input"]["dtype"] == "int8"
     assert by["tflite:uint8"]["input"]["quantization"]["scale"] == pytest.approx(1.0, rel=0.02)
@@ -63,7 +65,7 @@ def test_every_target_exists_verified_and_described(exported_every: list[dict], 
     assert not any("Flex" in op for r in exported for op in r["ops"])
     report = json.loads((tiny_run / "export_report.json").read_text())
     assert len(report["artifacts"]) == len(EVERY) and (tiny_run / "export_report.md").is_file()
-    for t in ("tflite:int8", "tflite:uint8", "onnx:int8"):  # every calibrated artifact gets the range audit
+    for t in ("tflite:int8", "tflite:uint8", "onnx:int8", "openvino:int8"):  # every calibrated artifact: range audit
         ranges = by[t]["calibration"]["ranges"]
         assert ranges["tensors_checked"] > 0 and ranges["heldback_inputs"] >= 3, (t, ranges)
         wr = by[t]["calibration"]["weight_rounding"]  # on by default for image models; the report names the pick
@@ -165,6 +167,24 @@ def test_contract_is_embedded_and_in_the_sidecar(exported: list[dict]) -> None:
         assert emb is not None and emb["labels"] == side["labels"] == ["cyan", "magenta", "yellow"]
         assert emb["input"] == side["input"] and emb["source"]["keras_model_sha256"] == side["source"]["keras_model_sha256"]
         assert len(side["golden"]) == 2 and "jpeg_base64" in side["golden"][0]
+
+
+def test_an_openvino_ir_is_published_and_handed_off_as_its_two_files(exported: list[dict], tiny_run: Path) -> None:
+    from edgetl.bench.handoff import steps
+    from edgetl.runs import list_artifacts
+
+    ir = next(r for r in exported if r["target"] == "openvino:int8")
+    pub = tiny_run / "artifacts"
+    assert (pub / "model_int8.xml").is_file() and (pub / "model_int8.bin").is_file()
+    row = next(a for a in list_artifacts(tiny_run) if a["target"] == "openvino:int8")
+    assert row["size_bytes"] == ir["size_bytes"] > (pub / "model_int8.xml").stat().st_size
+    scp = next(s for s in steps({"access": {"kind": "ssh", "host": "pi"}}, pub / "model_int8.xml", {"threads": 1})
+               if s.startswith("scp"))
+    assert "model_int8.bin" in scp and "model_int8.xml.json" in scp
+    # the int8 IR is the QDQ model's: FakeQuantize layers, and the same weight rounding was reported for both
+    assert "FakeQuantize" in ir["ops"]
+    onnx_rounding = next(r for r in exported if r["target"] == "onnx:int8")["calibration"]["weight_rounding"]
+    assert ir["calibration"]["weight_rounding"]["chosen"] == onnx_rounding["chosen"]
 
 
 def test_runtime_selftest_passes_and_catches_corruption(exported: list[dict], tmp_path: Path) -> None:
@@ -364,6 +384,8 @@ def check_clients(exported: list[dict]) -> None:
             else:
                 assert mp["status"] == "ok" and mp["agreement"] >= 0.99 and mp["items"] == r["images"], (r["target"], mp)
                 assert mp["own_resize_agreement"] is not None
+        elif r["path"].endswith(".xml"):  # an OpenVINO IR: OpenVINO is edgetl's runtime for it (verification)
+            assert rows == {} and "OpenVINO" in r["use"] and r["backend"].startswith("openvino "), r
         else:
             assert rows["onnx.checker (full_check)"]["status"] == "ok", r["target"]
             ov = rows["openvino CPU"]

@@ -22,7 +22,7 @@ def test_every_builtin_profile_loads_and_documents_itself() -> None:
         assert p.name == n and p.description
         if p.emulated:  # an emulator has no hardware to describe and no published figures
             assert p.access.kind == "none" and "arm64_box.py" in p.description, n
-        elif n not in ("host-cpu", "host-onnx", "cuda-gpu"):
+        elif n not in ("host-cpu", "host-onnx", "host-openvino", "cuda-gpu"):
             assert p.sources and p.hardware, n  # published figures carry their sources
     assert load_profile("coral-usb").needs_full_int8 and load_profile("coral-usb").delegate == "edgetpu"
     assert load_profile("cuda-gpu").providers == ("CUDAExecutionProvider",)

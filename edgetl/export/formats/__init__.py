@@ -21,6 +21,9 @@ class Exporter(Protocol):
     def embed(self, data: bytes, contract: dict[str, Any]) -> bytes:
         """The bytes with the contract embedded in the file's own metadata."""
 
+    def write(self, path: Path, data: bytes) -> None:
+        """Write the artifact at ``path`` (and its format's companion files beside it), each atomically."""
+
     def probe(self, path: Path, data: bytes) -> Any:
         """A runtime backend on the bytes (input and output shapes, dtypes, quantization)."""
 

@@ -15,15 +15,35 @@ def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list
 
     proto = _float(inputs, cfg)
     if target.precision == "int8":
-        proto = quantize_onnx(proto, mode="dynamic" if inputs.kind == "text" else cfg.onnx_int8_mode,
-                              pixels=inputs.calibration, per_channel=cfg.onnx_per_channel,
-                              round_weights=rounds_weights(inputs, cfg),
-                              summary=inputs.rounding.setdefault(target.name, {}))
+        proto = int8_proto(inputs, cfg, inputs.rounding.setdefault(target.name, {}))
     elif target.precision == "fp16":
         proto = to_float16(proto)
     elif target.precision != "fp32":
         raise ValueError(f"no ONNX exporter for precision {target.precision!r}")
     return proto.SerializeToString(), sorted({n.op_type for n in proto.graph.node})
+
+
+def int8_proto(inputs: Any, cfg: ExportConfig, summary: dict[str, Any]) -> Any:
+    """The run's int8 ONNX model (static QDQ for images, dynamic for text), quantized once per export and shared
+    with the formats converted from it (OpenVINO IR); ``summary`` gets what the weight rounding chose."""
+    from ...quantize.onnx_ptq import quantize_onnx
+
+    cache = inputs.__dict__.setdefault("_onnx_int8", {})
+    key = (cfg.opset, cfg.onnx_int8_mode, cfg.onnx_per_channel, rounds_weights(inputs, cfg))
+    if key not in cache:
+        got: dict[str, Any] = {}
+        cache[key] = (quantize_onnx(_float(inputs, cfg), mode="dynamic" if inputs.kind == "text"
+                                    else cfg.onnx_int8_mode, pixels=inputs.calibration,
+                                    per_channel=cfg.onnx_per_channel, round_weights=rounds_weights(inputs, cfg),
+                                    summary=got), got)
+    summary.update(cache[key][1])
+    return cache[key][0]
+
+
+def write(path: Path, data: bytes) -> None:
+    from ...artifacts import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
 
 
 def ops(data: bytes) -> list[str]:
@@ -56,6 +76,11 @@ def probe(path: Path, data: bytes) -> Any:
     from ...runtime.backends.onnx import OnnxBackend
 
     return OnnxBackend(path, data)
+
+
+def float_proto(inputs: Any, cfg: ExportConfig) -> Any:
+    """The float ONNX model of this run (shared with the formats converted from it)."""
+    return _float(inputs, cfg)
 
 
 def _float(inputs: Any, cfg: ExportConfig) -> Any:

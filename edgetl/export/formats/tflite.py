@@ -9,6 +9,12 @@ from ...config import ExportConfig
 from ...targets import Target
 
 
+
+def write(path: Path, data: bytes) -> None:
+    from ...artifacts import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
+
 def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list[str]]:
     if target.calibrated and rounds_weights(inputs, cfg):
         data = _rounded(inputs, target, cfg, [], summary=inputs.rounding.setdefault(target.name, {}))

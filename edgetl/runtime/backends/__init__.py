@@ -1,4 +1,4 @@
-"""Inference backends behind one small interface: LiteRT (or tflite-runtime) and ONNX Runtime."""
+"""Inference backends behind one small interface: LiteRT (or tflite-runtime), ONNX Runtime and OpenVINO."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ class Runtime:
 RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
     Runtime("litert", ".tflite", "edgetl.runtime.backends.litert:LiteRTBackend", ("litert", "tflite-runtime")),
     Runtime("onnxruntime", ".onnx", "edgetl.runtime.backends.onnx:OnnxBackend", ("onnxruntime",)),
+    Runtime("openvino", ".xml", "edgetl.runtime.backends.openvino:OpenVinoBackend", ("openvino",)),
 )}
 
 
