@@ -35,7 +35,8 @@ def load(name: str) -> Any | None:
 def machine(m: Any) -> str:
     if isinstance(m, dict):
         v = m.get("versions", {})
-        libs = ", ".join(f"{k} {v[k]}" for k in ("ai-edge-litert", "onnxruntime", "onnxruntime-gpu") if k in v)
+        libs = ", ".join(f"{k} {v[k]}" for k in ("ai-edge-litert", "onnxruntime", "onnxruntime-gpu", "openvino")
+                         if k in v)
         return f"{m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('os', '')}, Python {m.get('python', '?')}" + (
             f"; {libs}" if libs else "")
     return str(m)
@@ -182,6 +183,56 @@ def headline() -> str:
 def _probe_moved(r: dict[str, Any]) -> bool:
     a, b = r.get("speed_probe_ms"), (r.get("speed_probe_ms_repeat") or [None])[0]
     return bool(a and b and abs(b / a - 1) > 0.03)
+
+
+def openvino_vs_ort() -> str:
+    d = load("openvino_vs_ort.json")
+    out = ["## OpenVINO IR against ONNX Runtime: the same float and int8 models on this CPU\n"]
+    if d is None:
+        return out[0] + missing("openvino_vs_ort.json", "python benchmarks/openvino_vs_ort.py RUN_DIR")
+    out.append(source("openvino_vs_ort.json", "benchmarks/openvino_vs_ort.py", d) + "\n")
+    m = d["model"]
+    out.append(f"The run: {m['backbone']} {m['alpha']}/{m['input_size']}, {m['strategy']}. `openvino:int8` is converted "
+               "from the very QDQ model that `onnx:int8` is (the same calibration and weight rounding): the rows differ "
+               "only in the runtime. Accuracy from the export's verification (validation chooses; test is reported "
+               "only); points are against the Keras model. Compute layers in int8: what each runtime really runs "
+               "on this CPU (OpenVINO's compiled model; ONNX Runtime's optimized graph).\n")
+    out.append("| target | val top-1 (drop pts) | test top-1 (drop pts) | size MB | compute layers in int8 | kernels |")
+    out.append("|---|---|---|---|---|---|")
+    for r in d["exports"]:
+        g, o = r.get("openvino_graph") or {}, r.get("onnxruntime_graph") or {}
+        if g:
+            by = g["compute_layers_by_precision"]
+            q = sum(v for k, v in by.items() if k in ("i8", "u8"))
+            layers = f"{q} of {sum(by.values())}"
+            kern = ", ".join(f"{k} x{v}" for k, v in sorted(g["kernels"].items(), key=lambda kv: -kv[1])[:3])
+        elif o:
+            layers, kern = f"{o['integer']} of {o['integer'] + o['float']}", "-"
+        else:
+            layers, kern = "0 (float model)", "-"
+        out.append(f"| {r['target']} | {r['val_top1']:.4f} ({r['val_drop_points']:+.2f}) | {f(r['test_top1'], 4)} "
+                   f"({f(r['test_drop_points'])}) | {r['size_bytes'] / 1e6:.2f} | {layers} | {kern} |")
+    out.append("")
+    n = len(d["bench"])
+    out.append(f"Latency (`edgetl bench`, devices host-onnx and host-openvino), the whole table measured {n} times one "
+               "after the other; p50 of each run, and whether the protocol called it reliable:\n")
+    out.append("| target | device | threads | " + " | ".join(f"run {i + 1} p50 ms (reliable)" for i in range(n))
+               + " | int8 / fp32 p50, run 1 |")
+    out.append("|---|---|---|" + "---|" * n + "---|")
+    first = {(r["target"], r["threads"]): r for r in d["bench"][0] if r["status"] == "ok"}
+    for r in d["bench"][0]:
+        if r["status"] != "ok":
+            continue
+        again = [next((x for x in rep if (x["target"], x["threads"]) == (r["target"], r["threads"])), {})
+                 for rep in d["bench"]]
+        cells = " | ".join(f"{f(x.get('p50_ms'), 3)} ({x.get('reliable')})" for x in again)
+        fp = first.get((r["target"].replace("int8", "fp32"), r["threads"]))
+        ratio = f"{r['p50_ms'] / fp['p50_ms']:.2f}" if r["target"].endswith("int8") and fp else "-"
+        out.append(f"| {r['target']} | {r['device']} | {r['threads']} | {cells} | {ratio} |")
+    out.append(f"\nOpenVINO's CPU: {d['exports'][-1].get('openvino_graph', {}).get('cpu', '?')}, capabilities "
+               f"{', '.join(d['exports'][-1].get('openvino_graph', {}).get('cpu_capabilities', []))}. edgetl pins "
+               "OpenVINO's inference precision to f32: its default on a CPU with BF16 is bf16 for a float IR.")
+    return "\n".join(out) + "\n"
 
 
 def runtime_overhead() -> str:
@@ -872,7 +923,7 @@ def with_blocks(name: str, text: str) -> str:
     return text
 
 
-SECTIONS: list[Callable[[], str]] = [main_job, text_main_job, text_sweep, headline, runtime_overhead, runtime_only, selective,
+SECTIONS: list[Callable[[], str]] = [main_job, text_main_job, text_sweep, headline, openvino_vs_ort, runtime_overhead, runtime_only, selective,
                                      quant_matrix, clients, arm64_box, onnx_calibration_memory,
                                      cached_features, ray_features, gpu, loopback, lite_import, estimator, fuzz]
 

@@ -91,9 +91,9 @@ def text_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # the fast suite's text exports: a float file, and the two calibrated or quantized ones; the slow suite adds
-# tflite:dynamic and onnx:fp32 to the same run (the three stages above are reused)
+# tflite:dynamic, onnx:fp32 and the OpenVINO IRs to the same run (the three stages above are reused)
 FAST = ("tflite:fp32", "tflite:int8", "onnx:int8")
-EVERY = ("tflite:fp32", "tflite:dynamic", "tflite:int8", "onnx:fp32", "onnx:int8")
+EVERY = ("tflite:fp32", "tflite:dynamic", "tflite:int8", "onnx:fp32", "onnx:int8", "openvino:fp32", "openvino:int8")
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +133,7 @@ def test_every_artifact_matches_keras_and_carries_its_tokenizer(text_run: Path) 
 def test_the_other_text_artifacts_match_keras_too(text_every: Path) -> None:
     rows = _rows(text_every)
     assert set(rows) == set(EVERY) and rows["tflite:dynamic"]["status"] == "ok"
-    _check(text_every, rows, ("model_dynamic.tflite", "model_fp32.onnx"))
+    _check(text_every, rows, ("model_dynamic.tflite", "model_fp32.onnx", "model_fp32.xml", "model_int8.xml"))
 
 
 def _rows(run: Path) -> dict:
@@ -143,13 +143,15 @@ def _rows(run: Path) -> dict:
 def _check(run: Path, rows: dict, files: tuple[str, ...]) -> None:
     from edgetl.runtime import Classifier, TextClassifier
 
-    for t in ("tflite:fp32", "onnx:fp32"):
+    for t in ("tflite:fp32", "onnx:fp32", "openvino:fp32"):
         if t in rows:
             assert rows[t]["status"] == "ok" and rows[t]["top1_agreement"] == 1.0 and rows[t]["max_abs_diff"] < 1e-4
     for t, r in rows.items():  # the clients (issue 31): OpenVINO on the ONNX files, MediaPipe's TextClassifier on
         got = {c["client"]: c for c in r["clients"]}  # the TFLite files (their BERT form: ids, mask, segment_ids)
         if t.startswith("onnx"):
             assert got["onnx.checker (full_check)"]["status"] == "ok" and got["openvino CPU"]["agreement"] >= 0.99
+        elif t.startswith("openvino"):  # OpenVINO is the IR's own runtime: verification ran in it
+            assert got == {} and r["backend"].startswith("openvino ") and r["top1_agreement"] >= 0.9, r
         else:
             mp = got["mediapipe TextClassifier"]
             assert mp["status"] == "ok" and mp["agreement"] >= 0.99 and mp["items"] == r["images"], (t, mp)

@@ -57,6 +57,8 @@ def test_an_ir_runs_in_edgetls_runtime_with_its_embedded_contract(tmp_path: Path
     assert clf.backend_name == "openvino" and clf.labels == ("left", "right")
     img = np.random.default_rng(1).integers(0, 256, (4, 4, 3), dtype=np.uint8)
     assert np.allclose(clf.scores(img), _expected(img), atol=1e-5)
+    with clf._backend() as b:  # OpenVINO's own default is bf16 on CPUs with AVX-512 BF16 or AMX: pinned to f32
+        assert str(b._compiled.get_property("INFERENCE_PRECISION_HINT")) == "<Type: 'float32'>"
 
 
 def test_weights_of_another_export_are_refused_not_run(tmp_path: Path) -> None:
