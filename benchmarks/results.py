@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -185,6 +186,11 @@ def _probe_moved(r: dict[str, Any]) -> bool:
     return bool(a and b and abs(b / a - 1) > 0.03)
 
 
+def _vs(drop: float) -> str:
+    """A drop (points below Keras) as a signed difference vs Keras: -0.71, or 0.00 for none."""
+    return "0.00" if abs(drop) < 0.005 else f"{-drop:+.2f}"
+
+
 def openvino_vs_ort() -> str:
     d = load("openvino_vs_ort.json")
     out = ["## OpenVINO IR against ONNX Runtime: the same float and int8 models on this CPU\n"]
@@ -197,7 +203,8 @@ def openvino_vs_ort() -> str:
                "only in the runtime. Accuracy from the export's verification (validation chooses; test is reported "
                "only); points are against the Keras model. Compute layers in int8: what each runtime really runs "
                "on this CPU (OpenVINO's compiled model; ONNX Runtime's optimized graph).\n")
-    out.append("| target | val top-1 (drop pts) | test top-1 (drop pts) | size MB | compute layers in int8 | kernels |")
+    out.append("| target | val top-1 (pts vs Keras) | test top-1 (pts vs Keras) | size MB | compute layers in int8 | "
+               "kernels |")
     out.append("|---|---|---|---|---|---|")
     for r in d["exports"]:
         g, o = r.get("openvino_graph") or {}, r.get("onnxruntime_graph") or {}
@@ -210,8 +217,9 @@ def openvino_vs_ort() -> str:
             layers, kern = f"{o['integer']} of {o['integer'] + o['float']}", "-"
         else:
             layers, kern = "0 (float model)", "-"
-        out.append(f"| {r['target']} | {r['val_top1']:.4f} ({r['val_drop_points']:+.2f}) | {f(r['test_top1'], 4)} "
-                   f"({f(r['test_drop_points'])}) | {r['size_bytes'] / 1e6:.2f} | {layers} | {kern} |")
+        test = f"{r['test_top1']:.4f} ({_vs(r['test_drop_points'])})" if r.get("test_top1") is not None else "-"
+        out.append(f"| {r['target']} | {r['val_top1']:.4f} ({_vs(r['val_drop_points'])}) | {test} | "
+                   f"{r['size_bytes'] / 1e6:.2f} | {layers} | {kern} |")
     out.append("")
     n = len(d["bench"])
     out.append(f"Latency (`edgetl bench`, devices host-onnx and host-openvino), the whole table measured {n} times one "
@@ -229,6 +237,17 @@ def openvino_vs_ort() -> str:
         fp = first.get((r["target"].replace("int8", "fp32"), r["threads"]))
         ratio = f"{r['p50_ms'] / fp['p50_ms']:.2f}" if r["target"].endswith("int8") and fp else "-"
         out.append(f"| {r['target']} | {r['device']} | {r['threads']} | {cells} | {ratio} |")
+    rows = [r for rep in d["bench"] for r in rep if r["status"] == "ok"]
+    why: dict[str, int] = {}
+    for r in rows:
+        for part in (r.get("unreliable_reason") or "").split("; "):
+            if part:
+                key = re.sub(r"[+-]?\d+(\.\d+)?%", "N%", part.split(" (")[0].split(" while")[0])
+                key = re.sub(r"only \d+ of", "only K of", key)
+                why[key] = why.get(key, 0) + 1
+    out.append(f"\n{sum(r.get('reliable') is False for r in rows)} of {len(rows)} rows were marked unreliable by the "
+               "protocol; its reasons, with how many rows gave each: "
+               + "; ".join(f"{k} ({v})" for k, v in sorted(why.items(), key=lambda kv: -kv[1])) + ".")
     out.append(f"\nOpenVINO's CPU: {d['exports'][-1].get('openvino_graph', {}).get('cpu', '?')}, capabilities "
                f"{', '.join(d['exports'][-1].get('openvino_graph', {}).get('cpu_capabilities', []))}. edgetl pins "
                "OpenVINO's inference precision to f32: its default on a CPU with BF16 is bf16 for a float IR.")
