@@ -31,7 +31,7 @@ from edgetl.export.stages import ExportInputs
 
 run, images, method, chunked = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"
 cfg = ExportConfig(targets=("onnx:int8",), calibration_images=images)
-shared = ExportInputs(find_stage(Path(run), "train"), cfg)
+shared = ExportInputs.open(find_stage(Path(run), "train"), cfg)
 f, pixels = _float(shared, cfg), shared.calibration
 if not chunked:
     P._chunk = lambda n: n  # noqa: E731 - one chunk: what ONNX Runtime does without CalibStridedMinMax

@@ -293,7 +293,9 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
     for w in facts.get("warnings", []):
         note(f"warning: {w}")
     n_stages = 3 + (1 if config.bench else 0)
-    items = "texts" if facts.get("kind") == "text" else "images"
+    from .modality import get as get_modality
+
+    items = get_modality(facts.get("kind")).unit
     if config.smoke:
         note(SMOKE)
     note(f"[1/{n_stages}] train ({facts['backbone']}, {facts.get('data', {}).get('images', '?')} {items})")

@@ -13,9 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .modality import MODALITIES
+from .modality import get as get_modality
+
 SCHEMA = 1
-KINDS = ("image", "text")
+KINDS = tuple(MODALITIES)  # image, text
 PARTS = ("train", "val", "test")
+# where split.json keeps each kind's items: (key of a part's items, whether a part also lists rows of a data file)
+_ITEMS = {"image": ("{}", False), "text": ("{}_texts", True)}
 
 
 @dataclass(frozen=True)
@@ -43,11 +48,10 @@ class Split:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"root": self.root, "kind": self.kind}
         for p in PARTS:
-            if self.kind == "text":
+            key, has_rows = _ITEMS[self.kind]
+            if has_rows:
                 out[p] = list(self.rows.get(p, ()))
-                out[f"{p}_texts"] = list(self.items.get(p, ()))
-            else:
-                out[p] = list(self.items.get(p, ()))
+            out[key.format(p)] = list(self.items.get(p, ()))
             out[f"{p}_labels"] = list(self.labels.get(p, ()))
         return out
 
@@ -61,16 +65,17 @@ class Split:
             raise ValueError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
         items, labels, rows = {}, {}, {}
         for p in PARTS:
-            got = d.get(f"{p}_texts" if kind == "text" else p, [])
+            key, has_rows = _ITEMS[kind]
+            got = d.get(key.format(p), [])
             lab = d.get(f"{p}_labels", [])
             if p == "train" and not lab and got:  # image runs before train_labels was written
                 lab = [-1] * len(got)
             if not isinstance(got, list) or not all(isinstance(i, str) for i in got):
-                raise ValueError(f"{where}: {p} is not a list of {'texts' if kind == 'text' else 'paths'}")
+                raise ValueError(f"{where}: {key.format(p)} is not a list of {'texts' if has_rows else 'paths'}")
             if not isinstance(lab, list) or len(lab) != len(got) or not all(type(v) is int and v >= -1 for v in lab):
                 raise ValueError(f"{where}: {p}_labels does not give one class index per item")
             items[p], labels[p] = tuple(got), tuple(lab)
-            if kind == "text":
+            if has_rows:
                 r = d.get(p, [])
                 rows[p] = tuple(r) if isinstance(r, list) and all(type(v) is int for v in r) else ()
         return cls(kind, str(d.get("root", "")), items, labels, rows)
@@ -116,7 +121,7 @@ class TrainRecord:
 
     @property
     def items_word(self) -> str:
-        return "texts" if self.kind == "text" else "images"
+        return get_modality(self.kind).unit
 
     def metrics_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "kind": self.kind, "validation": self.validation,

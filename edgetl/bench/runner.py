@@ -32,12 +32,7 @@ class BenchArtifact:
     eval_paths: tuple[str, ...] = ()
     eval_labels: tuple[int, ...] = ()
     keras_agreement: float | None = None  # top-1 agreement with the Keras model, from export-time verification
-    eval_texts: bool = False  # eval_paths holds texts (a text model), not image paths
-
-    @property
-    def kind(self) -> str:
-        """The modality, as contracts name it."""
-        return "text" if self.eval_texts else "image"
+    kind: str = "image"  # the modality (edgetl.modality): a text model's eval_paths hold its texts
 
 
 def _keras_agreement(model: Path) -> float | None:
@@ -112,7 +107,7 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
                 c = load_contract(mp)
                 out.append(BenchArtifact(mp, target, p.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
                                          *_eval_items(split), _keras_agreement(mp),
-                                         eval_texts=split is not None and split.kind == "text"))
+                                         kind=split.kind if split is not None else "image"))
         elif p.is_file():
             try:
                 c = load_contract(p)
@@ -127,31 +122,41 @@ def collect(inputs: list[str]) -> list[BenchArtifact]:
             split = _split_of(c, p)
             out.append(BenchArtifact(p, target, p.parent.name, tuple(c.labels) if c else (), c.size if c else (0, 0),
                                      *_eval_items(split), keras_agreement=_keras_agreement(p),
-                                     eval_texts=split is not None and split.kind == "text"))
+                                     kind=split.kind if split is not None else "image"))
         else:
             raise ConfigError(f"{item!r} does not exist: pass model files (.tflite, .onnx) or edgetl run folders.")
     return out
 
 
 def eval_set(art: BenchArtifact, data_dir: str | None, max_images: int, cache: Path) -> Path | None:
-    """An npz of decoded eval pixels (and labels when the class names match) at the artifact's size."""
-    from ..data.images import decode_many
+    """An npz of the artifact's eval items, built as its modality says (``edgetl.modality``: ``bench_eval_set``)."""
+    from ..modality import get
 
     if art.size == (0, 0):
         return None
-    if art.eval_texts:
-        if data_dir:
-            raise ConfigError("--data gives images for image models; a text model is measured on its run's "
-                              "validation texts.")
-        n = min(len(art.eval_paths), max_images or len(art.eval_paths))
-        buf = io.BytesIO()
-        np.savez(buf, texts=np.array(art.eval_paths[:n], dtype=str), labels=np.asarray(art.eval_labels[:n]))
-        import hashlib
+    return get(art.kind).plugin("bench_eval_set")(art, data_dir, max_images, cache)
 
-        f = cache / ("eval-text-" + hashlib.sha256(buf.getvalue()).hexdigest()[:16] + ".npz")
-        if not f.is_file():
-            atomic_write_bytes(f, buf.getvalue())
-        return f
+
+def text_eval_set(art: BenchArtifact, data_dir: str | None, max_images: int, cache: Path) -> Path | None:
+    """An npz of a text model's validation texts and labels."""
+    if data_dir:
+        raise ConfigError("--data gives images for image models; a text model is measured on its run's "
+                          "validation texts.")
+    n = min(len(art.eval_paths), max_images or len(art.eval_paths))
+    buf = io.BytesIO()
+    np.savez(buf, texts=np.array(art.eval_paths[:n], dtype=str), labels=np.asarray(art.eval_labels[:n]))
+    import hashlib
+
+    f = cache / ("eval-text-" + hashlib.sha256(buf.getvalue()).hexdigest()[:16] + ".npz")
+    if not f.is_file():
+        atomic_write_bytes(f, buf.getvalue())
+    return f
+
+
+def image_eval_set(art: BenchArtifact, data_dir: str | None, max_images: int, cache: Path) -> Path | None:
+    """An npz of decoded eval pixels (and labels when the class names match) at the artifact's size."""
+    from ..data.images import decode_many
+
     if data_dir:
         from ..data.scan import scan
 

@@ -168,21 +168,25 @@ def location_options() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get(LOCATION))
 
 
+def _others(modality: str) -> list[str]:
+    from ..modality import MODALITIES
+
+    return [m for m in MODALITIES if m != modality]
+
+
 def train_key(config: TrainConfig, modality: str) -> dict:
     """What enters a train stage's cache key: every option but the locations and the other modality's options
     (so an image run's key is the same whatever a text option says, and the other way round)."""
-    other = "text" if modality == "image" else "image"
-    skip = set(location_options()) | set(only_for(other))
+    skip = set(location_options()) | {k for other in _others(modality) for k in only_for(other)}
     return {k: v for k, v in config.to_dict().items() if k not in skip}
 
 
 def refuse_other_modality(config: TrainConfig, modality: str) -> None:
     """Options of the other modality set for a ``modality`` run are refused, not silently ignored."""
-    other = "text" if modality == "image" else "image"
     default = TrainConfig(data=config.data)
-    changed = [k for k in only_for(other) if getattr(config, k) != getattr(default, k)]
+    changed = [k for other in _others(modality) for k in only_for(other) if getattr(config, k) != getattr(default, k)]
     if changed:
-        what = (f"{config.data!r} holds images and {config.backbone!r} is an image backbone" if modality == "image"
-                else f"{config.backbone!r} is a text encoder")
+        other = " or ".join(_others(modality))
         raise ConfigError(f"{', '.join(changed)} appl{'ies' if len(changed) == 1 else 'y'} to {other} training; "
-                          f"{what}. Remove {'it' if len(changed) == 1 else 'them'}.")
+                          f"this is {modality} training ({config.data!r}, backbone {config.backbone!r}). Remove "
+                          f"{'it' if len(changed) == 1 else 'them'}.")

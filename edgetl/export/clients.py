@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..modality import IMAGE, Modality
+
 AGREE_MIN = 0.99
 INSTALL = 'pip install "edgetl[clients]"'
 CLIENT_PACKAGES = ("mediapipe", "openvino", "onnx")
@@ -57,19 +59,18 @@ def versions() -> dict[str, str]:
 def check(path: Path, clf: Any, items: Any, names: list[str], edgetl_top1: np.ndarray) -> list[ClientCheck]:
     """Every client check that applies to the artifact at ``path``; ``items`` are what edgetl's runtime scored
     (decoded pixels or texts), ``names`` their photo paths (images), ``edgetl_top1`` its answers."""
+    from ..modality import get
     from ..runtime.quiet import native_stderr_quiet
 
-    text = clf.contract.kind == "text"
     with native_stderr_quiet():  # MediaPipe's and OpenVINO's C++ logs ("Created TensorFlow Lite XNNPACK ...") need -v
         if path.suffix == ".tflite":
-            return [_mediapipe_text(path, items, edgetl_top1) if text
-                    else _mediapipe_image(path, items, names, edgetl_top1)]
+            return [MEDIAPIPE[get(clf.contract.kind).mediapipe_task](path, items, names, edgetl_top1)]
         if path.suffix == ".onnx":
             return [_onnx_checker(path), _openvino(path, clf, items, edgetl_top1)]
         return []  # an OpenVINO IR: edgetl's own runtime for it is OpenVINO, which verification already ran
 
 
-def warnings(rows: list[ClientCheck], target: Any, kind: str) -> list[str]:
+def warnings(rows: list[ClientCheck], target: Any, modality: Modality) -> list[str]:
     """A line for each client that differs from edgetl's runtime, or refuses a file it should load."""
     out = []
     for r in rows:
@@ -79,31 +80,27 @@ def warnings(rows: list[ClientCheck], target: Any, kind: str) -> list[str]:
                        f"{100 * AGREE_MIN:.0f}% must agree)" + (f"; {r.detail}" if r.detail else ""))
         elif r.status == "differs":
             out.append(f"{r.client}: {r.detail}")
-        elif r.status == "refused" and not refusal_expected(target, kind):
+        elif r.status == "refused" and not refusal_expected(target, modality):
             out.append(f"{r.client} {r.version} refuses the file: {r.detail}")
     return out
 
 
-def refusal_expected(target: Any, kind: str) -> bool:
+def refusal_expected(target: Any, modality: Modality) -> bool:
     """MediaPipe and the Task Library take uint8 or float32 images: the int8-input image file is not for them."""
-    return target.format.name == "tflite" and target.io_dtype == "int8" and kind != "text"
+    return target.format.name == "tflite" and target.io_dtype == "int8" and modality.integer_io
 
 
-def phone_note(target: Any, kind: str = "image") -> str:
+def phone_note(target: Any, modality: Modality = IMAGE) -> str:
     """Which apps and devices a target's file is for (``edgetl artifacts`` and the export report say it)."""
     if target.format.name == "onnx":
         return "ONNX Runtime (edgetl's runtime, a Pi, a Jetson) and OpenVINO; phone apps load the .tflite files"
     if target.format.name == "openvino":
         return ("OpenVINO (edgetl's runtime, Intel and Arm CPUs, Intel GPUs and NPUs): copy the .xml and the .bin "
                 "together; phone apps load the .tflite files")
-    if kind == "text":
-        return ("phone apps (MediaPipe TextClassifier: BERT inputs ids, mask, segment_ids; WordPiece vocabulary and "
-                "labels inside), edgetl's runtime, a Pi")
-    if target.io_dtype == "int8":
+    if refusal_expected(target, modality):
         return ("edgetl's runtime, a Pi, a Coral; not phone apps: MediaPipe Tasks and the LiteRT Task Library "
                 "cannot load int8 input (use tflite:uint8 there)")
-    return ("phone apps (MediaPipe Tasks, LiteRT Task Library: metadata and labels inside), edgetl's runtime, "
-            "a Pi")
+    return modality.tflite_use
 
 
 def _missing(client: str, package: str) -> ClientCheck | None:
@@ -157,7 +154,7 @@ def _names_ok(model: Any, mp: Any, rgb: np.ndarray) -> bool:
     return bool(cats) and all(c.category_name for c in cats)
 
 
-def _mediapipe_text(path: Path, texts: Any, ours: np.ndarray) -> ClientCheck:
+def _mediapipe_text(path: Path, texts: Any, names: list[str], ours: np.ndarray) -> ClientCheck:
     client = "mediapipe TextClassifier"
     if (miss := _missing(client, "mediapipe")) is not None:
         return miss
@@ -205,3 +202,6 @@ def _openvino(path: Path, clf: Any, items: Any, ours: np.ndarray) -> ClientCheck
     run: Callable[[np.ndarray], Any] = compiled.create_infer_request().infer
     got = [int(np.argmax(np.asarray(run([clf.model_input(x)])[compiled.output(0)]))) for x in items]
     return _row(client, version, ours, got, detail=hint)
+
+
+MEDIAPIPE = {"ImageClassifier": _mediapipe_image, "TextClassifier": _mediapipe_text}  # Modality.mediapipe_task

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..runtime.contract import IMAGE_INPUT, Contract
+from ..modality import IMAGE, TEXT, Modality
 from ..targets import Target
 from ..train_record import TrainRecord
 
@@ -23,9 +24,9 @@ ONNX_INT8_GOLDEN_TOLERANCE = 0.25
 GOLDEN_POOL = 64  # golden items are the clearest answers among this many validation items
 
 
-def golden_tolerance(target: Target, kind: str = "image") -> float:
+def golden_tolerance(target: Target, modality: Modality = IMAGE) -> float:
     """How far a golden item's scores may move on another CPU before ``selftest()`` fails (top-1 must hold)."""
-    wide = target.name == "onnx:int8" or (kind == "text" and target.full_integer)
+    wide = target.name in ("onnx:int8", "openvino:int8") or (modality.wide_integer_tolerance and target.full_integer)
     return ONNX_INT8_GOLDEN_TOLERANCE if wide else GOLDEN_TOLERANCE
 
 
@@ -56,7 +57,7 @@ def make_contract(target: Target, backend: Any, *, size: int, labels: list[str],
             output_dtype=str(getattr(backend, "output_dtype", "float32")), tokenizer=tokenizer.to_dict(),
             mean=(0.0,), std=(1.0,),
             meta={"backbone": {"name": model["backbone"], "sequence_length": size}, "source": source,
-                  "versions": versions, "golden_tolerance": golden_tolerance(target, "text"),
+                  "versions": versions, "golden_tolerance": golden_tolerance(target, TEXT),
                   **({"card": card} if card else {})})
     return Contract(
         input_shape=tuple(int(x) for x in backend.input_shape), layout=IMAGE_INPUT["layout"],
@@ -107,19 +108,21 @@ def golden_jpegs(pixels: Any) -> tuple[list[str], np.ndarray]:
     return encoded, np.stack(decoded) if decoded else np.zeros((0,), np.uint8)
 
 
-def golden_entries(names: list[str], items: Any, score: Callable[[Any], np.ndarray], *, texts: bool = False
-                   ) -> list[dict]:
+def golden_entries(names: list[str], items: Any, score: Callable[[Any], np.ndarray], *,
+                   encode: Callable[[Any], tuple[list[dict[str, Any]], Any]]) -> list[dict]:
     """Expected outputs for a few validation items, with their text or their image (a JPEG), for ``selftest``;
-    ``score`` runs the artifact on a batch of items."""
-    encoded: list[str] | None = None
-    if not texts:
-        encoded, items = golden_jpegs(items)
-    out = []
-    for k, (name, s) in enumerate(zip(names, score(items))):
-        e: dict[str, Any] = {"name": name, "top1": int(np.argmax(s)), "scores": [round(float(v), 6) for v in s]}
-        if encoded is None:
-            e["text"] = str(items[k])
-        else:
-            e["jpeg_base64"] = encoded[k]
-        out.append(e)
-    return out
+    ``score`` runs the artifact on a batch of items; ``encode`` (the modality's ``golden_fields``) gives each
+    item's stored fields and the items as ``selftest`` will read them back."""
+    fields, items = encode(items)
+    return [{"name": name, "top1": int(np.argmax(s)), "scores": [round(float(v), 6) for v in s], **f}
+            for name, s, f in zip(names, score(items), fields)]
+
+
+def jpeg_fields(pixels: Any) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """Golden photos as JPEG fields, and the pixels edgetl's decoder reads back from them."""
+    encoded, px = golden_jpegs(pixels)
+    return [{"jpeg_base64": e} for e in encoded], px
+
+
+def text_fields(texts: Any) -> tuple[list[dict[str, Any]], Any]:
+    return [{"text": str(t)} for t in texts], texts

@@ -26,7 +26,7 @@ def export_run(train_dir: Path, run_dir: Path, config: ExportConfig, *,
     from .inputs import ExportInputs
     from .stages import ExportStage, ReferenceStage
 
-    shared = ExportInputs(train_dir, config)
+    shared = ExportInputs.open(train_dir, config)
     model = Artifact.from_file(train_dir / "model.keras", "keras")
     split = Artifact.from_file(train_dir / "split.json", "json")
     ref = run_stage(ReferenceStage(shared), {"model": model, "split": split}, config, run_dir,

@@ -83,8 +83,8 @@ class ExportStage:
         ref = np.load(inputs["reference"].path)
         data, clf, report, scores = self._write_and_verify(fmt, data, path, inputs, config, ctx, ref)
         extra: dict[str, Any] = {}
-        text = self.shared.kind == "text"
-        if self.target.calibrated and self.target.activation_bits == 8 and not text \
+        modality = self.shared.modality
+        if self.target.calibrated and self.target.activation_bits == 8 and modality.selective \
                 and (config.sensitivity_images or config.selective):
             extra = self._quantization_checks(fmt, config, ctx, report, clf, ref["probs"], scores)
             if extra.get("selective", {}).get("chosen"):
@@ -94,7 +94,7 @@ class ExportStage:
             extra.get("selective", {}).pop("_bytes", None)
         report.update(extra)
         warns = self._calibration_report(fmt, config, report, data) if self.target.calibrated else []
-        advice = over_budget_warning(self.target, report, config, str(ctx.run_dir), selective=not text)
+        advice = over_budget_warning(self.target, report, config, str(ctx.run_dir), selective=modality.selective)
         clients = self._clients(path, clf, scores, report)
         if self.target.calibrated or advice or clients:
             report["warnings"] = warns + ([advice] if advice else []) + clients
@@ -105,7 +105,8 @@ class ExportStage:
         pick = golden_indices(scores, min(config.golden_images, len(names)))  # clear answers, not near-ties
         items = pixels[pick] if isinstance(pixels, np.ndarray) else [pixels[i] for i in pick]
         contract = load_contract(path).with_golden(golden_entries([Path(names[i]).name for i in pick], items,
-                                                                  lambda xs: run_artifact(clf, xs), texts=text))
+                                                                  lambda xs: run_artifact(clf, xs),
+                                                                  encode=self.shared.golden_fields))
         atomic_write_json(sidecar_path(path), contract.to_dict())
         files = self.target.format.files(path)
         report.update({"target": self.target.name, "file": path.name, "size_bytes": sum(f.stat().st_size for f in files),
@@ -266,8 +267,8 @@ class ExportStage:
         names, items, _ = self.shared.validation
         rows = check(path, clf, items, names, scores.argmax(1))
         report["clients"] = [r.to_dict() for r in rows]
-        report["use"] = phone_note(self.target, self.shared.kind)
-        out = warnings(rows, self.target, self.shared.kind)
+        report["use"] = phone_note(self.target, self.shared.modality)
+        out = warnings(rows, self.target, self.shared.modality)
         if self.target.name == "onnx:int8":  # the graph ONNX Runtime really runs here
             from .ort_graph import graph_report
 

@@ -29,6 +29,12 @@ _INPUT_KEYS = ("name", "shape", "layout", "dtype", "color", "range", "mean", "st
 _OUTPUT_KEYS = ("shape", "kind", "dtype", "quantization")
 
 
+# what each kind of model takes, as its contract says (the runtime's copy of edgetl.modality's names: the runtime
+# folder is vendored alone): (layouts, the first the default; input rank; whether it needs a tokenizer)
+GOLDEN_TEXT_KEY = "text"  # a text model's golden item keeps its text under this key
+KIND_INPUTS = {"image": (("NHWC", "NCHW"), 4, False), "text": (("TOKENS",), 2, True)}
+
+
 @dataclass(frozen=True)
 class Contract:
     """Input and output contract of one model file, written and read by this class alone.
@@ -79,7 +85,7 @@ class Contract:
     def size(self) -> tuple[int, int]:
         """(height, width) of the model input."""
         s = self.input_shape
-        if self.kind == "text":
+        if self.layout == "TOKENS":
             return (s[-1], 1)  # tokens: the sequence length
         return (s[1], s[2]) if self.layout == "NHWC" else (s[2], s[3])
 
@@ -99,9 +105,10 @@ class Contract:
         def quant(scale: float | None, zp: int) -> dict[str, Any] | None:
             return {"scale": scale, "zero_point": zp} if scale else None
 
-        inp: dict[str, Any] = {"name": "image" if self.kind == "image" else "tokens", "shape": list(self.input_shape),
+        tokens = self.layout == "TOKENS"
+        inp: dict[str, Any] = {"name": "tokens" if tokens else "image", "shape": list(self.input_shape),
                                "layout": self.layout, "dtype": self.input_dtype}
-        if self.kind == "image":
+        if not tokens:
             inp.update({k: v for k, v in IMAGE_INPUT.items() if k not in ("layout", "mean", "std", "resize")})
             inp.update(mean=list(self.mean), std=list(self.std), resize=self.resize)
             if self.mean != (0.0, 0.0, 0.0) or self.std != (1.0, 1.0, 1.0):
@@ -138,17 +145,17 @@ class Contract:
             if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
                 raise TypeError("labels must be a list of strings")
             kind = str(d.get("kind", "image"))
-            if kind not in ("image", "text"):
+            if kind not in KIND_INPUTS:
                 raise ValueError(f"kind {kind!r}")
-            layout = str(inp.get("layout", "NHWC" if kind == "image" else "TOKENS")).upper()
-            if layout not in (("NHWC", "NCHW") if kind == "image" else ("TOKENS",)):
+            layouts, rank, needs_tokenizer = KIND_INPUTS[kind]
+            layout = str(inp.get("layout", layouts[0])).upper()
+            if layout not in layouts:
                 raise ValueError(f"layout {layout!r} for a {kind} model")
             shape = tuple(int(x) for x in inp["shape"])
-            if (kind == "image" and len(shape) != 4) or (kind == "text" and len(shape) != 2) or not shape \
-                    or min(shape) < 1:
+            if len(shape) != rank or min(shape) < 1:
                 raise ValueError(f"input shape {list(shape)}")
             tok = inp.get("tokenizer")
-            if tok is not None and not isinstance(tok, dict) or (kind == "text" and tok is None):
+            if tok is not None and not isinstance(tok, dict) or (needs_tokenizer and tok is None):
                 raise TypeError("a text model's contract needs a tokenizer object")
             known = {"schema", "kind", "format", "precision", "input", "output", "labels"}
             _check_bounds(d, labels)
@@ -244,7 +251,8 @@ def _check_golden(g: Any, i: int, n_labels: int) -> None:
     for key in GOLDEN_IMAGE_KEYS:
         if key in g and (not isinstance(g[key], str) or len(g[key]) > MAX_GOLDEN_PNG_CHARS):
             raise ValueError(f"golden entry {i}: {key} must be a string of at most {MAX_GOLDEN_PNG_CHARS:,} characters")
-    if "text" in g and (not isinstance(g["text"], str) or len(g["text"]) > MAX_GOLDEN_TEXT_CHARS):
+    if GOLDEN_TEXT_KEY in g and (not isinstance(g[GOLDEN_TEXT_KEY], str)
+                                 or len(g[GOLDEN_TEXT_KEY]) > MAX_GOLDEN_TEXT_CHARS):
         raise ValueError(f"golden entry {i}: text must be a string of at most {MAX_GOLDEN_TEXT_CHARS:,} characters")
 
 

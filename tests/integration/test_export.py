@@ -91,7 +91,7 @@ def test_range_audit_names_tensors_that_held_back_inputs_push_past_a_narrow_cali
     from edgetl.quantize.ranges import onnx_audit, tflite_audit
 
     cfg = ExportConfig(calibration_images=8)
-    shared = ExportInputs(find_stage(tiny_run, "train"), cfg)
+    shared = ExportInputs.open(find_stage(tiny_run, "train"), cfg)
     _, held, _ = shared.validation
     dark = shared.calibration * 0.1
     for calib, narrow in ((dark, True), (held, False)):
@@ -234,7 +234,7 @@ def test_broken_calibration_is_flagged(real_run: Path) -> None:
     from edgetl.quantize.calibration import representative
     from edgetl.runtime import Classifier
 
-    shared = ExportInputs(find_stage(real_run, "train"), ExportConfig(calibration_images=32))
+    shared = ExportInputs.open(find_stage(real_run, "train"), ExportConfig(calibration_images=32))
     names, pixels, labels = shared.validation
     from edgetl.train.loops import predict_images
 
@@ -312,7 +312,7 @@ def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: 
     from onnx import numpy_helper
 
     cfg = ExportConfig(calibration_images=8)
-    shared = ExportInputs(find_stage(tiny_run, "train"), cfg)
+    shared = ExportInputs.open(find_stage(tiny_run, "train"), cfg)
     cal = calibrated_model(shared.saved_model, "tflite:int8", representative=representative(shared.calibration))
     plain = quantize_calibrated(cal, "tflite:int8")
     one_shot = saved_model_to_tflite(shared.saved_model, "int8", representative=representative(shared.calibration))

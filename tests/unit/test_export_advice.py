@@ -46,14 +46,15 @@ def test_a_text_model_is_not_sent_to_selective_quantization() -> None:
 
 def test_onnx_int8_golden_images_tolerate_other_cpus_kernels_and_the_rest_stay_tight() -> None:
     from edgetl.export.contract import GOLDEN_TOLERANCE, ONNX_INT8_GOLDEN_TOLERANCE, golden_tolerance
+    from edgetl.modality import TEXT
     from edgetl.targets import get
 
-    assert golden_tolerance(get("onnx:int8")) == ONNX_INT8_GOLDEN_TOLERANCE > GOLDEN_TOLERANCE
-    assert golden_tolerance(get("onnx:int8"), "text") == golden_tolerance(get("tflite:int8"), "text") > GOLDEN_TOLERANCE
+    assert golden_tolerance(get("onnx:int8")) == golden_tolerance(get("openvino:int8")) == ONNX_INT8_GOLDEN_TOLERANCE > GOLDEN_TOLERANCE
+    assert golden_tolerance(get("onnx:int8"), TEXT) == golden_tolerance(get("tflite:int8"), TEXT) > GOLDEN_TOLERANCE
     for t in ("tflite:int8", "tflite:uint8", "tflite:fp32", "onnx:fp32", "onnx:fp16", "tflite:dynamic"):
         assert golden_tolerance(get(t)) == GOLDEN_TOLERANCE, t  # measured within 0.02 on arm64 and x86
     for t in ("tflite:dynamic", "tflite:int16", "tflite:fp32", "onnx:fp32"):
-        assert golden_tolerance(get(t), "text") == GOLDEN_TOLERANCE, t
+        assert golden_tolerance(get(t), TEXT) == GOLDEN_TOLERANCE, t
 
 
 def test_golden_items_are_the_clearest_answers_never_near_ties() -> None:

@@ -55,7 +55,7 @@ def test_runtime_loads_only_the_allow_list() -> None:
 # Imports inside function bodies are the lazy ones the layering allows.
 LAYER_OF = [  # (prefix, layer); the longest matching prefix wins
     ("edgetl.errors", 0), ("edgetl.targets", 0), ("edgetl.config", 0), ("edgetl.artifacts", 0),
-    ("edgetl.pipeline", 0), ("edgetl.deps", 0), ("edgetl.train_record", 0), ("edgetl.__init__", 0), ("edgetl", 2),
+    ("edgetl.pipeline", 0), ("edgetl.deps", 0), ("edgetl.train_record", 0), ("edgetl.modality", 0), ("edgetl.__init__", 0), ("edgetl", 2),
     ("edgetl.runtime", 1), ("edgetl.devices", 1), ("edgetl.hardware", 1), ("edgetl.safe_yaml", 1),
     ("edgetl.bench.timing", 1),
     ("edgetl.cli", 3),
@@ -169,3 +169,34 @@ def test_modules_and_functions_stay_small() -> None:
                     long_functions.append(f"{rel}:{n.lineno} {n.name}: {length} lines")
     assert not long_modules, long_modules
     assert not long_functions, long_functions
+
+
+# ---------------------------------------------------------------- modality as a plug-in
+
+MODALITY_HOMES = ("edgetl/modality.py", "edgetl/image/", "edgetl/text/", "edgetl/runtime/text.py")
+
+
+def _kind_tests(path: Path) -> list[int]:
+    """Lines of ``path`` that compare something with the literal "image" or "text" (==, !=, in, not in)."""
+    def literal(n: ast.AST) -> bool:
+        if isinstance(n, ast.Constant):
+            return n.value in ("image", "text")
+        return isinstance(n, (ast.Tuple, ast.List, ast.Set)) and any(literal(e) for e in n.elts)
+
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Compare) and any(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn))
+                                                 for op in node.ops):
+            if any(literal(x) for x in (node.left, *node.comparators)):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_room_tests_a_runs_kind_by_name() -> None:
+    """Image vs text is a table (edgetl/modality.py) and its plug-ins, not a string tested in every room."""
+    bad = {}
+    for p in PKG.rglob("*.py"):
+        rel = p.relative_to(PKG.parent).as_posix()
+        if not rel.startswith(MODALITY_HOMES) and (lines := _kind_tests(p)):
+            bad[rel] = lines
+    assert not bad, bad

@@ -31,7 +31,7 @@ def backbones(as_json: bool) -> None:
     for col in ("name", "kind", "default size", "alphas", "preprocess", "offline weights file or folder"):
         t.add_column(col)
     for r in rows:
-        size = str(r["default_size"]) if r["kind"] == "image" else f"<= {r['max_length']} tokens"
+        size = f"<= {r['max_length']} tokens" if r.get("max_length") else str(r["default_size"])
         t.add_row(r["name"], r["kind"], size, ",".join(map(str, r["alphas"])) or "-", r["preprocess"],
                   r["weights_file"])
     con = console(200)

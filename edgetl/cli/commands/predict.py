@@ -59,13 +59,14 @@ def _floats(text: str | None) -> list[float] | None:
 def predict(model: str, inputs: tuple[str, ...], texts: tuple[str, ...], texts_file: str | None, top_k: int,
             threads: int | None, backend: str, mean: str | None, std: str | None, labels: str | None, selftest: bool,
             as_json: bool) -> None:
-    """Classify IMAGE_OR_DIR... (or --text / --texts-file for a text model) with MODEL (.tflite or .onnx)."""
+    """Classify IMAGE_OR_DIR... (or --text / --texts-file for a text model) with MODEL (.tflite, .onnx or OpenVINO .xml)."""
     from ...errors import EdgetlError
     from ...runtime.classify import Classifier
+    from ...runtime.text import TextClassifier
 
     clf = Classifier.load(model, threads=threads, backend=backend, mean=_floats(mean), std=_floats(std),
                           labels=labels)
-    is_text = clf.contract.kind == "text"
+    is_text = isinstance(clf, TextClassifier)  # Classifier.load gives the class of the contract's kind
     if is_text and inputs:
         raise click.UsageError(f"{model} is a text model: pass --text \"...\" or --texts-file FILE, not image paths.")
     if not is_text and (texts or texts_file):

@@ -32,8 +32,8 @@ def int8_proto(inputs: Any, cfg: ExportConfig, summary: dict[str, Any]) -> Any:
     key = (cfg.opset, cfg.onnx_int8_mode, cfg.onnx_per_channel, rounds_weights(inputs, cfg))
     if key not in cache:
         got: dict[str, Any] = {}
-        cache[key] = (quantize_onnx(_float(inputs, cfg), mode="dynamic" if inputs.kind == "text"
-                                    else cfg.onnx_int8_mode, pixels=inputs.calibration,
+        cache[key] = (quantize_onnx(_float(inputs, cfg), mode=inputs.modality.onnx_int8_mode
+                                    or cfg.onnx_int8_mode, pixels=inputs.calibration,
                                     per_channel=cfg.onnx_per_channel, round_weights=rounds_weights(inputs, cfg),
                                     summary=got), got)
     summary.update(cache[key][1])
@@ -96,7 +96,7 @@ def _float(inputs: Any, cfg: ExportConfig) -> Any:
 
 def rounds_weights(inputs: Any, cfg: ExportConfig) -> bool:
     """Whether int8 weights get activation-aware rounding: image models, static QDQ, unless turned off."""
-    return cfg.round_weights and inputs.kind != "text" and cfg.onnx_int8_mode == "static"
+    return cfg.round_weights and inputs.modality.rounds_weights and cfg.onnx_int8_mode == "static"
 
 
 def sensitivity(inputs: Any, target: Target, cfg: ExportConfig, debug_pixels: Any) -> list[dict[str, Any]]:
@@ -125,7 +125,7 @@ def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> Iter
     if cfg.onnx_int8_mode != "static":
         return
     f = _float(inputs, cfg)
-    if inputs.kind != "text" and not rounds_weights(inputs, cfg):
+    if inputs.modality.rounds_weights and not rounds_weights(inputs, cfg):
         yield "weight rounding", quantize_onnx(f, mode="static", pixels=inputs.calibration,
                                                per_channel=cfg.onnx_per_channel, round_weights=True).SerializeToString()
     for m in ("entropy", "percentile"):

@@ -28,9 +28,9 @@ def _plain(inputs: Any, target: Target, cfg: ExportConfig) -> bytes:
     from ...convert.keras_to_tflite import saved_model_to_tflite
     from ...quantize.calibration import representative
 
-    rep = representative(inputs.calibration, keep_dtype=inputs.kind == "text") if target.calibrated else None
+    rep = representative(inputs.calibration, keep_dtype=inputs.modality.integer_inputs) if target.calibrated else None
     data = saved_model_to_tflite(inputs.saved_model, target, representative=rep, allow_flex_ops=cfg.allow_flex_ops,
-                                 integer_io=inputs.kind != "text")
+                                 integer_io=inputs.modality.integer_io)
     if target.activation_bits == 16:
         _loads(data, target)
     return data
@@ -55,7 +55,7 @@ def _loads(data: bytes, target: Target) -> None:
 
 def rounds_weights(inputs: Any, cfg: ExportConfig) -> bool:
     """Whether int8 weights get activation-aware rounding: image models, unless turned off."""
-    return cfg.round_weights and inputs.kind != "text"
+    return cfg.round_weights and inputs.modality.rounds_weights
 
 
 def ops(data: bytes) -> list[str]:
@@ -147,7 +147,7 @@ def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> Iter
     """What costs no speed, tried before any layer is kept in float: activation-aware weight rounding
     (``edgetl/quantize/rounding.py``) when the artifact was exported without it. TFLite's converter offers no
     other calibration than its min-max."""
-    if inputs.kind != "text" and not rounds_weights(inputs, cfg) and target.activation_bits == 8:
+    if inputs.modality.rounds_weights and not rounds_weights(inputs, cfg) and target.activation_bits == 8:
         yield "weight rounding", _rounded(inputs, target, cfg, [])
 
 

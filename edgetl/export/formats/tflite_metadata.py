@@ -57,7 +57,9 @@ def build(contract: dict[str, Any], card: ModelCard, inputs: list[str] | None = 
     b = flatbuffers.Builder(1024)
     labels = list(contract.get("labels") or [])
     files = {LABELS_FILE: ("\n".join(labels) + "\n").encode()}
-    text = contract.get("kind") == "text"
+    from ...modality import get as get_modality
+
+    text = get_modality(contract.get("kind")).bert_form  # BERT's three inputs, as MediaPipe's text task reads
     label_file = _associated_file(b, LABELS_FILE, "Class names, one per line; line i names output i.",
                                   _TENSOR_AXIS_LABELS)
     out_tensor = _tensor(b, "probability", "Probabilities of the classes (softmax inside the model).",
