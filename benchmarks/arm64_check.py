@@ -122,7 +122,7 @@ ort.InferenceSession(sys.argv[1], so, providers=["CPUExecutionProvider"])
 def _op_counts(blob: bytes) -> dict[str, int]:
     import onnx
 
-    from edgetl.export.ort_graph import op_counts
+    from edgetl.formats.onnx.graph import op_counts
 
     return op_counts(onnx.load_from_string(blob))
 
@@ -131,7 +131,7 @@ def ort_graphs(state: dict, runs: list[str]) -> dict[str, dict]:
     """The graph ONNX Runtime's CPU provider actually runs (its optimized model), here and in the box, for each
     quantized ONNX artifact: which nodes run as integer kernels (QLinear*, QGemm) and which stay float."""
     from edgetl import targets
-    from edgetl.export.ort_graph import kernel_split
+    from edgetl.formats.onnx.graph import kernel_split
     from edgetl.runs import read_run, run_path
 
     out = {}

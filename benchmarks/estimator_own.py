@@ -47,7 +47,7 @@ def models() -> dict:
 
 
 def export(work: Path) -> list[Path]:
-    from edgetl.convert.keras_to_tflite import keras_to_saved_model, saved_model_to_tflite
+    from edgetl.formats.tflite.convert import keras_to_saved_model, saved_model_to_tflite
 
     rng = np.random.default_rng(0)
     reps = [rng.uniform(-1, 1, (1, 224, 224, 3)).astype(np.float32) for _ in range(16)]

@@ -4,7 +4,7 @@
 
 ONNX Runtime's calibrators run the augmented model (every intermediate tensor an output) and, given the
 images in one call, keep every output of every image before reducing them. edgetl hands them over in chunks
-(``CalibStridedMinMax``, ``edgetl/quantize/onnx_ptq.py``). For each calibration method this measures, in a
+(``CalibStridedMinMax``, ``edgetl/formats/onnx/int8.py``). For each calibration method this measures, in a
 fresh process each, the peak resident memory (``ru_maxrss``) and the wall time of ``quantize_onnx`` on the
 run's float ONNX model with ``--images`` calibration images, chunked (edgetl) and unchunked (one chunk of all
 images), and writes benchmarks/results/onnx_calibration_memory.json.
@@ -23,10 +23,10 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-import edgetl.quantize.onnx_ptq as P
+import edgetl.formats.onnx.int8 as P
 from edgetl import ExportConfig
 from edgetl.api import find_stage
-from edgetl.export.formats.onnx import _float
+from edgetl.formats.onnx.export import _float
 from edgetl.export.stages import ExportInputs
 
 run, images, method, chunked = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4] == "1"

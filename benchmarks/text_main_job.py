@@ -56,7 +56,7 @@ def export_rows(run: Path) -> list[dict]:
 
 def length_sweep(run: Path, lengths: list[int], rounds: int) -> list[dict]:
     """The trained weights at other sequence lengths: Keras test accuracy and TFLite 1-thread latency."""
-    from edgetl.convert.keras_to_tflite import keras_to_saved_model, saved_model_to_tflite
+    from edgetl.formats.tflite.convert import keras_to_saved_model, saved_model_to_tflite
     from edgetl.model_io import load_keras
     from edgetl.runtime.backends.litert import LiteRTBackend
     from edgetl.runtime.tokenizer import WordPieceTokenizer

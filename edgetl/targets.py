@@ -4,7 +4,7 @@ A *target* is ``<format>:<precision>`` (``tflite:int8``). Nothing else in edgetl
 branches on a format name: it asks :func:`get` for a :class:`Target` and reads its facts (float or
 quantized, calibrated or not, integer I/O, file suffix, runtime, the extra it needs), and the
 :data:`FORMATS` table maps each format to the module that exports it and the runtime backend that runs
-it. Adding a format is a table entry here, its exporter module (``edgetl/export/formats/<name>.py``) and its
+it. Adding a format is a table entry here, its exporter module (``edgetl/formats/<name>/export.py``) and its
 runtime backend (``edgetl/runtime/backends/``).
 
 Stdlib only (layer L0).
@@ -29,7 +29,7 @@ class Format:
         suffix: File suffix of its artifacts.
         runtime: The runtime that runs it (``litert``, ``onnxruntime``): its entry in the runtime's one suffix
             table (``edgetl.runtime.backends.RUNTIMES``) names the backend class, and device profiles name it.
-        exporter: ``module`` with the functions of :class:`edgetl.export.formats.Exporter` (the export side,
+        exporter: ``module`` with the functions of :class:`edgetl.formats.Exporter` (the export side,
             needs the train extra).
         runtime_modules: Python modules the runtime needs (checked before heavy work starts).
         export_modules: Python modules the exporter needs.
@@ -128,14 +128,14 @@ def key_config(target: Target, config: Any) -> dict[str, Any]:
     return out
 
 
-TFLITE = Format("tflite", ".tflite", "litert", "edgetl.export.formats.tflite", ("ai_edge_litert",),
+TFLITE = Format("tflite", ".tflite", "litert", "edgetl.formats.tflite.export", ("ai_edge_litert",),
                 ("tensorflow", "keras"),
                 ("tensorflow", "tensorflow-cpu", "keras", "ai-edge-litert"))
-ONNX = Format("onnx", ".onnx", "onnxruntime", "edgetl.export.formats.onnx", ("onnxruntime",),
+ONNX = Format("onnx", ".onnx", "onnxruntime", "edgetl.formats.onnx.export", ("onnxruntime",),
               ("tensorflow", "keras", "tf2onnx", "onnx"),
               ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime"))
 # OpenVINO IR from the ONNX model (fp32) or from its static QDQ int8 model (int8: FakeQuantize, int8 kernels on CPU)
-OPENVINO = Format("openvino", ".xml", "openvino", "edgetl.export.formats.openvino", ("openvino",),
+OPENVINO = Format("openvino", ".xml", "openvino", "edgetl.formats.openvino.export", ("openvino",),
                   ("tensorflow", "keras", "tf2onnx", "onnx", "openvino"),
                   ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx", "onnx", "onnxruntime", "openvino"),
                   companions=(".bin",))

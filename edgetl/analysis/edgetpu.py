@@ -14,7 +14,7 @@ from typing import Any
 
 from ..runtime.limits import MAX_MODEL_BYTES, read_bounded
 from ..runtime.tflite_file import TensorInfo, read_graph
-from .tflite_stats import op_name
+from ..formats.tflite.stats import op_name
 
 SUPPORTED = {
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXPAND_DIMS", "FULLY_CONNECTED",

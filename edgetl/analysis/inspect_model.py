@@ -28,7 +28,7 @@ def analyze(path: str | Path, *, unsafe_keras: bool = False) -> ModelReport:
 def _analyze(p: Path, unsafe_keras: bool) -> ModelReport:
     suffix = p.suffix.lower()
     if suffix == ".tflite":
-        from .tflite_stats import analyze_tflite
+        from ..formats.tflite.stats import analyze_tflite
 
         return analyze_tflite(p)
     if suffix == ".onnx":

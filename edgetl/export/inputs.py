@@ -100,7 +100,7 @@ class ExportInputs:
 
     @cached_property
     def saved_model(self) -> Path:
-        from ..convert.keras_to_tflite import keras_to_saved_model
+        from ..formats.tflite.convert import keras_to_saved_model
 
         # bert_form: the three BERT inputs, what MediaPipe's TextClassifier loads
         return keras_to_saved_model(self.model, Path(self._tmp.name) / "saved_model", signature=self.signature,

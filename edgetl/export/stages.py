@@ -48,7 +48,7 @@ class ReferenceStage:
 class ExportStage:
     """Produce one artifact (a :class:`Target` like ``tflite:int8``), its contract, and its verification report.
 
-    Format-specific work is the exporter module's (``edgetl/export/formats/<format>.py``); this class is the
+    Format-specific work is the exporter module's (``edgetl/formats/<format>/export.py``); this class is the
     same for every format.
     """
 
@@ -73,7 +73,7 @@ class ExportStage:
 
     def run(self, inputs: Mapping[str, Artifact], config: ExportConfig, ctx: RunContext) -> dict[str, Artifact]:
         from ..runtime.contract import load_contract, sidecar_path
-        from .formats import exporter
+        from ..formats import exporter
 
         fmt = exporter(self.target)
         t0 = time.perf_counter()
@@ -270,7 +270,7 @@ class ExportStage:
         report["use"] = phone_note(self.target, self.shared.modality)
         out = warnings(rows, self.target, self.shared.modality)
         if self.target.name == "onnx:int8":  # the graph ONNX Runtime really runs here
-            from .ort_graph import graph_report
+            from ..formats.onnx.graph import graph_report
 
             report["runtime_graph"], more = graph_report(path)
             out += more
@@ -313,7 +313,7 @@ class ExportStage:
         """A one-thread Classifier on candidate bytes (written next to the stage's files, with a contract)."""
         from ..runtime.classify import Classifier
 
-        from .formats import exporter
+        from ..formats import exporter
 
         tmp = ctx.out_dir / f".candidate-{'float' if float_model else 'int8'}{self.target.format.suffix}"
         exporter(self.target).write(tmp, data)

@@ -1,6 +1,6 @@
 """Per-layer quantization sensitivity and selective quantization: keep the layers that break in float.
 
-Sensitivity is measured in the target's own runtime:
+Sensitivity is measured in the target's own runtime (``edgetl/formats/<format>/sensitivity.py``):
 
 - TFLite: TensorFlow's QuantizationDebugger runs the int8 model with numeric-verify ops on held-back images
   and reports, per quantized tensor, the error it adds; edgetl ranks layers by RMSE in units of that
@@ -26,8 +26,6 @@ are lower by at least ``MIN_Z`` standard errors (a paired test on the same photo
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from dataclasses import dataclass, field
@@ -35,7 +33,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..progress import track
 
 log = logging.getLogger(__name__)
 
@@ -124,81 +121,8 @@ def confirmed_ratio(run: Callable[[], Any], base: Callable[[], Any], limit: floa
 
 # ---------------------------------------------------------------- TFLite
 
-def tflite_sensitivity(converter: Any, debug_pixels: np.ndarray) -> list[dict[str, Any]]:
-    """Per-tensor error of the int8 model vs float, from TensorFlow's QuantizationDebugger, worst first."""
-    import tensorflow as tf
-
-    from ..runtime.quiet import native_stderr_quiet
-
-    def gen():  # type: ignore[no-untyped-def]
-        for x in track(debug_pixels, "sensitivity"):
-            yield [x[None].astype(np.float32)]
-
-    import warnings
-
-    with native_stderr_quiet(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the debugger's own tf.lite.Interpreter deprecation notice
-        dbg = tf.lite.experimental.QuantizationDebugger(converter=converter, debug_dataset=gen)
-        dbg.run()
-    buf = io.StringIO()
-    dbg.layer_statistics_dump(buf)
-    rows = []
-    for r in csv.DictReader(io.StringIO(buf.getvalue())):
-        try:
-            scale = float(r.get("scale") or 0.0)
-            mse = float(r.get("mean_squared_error") or 0.0)
-        except ValueError:
-            continue
-        rows.append({"layer": r.get("tensor_name", ""), "op": r.get("op_name", ""),
-                     "rmse_over_scale": round(float(np.sqrt(mse)) / scale, 4) if scale > 0 else 0.0,
-                     "max_abs_error": float(r.get("max_abs_error") or 0.0), "scale": scale})
-    rows.sort(key=lambda r: -r["rmse_over_scale"])
-    return rows
-
 
 # ---------------------------------------------------------------- ONNX
-
-def onnx_sensitivity(float_proto: Any, qdq_proto: Any, debug_pixels: np.ndarray) -> list[dict[str, Any]]:
-    """Per-tensor SQNR of the QDQ model against the float one (ONNX Runtime's qdq_loss_debug), worst first;
-    ``layer`` is the tensor (what ``quantize_onnx(tensors_in_float=...)`` takes), ``node`` its producer."""
-    import tempfile
-    from pathlib import Path
-
-    import onnx
-    from onnxruntime.quantization import CalibrationDataReader
-    from onnxruntime.quantization.qdq_loss_debug import (collect_activations, compute_activation_error,
-                                                         create_activation_matching,
-                                                         modify_model_output_intermediate_tensors)
-
-    name = float_proto.graph.input[0].name
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._it = iter(track(debug_pixels, "sensitivity"))
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            x = next(self._it, None)
-            return None if x is None else {name: x[None].astype(np.float32)}
-
-    producer = {o: n.name or n.op_type for n in float_proto.graph.node for o in n.output}
-    with tempfile.TemporaryDirectory(prefix="edgetl-qdq-") as tmp:
-        paths = {}
-        for k, proto in (("float", float_proto), ("qdq", qdq_proto)):
-            src, aug = Path(tmp, f"{k}.onnx"), Path(tmp, f"{k}_aug.onnx")
-            onnx.save(proto, src)
-            modify_model_output_intermediate_tensors(src, aug)
-            paths[k] = aug
-        acts_f = collect_activations(str(paths["float"]), Reader())
-        acts_q = collect_activations(str(paths["qdq"]), Reader())
-    errors = compute_activation_error(create_activation_matching(acts_q, acts_f))
-    rows = []
-    for tensor, e in errors.items():
-        sqnr = e.get("xmodel_err")
-        if sqnr is None or tensor not in producer:
-            continue
-        rows.append({"layer": tensor, "node": producer[tensor], "sqnr_db": round(float(sqnr), 2)})
-    rows.sort(key=lambda r: r["sqnr_db"])
-    return rows
 
 
 # ---------------------------------------------------------------- the search

@@ -83,12 +83,13 @@ def test_range_audit_names_tensors_that_held_back_inputs_push_past_a_narrow_cali
     import onnx
 
     from edgetl.api import find_stage
-    from edgetl.convert.keras_to_tflite import saved_model_to_tflite
-    from edgetl.export.formats.onnx import _float
+    from edgetl.formats.tflite.convert import saved_model_to_tflite
+    from edgetl.formats.onnx.export import _float
     from edgetl.export.inputs import ExportInputs
     from edgetl.quantize.calibration import representative
-    from edgetl.quantize.onnx_ptq import quantize_onnx
-    from edgetl.quantize.ranges import onnx_audit, tflite_audit
+    from edgetl.formats.onnx.int8 import quantize_onnx
+    from edgetl.formats.onnx.ranges import onnx_audit
+    from edgetl.formats.tflite.ranges import tflite_audit
 
     cfg = ExportConfig(calibration_images=8)
     shared = ExportInputs.open(find_stage(tiny_run, "train"), cfg)
@@ -136,9 +137,9 @@ def test_range_audit_with_the_float_twin_counts_only_values_really_cut_off(tmp_p
     nothing on its own calibration images, and values beyond it on held-back ones are still found."""
     import keras
 
-    from edgetl.convert.keras_to_tflite import calibrated_model, keras_to_saved_model, quantize_calibrated
+    from edgetl.formats.tflite.convert import calibrated_model, keras_to_saved_model, quantize_calibrated
     from edgetl.quantize.calibration import representative
-    from edgetl.quantize.ranges import tflite_audit
+    from edgetl.formats.tflite.ranges import tflite_audit
 
     keras.utils.set_random_seed(0)
     m = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Rescaling(1 / 127.5, offset=-1),
@@ -228,7 +229,7 @@ def test_rerun_reuses_every_stage(exported_every: list[dict], tiny_run: Path) ->
 def test_broken_calibration_is_flagged(real_run: Path) -> None:
     """Calibrating on [0, 1] inputs while the model sees 0..255 pixels saturates the input: accuracy collapses."""
     from edgetl.api import find_stage
-    from edgetl.convert.keras_to_tflite import saved_model_to_tflite
+    from edgetl.formats.tflite.convert import saved_model_to_tflite
     from edgetl.export.inputs import ExportInputs
     from edgetl.export.verify import compare, run_artifact
     from edgetl.quantize.calibration import representative
@@ -298,16 +299,16 @@ def test_weight_rounding_keeps_the_graph_and_lowers_each_layers_error(tiny_run: 
     """Re-rounding the int8 weights (TFLite and ONNX) changes only weight values and scales: the same ops, the
     same tensors, a model that runs in its runtime; each re-rounded layer's output error goes down."""
     from edgetl.api import find_stage
-    from edgetl.convert.keras_to_tflite import (
+    from edgetl.formats.tflite.convert import (
         calibrated_model,
         quantize_calibrated,
         saved_model_to_tflite,
     )
-    from edgetl.export.formats.onnx import _float
+    from edgetl.formats.onnx.export import _float
     from edgetl.export.inputs import ExportInputs
     from edgetl.quantize.calibration import representative
-    from edgetl.quantize.onnx_ptq import quantize_onnx
-    from edgetl.quantize.rounding import tflite_round_weights
+    from edgetl.formats.onnx.int8 import quantize_onnx
+    from edgetl.formats.tflite.rounding import tflite_round_weights
     from edgetl.runtime.tflite_file import read_opcodes
     from onnx import numpy_helper
 
@@ -400,7 +401,7 @@ def _strip_contract(src: Path, dst: Path, standard: bytes | None = None, files: 
 
     from tensorflow.lite.tools import flatbuffer_utils as fu
 
-    from edgetl.convert.keras_to_tflite import embed_metadata
+    from edgetl.formats.tflite.convert import embed_metadata
 
     data = src.read_bytes()
     model = fu.read_model_from_bytearray(bytearray(data))
@@ -413,7 +414,7 @@ def _strip_contract(src: Path, dst: Path, standard: bytes | None = None, files: 
     if files is None:
         with zipfile.ZipFile(io.BytesIO(data)) as z:  # the associated files again, zipped onto the end
             files = {n: z.read(n) for n in z.namelist()}
-    from edgetl.export.formats.tflite_metadata import attach_files
+    from edgetl.formats.tflite.metadata import attach_files
 
     dst.write_bytes(attach_files(out, files))
     return dst
@@ -422,7 +423,7 @@ def _strip_contract(src: Path, dst: Path, standard: bytes | None = None, files: 
 def test_a_file_with_only_standard_metadata_runs_with_its_labels_and_absurd_metadata_is_refused(
         exported: list[dict], tmp_path: Path) -> None:
     from edgetl.errors import ModelFileError, RuntimeBackendError
-    from edgetl.export.formats.tflite_metadata import ModelCard, build
+    from edgetl.formats.tflite.metadata import ModelCard, build
     from edgetl.runtime import Classifier
 
     r = next(r for r in exported if r["target"] == "tflite:fp32")
@@ -443,10 +444,10 @@ def test_a_file_with_only_standard_metadata_runs_with_its_labels_and_absurd_meta
     with pytest.raises(RuntimeBackendError, match="2 labels for 3 model outputs"):
         Classifier.load(two)
     tampered = tmp_path / "tampered.tflite"  # contract and standard metadata disagree: refused, not guessed
-    from edgetl.convert.keras_to_tflite import embed_metadata
+    from edgetl.formats.tflite.convert import embed_metadata
 
     meta, files = build({**side, "input": {**side["input"], "mean": [127.5], "std": [127.5]}}, card)
-    from edgetl.export.formats.tflite_metadata import attach_files
+    from edgetl.formats.tflite.metadata import attach_files
 
     tampered.write_bytes(attach_files(embed_metadata(src.read_bytes()[:_flatbuffer_end(src)], {"TFLITE_METADATA": meta}),
                                       files))

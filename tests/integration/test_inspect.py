@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgetl.analysis.edgetpu import lint_edgetpu
-from edgetl.analysis.tflite_stats import analyze_tflite
+from edgetl.formats.tflite.stats import analyze_tflite
 
 FOREIGN = "models/tf2_mobilenet_v2_1.0_224_ptq.tflite"
 
@@ -54,7 +54,7 @@ def test_keras_mobilenet_v2_matches_published_figures() -> None:
 
 
 def _convert(model, tmp_path: Path, precision: str) -> Path:
-    from edgetl.convert.keras_to_tflite import keras_to_saved_model, saved_model_to_tflite
+    from edgetl.formats.tflite.convert import keras_to_saved_model, saved_model_to_tflite
     from edgetl.quantize.calibration import representative
 
     sm = keras_to_saved_model(model, tmp_path / f"sm_{precision}", input_size=32)
@@ -105,7 +105,7 @@ def test_tflite_and_onnx_count_the_same_compute(tiny_run: Path) -> None:
 
     from edgetl.analysis.graph_stats import analyze_keras, analyze_onnx
     from edgetl.api import find_stage
-    from edgetl.convert.keras_to_onnx import keras_to_onnx
+    from edgetl.formats.onnx.convert import keras_to_onnx
 
     m = keras.models.load_model(find_stage(tiny_run, "train") / "model.keras", compile=False)
     ks = analyze_keras(model=m)

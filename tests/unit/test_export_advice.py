@@ -69,7 +69,7 @@ def test_golden_items_are_the_clearest_answers_never_near_ties() -> None:
 
 
 def test_the_onnx_runtime_graph_split_counts_integer_and_float_compute() -> None:
-    from edgetl.export.ort_graph import float_warning, kernel_split
+    from edgetl.formats.onnx.graph import float_warning, kernel_split
 
     x86 = {"DequantizeLinear": 80, "com.microsoft.QLinearConv": 37, "Conv": 15, "Add": 11, "Mul": 1,
            "com.microsoft.QGemm": 2, "com.microsoft.QLinearSoftmax": 1}

@@ -8,7 +8,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from edgetl.quantize.onnx_ptq import float_nodes, quantize_onnx
+from edgetl.formats.onnx.int8 import float_nodes, quantize_onnx
 
 
 def _model() -> onnx.ModelProto:

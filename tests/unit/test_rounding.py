@@ -74,7 +74,7 @@ def test_a_layer_is_re_rounded_only_when_it_helps_on_held_back_inputs() -> None:
 
 def test_onnx_calibration_chunks_divide_the_image_count() -> None:
     """ONNX Runtime's calibrator takes the images in equal chunks (it refuses a remainder) of at most 16."""
-    from edgetl.quantize.onnx_ptq import CALIBRATION_CHUNK, _chunk
+    from edgetl.formats.onnx.int8 import CALIBRATION_CHUNK, _chunk
 
     for n in (1, 7, 16, 17, 200, 199, 1000):
         c = _chunk(n)

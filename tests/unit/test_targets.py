@@ -15,7 +15,7 @@ def test_every_target_is_described_once_and_consistently() -> None:
         assert t.name == name and t.filename.endswith(t.format.suffix)
         assert t.is_float_reference == (t.precision == "fp32")
         assert not t.full_integer or (t.calibrated and t.io_dtype in ("int8", "uint8"))
-        assert t.format.exporter.startswith("edgetl.export.formats.")
+        assert t.format.exporter.startswith("edgetl.formats.")
     assert "onnx:fp16" in targets.TARGETS and targets.get("ONNX:FP16").name == "onnx:fp16"
     with pytest.raises(ConfigError, match="Did you mean 'tflite:int8'"):
         targets.get("tflite:int9")
@@ -57,7 +57,7 @@ def test_each_format_names_a_runtime_of_the_runtime_table_and_a_full_exporter() 
     """The runtime's one suffix table (edgetl.runtime.backends.RUNTIMES) runs every format's files; every
     exporter module has the functions of the Exporter protocol (and CalibratedExporter for int8 targets)."""
     pytest.importorskip("tensorflow")
-    from edgetl.export.formats import exporter
+    from edgetl.formats import exporter
     from edgetl.runtime.backends import RUNTIMES, runtime_for
     from edgetl.targets import FORMATS, TARGETS
 

@@ -6,7 +6,7 @@ import math
 import pytest
 
 from edgetl.errors import ModelFileError
-from edgetl.export.formats.tflite_metadata import METADATA_NAME, ModelCard, attach_files, build
+from edgetl.formats.tflite.metadata import METADATA_NAME, ModelCard, attach_files, build
 from edgetl.runtime.tflite_file import read_metadata
 from edgetl.runtime.tflite_metadata import read_standard
 

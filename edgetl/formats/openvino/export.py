@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from ...config import ExportConfig
 from ...errors import ConversionError
 from ...targets import Target
-from . import onnx as onnx_format
+from ..onnx import export as onnx_format
 
 MAGIC = b"EDGETL-OPENVINO-IR\x00"
 _QDQ = "_openvino_qdq"  # inputs.__dict__: weights SHA-256 -> the QDQ ONNX bytes the IR came from (range audit)

@@ -7,8 +7,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Iterator, Protocol, runtime_checkable
 
-from ...config import ExportConfig
-from ...targets import Target
+from ..config import ExportConfig
+from ..targets import Target
 
 
 @runtime_checkable

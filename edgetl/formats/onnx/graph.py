@@ -35,7 +35,7 @@ def runtime_graph(path: Path) -> dict[str, Any]:
     import onnx
     import onnxruntime as ort
 
-    from ..runtime.quiet import native_stderr_quiet
+    from ...runtime.quiet import native_stderr_quiet
 
     with tempfile.TemporaryDirectory() as tmp:
         so = ort.SessionOptions()

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConversionError
+from ...errors import ConversionError
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ def quantize_onnx(proto: Any, *, mode: str, pixels: np.ndarray | None, per_chann
                                   details=str(exc)[-2000:]) from exc
         out = onnx.load(str(dst))
         if round_weights and mode == "static":
-            from .rounding_onnx import onnx_round_weights
+            from .rounding import onnx_round_weights
 
             forced = round_weights if isinstance(round_weights, str) else None  # a mode name: tests force one
             out, info = onnx_round_weights(out, onnx.load(str(pre)), pixels, mode=forced)

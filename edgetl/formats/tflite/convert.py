@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
-from ..errors import ConversionError
+from ...errors import ConversionError
 
 
 
@@ -31,7 +31,7 @@ def keras_to_saved_model(model: Any, path: str | Path, *, input_size: int | None
     if bert_form:
         import keras
 
-        from ..runtime.bert_inputs import ROLES
+        from ...runtime.bert_inputs import ROLES
 
         ins = {r: keras.Input(shape, dtype="int32", name=r) for r in ROLES}
         ids = keras.ops.multiply(keras.ops.multiply(ins["ids"], ins["mask"]), keras.ops.subtract(1, ins["segment_ids"]))
@@ -44,7 +44,7 @@ def keras_to_saved_model(model: Any, path: str | Path, *, input_size: int | None
     return Path(path)
 
 if TYPE_CHECKING:
-    from ..targets import Target
+    from ...targets import Target
 
 
 def make_converter(saved_model: str | Path, target: "Target | str", *,
@@ -62,7 +62,7 @@ def calibrated_model(saved_model: str | Path, target: "Target | str", *,
     :func:`quantize_calibrated` finishes it; the two together give what :func:`saved_model_to_tflite` gives,
     and selective quantization calibrates once and quantizes many times.
     """
-    from ..runtime.quiet import native_stderr_quiet
+    from ...runtime.quiet import native_stderr_quiet
 
     conv, _ = _converter(saved_model, target, representative, allow_flex_ops)
     conv.experimental_mlir_quantizer = True
@@ -76,8 +76,8 @@ def quantize_calibrated(calibrated: bytes, target: "Target | str", float_nodes: 
     import tensorflow as tf
     from tensorflow.lite.python import convert as tf_convert
 
-    from ..runtime.quiet import native_stderr_quiet
-    from ..targets import get
+    from ...runtime.quiet import native_stderr_quiet
+    from ...targets import get
 
     t = get(target if ":" in target else f"tflite:{target}") if isinstance(target, str) else target
     io = {"int8": tf.int8, "uint8": tf.uint8}[t.io_dtype]
@@ -101,7 +101,7 @@ def saved_model_to_tflite(saved_model: str | Path, target: "Target | str", *,
             token ids in and float probabilities out.
     """
     conv, precision = _converter(saved_model, target, representative, allow_flex_ops, integer_io)
-    from ..runtime.quiet import native_stderr_quiet
+    from ...runtime.quiet import native_stderr_quiet
 
     try:
         with native_stderr_quiet():
@@ -129,7 +129,7 @@ def _converter(saved_model: str | Path, target: "Target | str", representative: 
                allow_flex_ops: bool, integer_io: bool = True) -> tuple[Any, str]:
     import tensorflow as tf
 
-    from ..targets import TFLITE, get
+    from ...targets import TFLITE, get
 
     t = get(target if ":" in target else f"tflite:{target}") if isinstance(target, str) else target
     if t.format is not TFLITE:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import ConversionError
+from ...errors import ConversionError
 
 
 def keras_to_onnx(model: Any, *, input_size: int, opset: int,
@@ -18,7 +18,7 @@ def keras_to_onnx(model: Any, *, input_size: int, opset: int,
 
     shape, dtype, name = signature or ((input_size, input_size, 3), "float32", "image")
     spec = (tf.TensorSpec((None, *shape), getattr(tf, dtype), name=name),)
-    from ..runtime.quiet import native_stderr_quiet
+    from ...runtime.quiet import native_stderr_quiet
 
     import logging
 

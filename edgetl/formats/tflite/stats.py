@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runtime.limits import MAX_MODEL_BYTES, read_bounded
-from ..runtime.tflite_file import Graph, TensorInfo, read_graph, read_metadata
-from .report import LayerStat, ModelReport
-from .tflite_ops import BUILTIN_OPS
+from ...runtime.limits import MAX_MODEL_BYTES, read_bounded
+from ...runtime.tflite_file import Graph, TensorInfo, read_graph, read_metadata
+from ...analysis.report import LayerStat, ModelReport
+from .ops import BUILTIN_OPS
 
 
 def op_name(code: int, custom: str | None) -> str:

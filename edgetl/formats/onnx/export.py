@@ -10,8 +10,7 @@ from ...targets import Target
 
 
 def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list[str]]:
-    from ...convert.keras_to_onnx import to_float16
-    from ...quantize.onnx_ptq import quantize_onnx
+    from .convert import to_float16
 
     proto = _float(inputs, cfg)
     if target.precision == "int8":
@@ -26,7 +25,7 @@ def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list
 def int8_proto(inputs: Any, cfg: ExportConfig, summary: dict[str, Any]) -> Any:
     """The run's int8 ONNX model (static QDQ for images, dynamic for text), quantized once per export and shared
     with the formats converted from it (OpenVINO IR); ``summary`` gets what the weight rounding chose."""
-    from ...quantize.onnx_ptq import quantize_onnx
+    from .int8 import quantize_onnx
 
     cache = inputs.__dict__.setdefault("_onnx_int8", {})
     key = (cfg.opset, cfg.onnx_int8_mode, cfg.onnx_per_channel, rounds_weights(inputs, cfg))
@@ -55,7 +54,7 @@ def ops(data: bytes) -> list[str]:
 def embed(data: bytes, contract: dict[str, Any]) -> bytes:
     import onnx
 
-    from ...convert.keras_to_onnx import set_metadata
+    from .convert import set_metadata
     from ...runtime.contract import ONNX_METADATA_KEY
 
     proto = onnx.load_from_string(data)
@@ -67,7 +66,7 @@ def range_audit(inputs: Any, data: bytes, calib: Any, held: Any, total: int) -> 
     """The activation-range audit in ONNX Runtime (QDQ ranges against held-back inputs)."""
     import onnx
 
-    from ...quantize.ranges import onnx_audit
+    from .ranges import onnx_audit
 
     return onnx_audit(onnx.load_from_string(data), calib, held, calibration_total=total)
 
@@ -85,7 +84,7 @@ def float_proto(inputs: Any, cfg: ExportConfig) -> Any:
 
 def _float(inputs: Any, cfg: ExportConfig) -> Any:
     """The float ONNX model of this run, converted once per export (shared by fp32, fp16, int8 and the search)."""
-    from ...convert.keras_to_onnx import keras_to_onnx
+    from .convert import keras_to_onnx
 
     cache = inputs.__dict__.setdefault("_onnx_float", {})
     if cfg.opset not in cache:
@@ -100,8 +99,8 @@ def rounds_weights(inputs: Any, cfg: ExportConfig) -> bool:
 
 
 def sensitivity(inputs: Any, target: Target, cfg: ExportConfig, debug_pixels: Any) -> list[dict[str, Any]]:
-    from ...quantize.onnx_ptq import quantize_onnx
-    from ...quantize.selective import onnx_sensitivity
+    from .int8 import quantize_onnx
+    from .sensitivity import onnx_sensitivity
 
     f = _float(inputs, cfg)
     q = quantize_onnx(f, mode=cfg.onnx_int8_mode, pixels=inputs.calibration, per_channel=cfg.onnx_per_channel)
@@ -109,7 +108,7 @@ def sensitivity(inputs: Any, target: Target, cfg: ExportConfig, debug_pixels: An
 
 
 def with_float_layers(inputs: Any, target: Target, cfg: ExportConfig, layers: list[str], debug_pixels: Any) -> bytes:
-    from ...quantize.onnx_ptq import quantize_onnx
+    from .int8 import quantize_onnx
 
     return quantize_onnx(_float(inputs, cfg), mode=cfg.onnx_int8_mode, pixels=inputs.calibration,
                          per_channel=cfg.onnx_per_channel, tensors_in_float=layers,
@@ -120,7 +119,7 @@ def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> Iter
     """What costs no speed, tried before any layer is kept in float, in this order: activation-aware weight
     rounding (``edgetl/quantize/rounding.py``) on min-max ranges when the artifact was exported without it,
     then entropy and percentile ranges (with the artifact's weight rounding)."""
-    from ...quantize.onnx_ptq import quantize_onnx
+    from .int8 import quantize_onnx
 
     if cfg.onnx_int8_mode != "static":
         return

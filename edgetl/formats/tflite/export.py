@@ -25,7 +25,7 @@ def convert(inputs: Any, target: Target, cfg: ExportConfig) -> tuple[bytes, list
 
 def _plain(inputs: Any, target: Target, cfg: ExportConfig) -> bytes:
     """The converter's artifact for ``target``, calibrated on the run's calibration inputs where it needs them."""
-    from ...convert.keras_to_tflite import saved_model_to_tflite
+    from .convert import saved_model_to_tflite
     from ...quantize.calibration import representative
 
     rep = representative(inputs.calibration, keep_dtype=inputs.modality.integer_inputs) if target.calibrated else None
@@ -41,7 +41,7 @@ def _loads(data: bytes, target: Target) -> None:
     LiteRT refuses when an activation range from the calibration inputs is (nearly) zero: the fused ReLU bound
     no longer fits int32 at that scale (seen on a barely trained model whose layers are silent)."""
     from ...errors import ConversionError
-    from ...quantize.ranges import debug_interpreter
+    from .ranges import debug_interpreter
 
     try:
         debug_interpreter(data)
@@ -59,7 +59,7 @@ def rounds_weights(inputs: Any, cfg: ExportConfig) -> bool:
 
 
 def ops(data: bytes) -> list[str]:
-    from ...analysis.tflite_stats import op_name
+    from .stats import op_name
     from ...runtime.tflite_file import read_opcodes
 
     return sorted({f"{op_name(o.builtin_code, o.custom_code)} v{o.version}" for o in read_opcodes(data)})
@@ -68,9 +68,9 @@ def ops(data: bytes) -> list[str]:
 def embed(data: bytes, contract: dict[str, Any]) -> bytes:
     """The edgetl contract and the standard TFLite metadata (for MediaPipe and the Task Library), with the
     labels (and a text model's vocabulary) as associated files zipped onto the end."""
-    from ...convert.keras_to_tflite import embed_metadata
+    from .convert import embed_metadata
     from ...runtime.tflite_file import CONTRACT_METADATA_NAME
-    from .tflite_metadata import METADATA_NAME, attach_files, build, card_of
+    from .metadata import METADATA_NAME, attach_files, build, card_of
 
     from ...runtime.tflite_file import read_graph
 
@@ -84,7 +84,7 @@ def embed(data: bytes, contract: dict[str, Any]) -> bytes:
 def range_audit(inputs: Any, data: bytes, calib: Any, held: Any, total: int) -> dict[str, Any]:
     """The activation-range audit in LiteRT, against the calibrated float twin (its tensors are named like the
     int8 model's; text models have none: token ids)."""
-    from ...quantize.ranges import tflite_audit
+    from .ranges import tflite_audit
 
     twin = calibrated(inputs, inputs.config) if inputs.tokenizer is None else None
     return tflite_audit(data, calib, held, float_model=twin, calibration_total=total)
@@ -97,7 +97,7 @@ def probe(path: Path, data: bytes) -> Any:
 
 
 def _converter(inputs: Any, target: Target, cfg: ExportConfig) -> Any:
-    from ...convert.keras_to_tflite import make_converter
+    from .convert import make_converter
     from ...quantize.calibration import representative
 
     return make_converter(inputs.saved_model, target, representative=representative(inputs.calibration),
@@ -105,14 +105,14 @@ def _converter(inputs: Any, target: Target, cfg: ExportConfig) -> Any:
 
 
 def sensitivity(inputs: Any, target: Target, cfg: ExportConfig, debug_pixels: Any) -> list[dict[str, Any]]:
-    from ...quantize.selective import tflite_sensitivity
+    from .sensitivity import tflite_sensitivity
 
     return tflite_sensitivity(_converter(inputs, target, cfg), debug_pixels)
 
 
 def calibrated(inputs: Any, cfg: ExportConfig) -> bytes:
     """The calibrated float model, made once per export and shared by the rounding variant and the search."""
-    from ...convert.keras_to_tflite import calibrated_model
+    from .convert import calibrated_model
     from ...quantize.calibration import representative
 
     cache = inputs.__dict__.setdefault("_tflite_calibrated", {})
@@ -127,8 +127,8 @@ def _rounded(inputs: Any, target: Target, cfg: ExportConfig, layers: list[str],
              summary: dict[str, Any] | None = None) -> bytes:
     """The quantized model with its int8 weights re-rounded (``quantize/rounding.py``); ``summary`` gets what
     the rounding chose. 16-bit activations come from the converter's own quantizer (MLIR's takes int8 only)."""
-    from ...convert.keras_to_tflite import quantize_calibrated
-    from ...quantize.rounding import tflite_round_weights
+    from .convert import quantize_calibrated
+    from .rounding import tflite_round_weights
 
     cal = calibrated(inputs, cfg)
     plain = _plain(inputs, target, cfg) if target.activation_bits == 16 else quantize_calibrated(cal, target, layers)
@@ -152,6 +152,6 @@ def calibration_variants(inputs: Any, target: Target, cfg: ExportConfig) -> Iter
 
 
 def float_bytes(inputs: Any, cfg: ExportConfig) -> bytes:
-    from ...convert.keras_to_tflite import saved_model_to_tflite
+    from .convert import saved_model_to_tflite
 
     return saved_model_to_tflite(inputs.saved_model, "tflite:fp32", allow_flex_ops=cfg.allow_flex_ops)

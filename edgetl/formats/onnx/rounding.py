@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..progress import track
-from .rounding import _accumulate, _hessians, _is_held, _new_stats, _rewrite, choose
+from ...progress import track
+from ...quantize.rounding import _accumulate, _hessians, _is_held, _new_stats, _rewrite, choose
 
 
 def onnx_round_weights(qdq: Any, pre_float: Any, inputs: Iterable[np.ndarray], *, mode: str | None = None
