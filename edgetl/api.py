@@ -307,20 +307,7 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
     rows = export(run_dir, config.export, on_start=lambda s, k: note(f"      {s} ({k}) ({_elapsed(t0)})"))
     art_dir = publish_artifacts(run_dir)
     note(f"[3/{n_stages}] artifacts: {art_dir}")
-    bench_res = None
-    if config.bench:
-        from .bench.stage import bench_run
-        from .runs import link_latest, read_run, run_path
-
-        state = read_run(run_dir)
-        arts = {t: Artifact.from_file(run_path(run_dir, e["path"]), "model") for t, e in sorted(state["exports"].items())
-                if t in config.export.targets}
-        note(f"[4/{n_stages}] bench on {', '.join(config.bench.devices)}")
-        bench_res = bench_run(run_dir, config.bench, arts, accuracy_budget=config.export.accuracy_budget,
-                              progress=lambda m: note(f"      {m} ({_elapsed(t0)})"),
-                              on_start=lambda s, k: None)
-        link_latest(run_dir / "bench", bench_res.out_dir)
-        _record(run_dir, "bench", bench_res)
+    bench_res = _pipeline_bench(config, run_dir, note, f"[4/{n_stages}]", t0) if config.bench else None
     summary = {"run_dir": str(run_dir), "seconds": round(time.perf_counter() - t0, 1),
                **({"smoke": SMOKE} if config.smoke else {}),
                "train": {"stage_dir": str(res.out_dir), "cached": res.cached, "strategy": rec.strategy,
@@ -343,6 +330,22 @@ def pipeline(config: "PipelineConfig", *, progress: bool = True, say: Any = None
     write_run_page(run_dir, summary, rows, record=rec)
     atomic_write_json(run_dir / "pipeline_report.json", {**summary, "config": config.to_dict(), "exports": rows})
     return PipelineResult(run_dir, res, rows, bench_res, summary)
+
+
+def _pipeline_bench(config: "PipelineConfig", run_dir: Path, note: Any, step: str, t0: float) -> Any:
+    """The pipeline's bench stage on the run's current artifacts; ``run_dir/bench`` links to it."""
+    from .bench.stage import bench_run
+    from .runs import link_latest, read_run, run_path
+
+    state = read_run(run_dir)
+    arts = {t: Artifact.from_file(run_path(run_dir, e["path"]), "model") for t, e in sorted(state["exports"].items())
+            if t in config.export.targets}
+    note(f"{step} bench on {', '.join(config.bench.devices)}")
+    res = bench_run(run_dir, config.bench, arts, accuracy_budget=config.export.accuracy_budget,
+                    progress=lambda m: note(f"      {m} ({_elapsed(t0)})"), on_start=lambda s, k: None)
+    link_latest(run_dir / "bench", res.out_dir)
+    _record(run_dir, "bench", res)
+    return res
 
 
 def _elapsed(t0: float) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .hardware import KERNELS, check_hardware
+from .hardware import KERNELS, Hardware, check_hardware
 from .targets import FORMATS
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
@@ -63,7 +63,7 @@ class DeviceProfile:
     formats: tuple[str, ...] = ()
     ram_mb: int | None = None
     storage_mb: int | None = None
-    hardware: dict[str, Any] = field(default_factory=dict)
+    hardware: Hardware = field(default_factory=Hardware)
     sources: tuple[str, ...] = ()
     access: Access = field(default_factory=Access)
     warmup_runs: int = 10
@@ -80,6 +80,16 @@ class DeviceProfile:
     # names it: ``latency_calibration: NAME.calibration.json``); the hardware facts stay what the board is
     latency_calibration: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.hardware, Hardware):  # a profile built in code with a plain mapping
+            object.__setattr__(self, "hardware", Hardware.from_dict(dict(self.hardware or {}), self.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The profile as plain data (``hardware`` as its YAML said it: the keys that are set)."""
+        import dataclasses
+
+        return {**dataclasses.asdict(self), "hardware": self.hardware.to_dict()}
 
     def accepts(self, target: str) -> tuple[bool, str]:
         """Whether an artifact of ``target`` (``tflite:int8``) can run here, and why not."""
@@ -136,8 +146,9 @@ class DeviceProfile:
             raise ConfigError(f"{source}: os_arch must be one of {', '.join(OS_NOTES)}; got {d['os_arch']!r}.")
         if not isinstance(d.get("emulated", False), bool):
             raise ConfigError(f"{source}: emulated must be true or false; got {d.get('emulated')!r}.")
-        hardware = check_hardware(d.get("hardware"), str(source))
-        fitted = _calibration(d.get("latency_calibration"), hardware.pop("latency_calibration", None), source)
+        raw_hw = check_hardware(d.get("hardware"), str(source))
+        hardware = Hardware.from_dict(raw_hw, str(source))
+        fitted = _calibration(d.get("latency_calibration"), raw_hw.get("latency_calibration"), source)
         kernels = d.get("kernels", hardware.get("kernels"))
         if kernels is not None and (kernels not in KERNELS or hardware.get("kernels") not in (None, kernels)):
             raise ConfigError(f"{source}: kernels must be one of {', '.join(KERNELS)} (and agree with "

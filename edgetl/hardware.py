@@ -16,7 +16,10 @@ the estimate made without it. Now an unknown key fails with "Did you mean", like
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ConfigError
@@ -85,3 +88,81 @@ def link_of(hw: dict[str, Any]) -> str:
     if "onboard" in text or "on-board" in text or "soc" in text:
         return "onboard"
     return "pcie"
+
+
+@dataclass(frozen=True)
+class Hardware(Mapping[str, Any]):
+    """A profile's ``hardware:`` block, typed: the CPU, the Edge TPU and the GPU facts the estimator reads, and the
+    descriptive ones it shows. Built only through :meth:`from_dict` (unknown keys refused with "Did you mean",
+    numbers checked); it reads like the mapping it came from (``hw.get("core")``, ``dict(hw)``) for the cost model,
+    which takes anchors' facts as plain dicts too.
+    """
+
+    # CPU (also the Edge TPU's host)
+    core: str | None = None
+    cores: int | None = None
+    clock_ghz: float | None = None
+    peak_gflops_fp32: float | None = None  # a CPU's (or a GPU's) float32 peak
+    int8_dot_product: bool | None = None
+    kernels: str | None = None
+    # Edge TPU
+    accelerator: str | None = None
+    peak_tops_int8: float | None = None
+    on_chip_parameter_cache_mb: float | None = None
+    link: str | None = None
+    host: "Hardware | None" = None
+    # GPU
+    peak_gflops_fp16: float | None = None
+    memory_bandwidth_gbs: float | None = None
+    # descriptive (shown, not used)
+    interface: str | None = None
+    soc: str | None = None
+    cpu: str | None = None
+    gpu: str | None = None
+    memory: str | None = None
+    simd: str | None = None
+    precision: str | None = None
+    tops_per_watt: float | None = None
+    note: str | None = None
+
+    @classmethod
+    def from_dict(cls, hw: Any, source: str) -> "Hardware":
+        """The block checked (:func:`check_hardware`) and typed; ``latency_calibration`` is not hardware (the
+        profile field of that name reads it)."""
+        d = {k: v for k, v in check_hardware(hw, source).items() if k != "latency_calibration"}
+        if isinstance(d.get("host"), dict):
+            d["host"] = cls.from_dict(d["host"], f"{source}: host")
+        for k in ("core", "accelerator", "link", "kernels", "interface", "soc", "cpu", "gpu", "memory", "simd",
+                  "precision", "note"):
+            if d.get(k) is not None:
+                d[k] = str(d[k])
+        if d.get("int8_dot_product") is not None and not isinstance(d["int8_dot_product"], bool):
+            raise ConfigError(f"{source}: hardware int8_dot_product must be true or false; got "
+                              f"{d['int8_dot_product']!r}.")
+        return cls(**d)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The keys that are set, as the YAML said them (``host`` a mapping too)."""
+        return {k: (v.to_dict() if isinstance(v, Hardware) else v) for k, v in self._items()}
+
+    def _items(self) -> Iterator[tuple[str, Any]]:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if v is not None:
+                yield f.name, v
+
+    def __getitem__(self, key: str) -> Any:
+        v = getattr(self, key, None) if key in _FIELDS else None
+        if v is None:
+            raise KeyError(key)
+        return v.to_dict() if isinstance(v, Hardware) else v
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, _ in self._items())
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self._items())
+
+
+_FIELDS = frozenset(f.name for f in dataclasses.fields(Hardware))
+assert _FIELDS == set(KNOWN) - {"latency_calibration"}, "Hardware's fields and KNOWN must name the same keys"

@@ -13,24 +13,27 @@ _ONNX_NAMES = {1: "float32", 2: "uint8", 3: "int8", 5: "int16", 6: "int32", 7: "
                11: "float64", 16: "bfloat16"}
 
 
-def analyze_onnx(path: str | Path) -> ModelReport:
+def _load_with_shapes(p: Path) -> Any:
+    """The ONNX model at ``p`` with its inferred shapes; external data is checked and never read (shapes come
+    from dims)."""
     import onnx
-    from onnx import numpy_helper, shape_inference
+    from onnx import shape_inference
 
     from ..errors import ModelFileError
     from ..runtime.limits import MAX_MODEL_BYTES, read_bounded
     from ..runtime.onnx_file import check_external_data, read_onnx
 
-    p = Path(path)
     data = read_bounded(p, MAX_MODEL_BYTES)
-    check_external_data(read_onnx(data, str(p)), p)  # shapes come from dims: the external bytes are never read
+    check_external_data(read_onnx(data, str(p)), p)
     try:
-        model = shape_inference.infer_shapes(onnx.load_from_string(data))
+        return shape_inference.infer_shapes(onnx.load_from_string(data))
     except Exception as exc:  # google.protobuf DecodeError, onnx's own errors: all mean "not a usable ONNX file"
         raise ModelFileError(f"{p}: not a valid ONNX model ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})."
                              " Export or copy the file again.") from None
-    g = model.graph
-    inits = {i.name: i for i in g.initializer}
+
+
+def _shapes_and_types(g: Any) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+    """Every named tensor's shape (unknown sizes as 1) and element type."""
     shapes: dict[str, tuple[int, ...]] = {}
     types: dict[str, int] = {}
     for vi in [*g.input, *g.value_info, *g.output]:
@@ -40,6 +43,17 @@ def analyze_onnx(path: str | Path) -> ModelReport:
     for i in g.initializer:
         shapes[i.name] = tuple(i.dims)
         types[i.name] = i.data_type
+    return shapes, types
+
+
+def analyze_onnx(path: str | Path) -> ModelReport:
+    from onnx import numpy_helper
+
+    p = Path(path)
+    model = _load_with_shapes(p)
+    g = model.graph
+    inits = {i.name: i for i in g.initializer}
+    shapes, types = _shapes_and_types(g)
 
     def elems(name: str) -> int:
         return int(np.prod(shapes.get(name, (0,)))) if name in shapes else 0
@@ -68,11 +82,10 @@ def analyze_onnx(path: str | Path) -> ModelReport:
     acts = [(producer.get(nm, 0), last_use.get(nm, producer.get(nm, 0)), nm) for nm in shapes
             if nm not in inits and (nm in producer or nm in {i.name for i in g.input})]
     nbytes = {nm: elems(nm) * _ONNX_BYTES.get(types.get(nm, 1), 4) for _, _, nm in acts}
-    peak, peak_at = 0, None
-    for k in range(len(g.node)):
-        total = sum(nbytes[nm] for s, e, nm in acts if s <= k <= e)
-        if total > peak:
-            peak, peak_at = total, layers[k].name
+    totals = [sum(nbytes[nm] for s, e, nm in acts if s <= k <= e) for k in range(len(g.node))]
+    at = max(range(len(totals)), key=totals.__getitem__) if totals else None  # the first node at the peak
+    peak = totals[at] if at is not None else 0
+    peak_at = layers[at].name if peak > 0 else None
     by_dtype: dict[str, int] = {}
     for i in g.initializer:
         b = numpy_helper.to_array(i).nbytes

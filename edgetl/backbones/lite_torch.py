@@ -11,7 +11,7 @@ from typing import Any
 from .efficientnet_lite import STAGES, VARIANTS, round_filters, stage_repeats
 
 
-def build_torch(variant: int) -> Any:
+def build_torch(variant: int) -> Any:  # long: its torch module classes, here so that only the import needs torch
     import torch
     from torch import nn
     from torch.nn import functional as F

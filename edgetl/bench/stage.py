@@ -6,7 +6,6 @@ any of them measures again. ``remeasure: true`` (``--set bench.remeasure=true``)
 """
 from __future__ import annotations
 
-import dataclasses
 import platform
 import shutil
 from pathlib import Path
@@ -41,7 +40,7 @@ class BenchStage:
         rows = run_bench(arts, self.profiles, data_dir=None, out_dir=ctx.out_dir,
                          threads=list(config.threads) or None, max_images=config.max_images,
                          progress=self.progress, omitted=omitted)
-        paths = write_reports(rows, ctx.out_dir, {p.name: dataclasses.asdict(p) for p in self.profiles},
+        paths = write_reports(rows, ctx.out_dir, {p.name: p.to_dict() for p in self.profiles},
                               omitted=omitted, accuracy_budget=self.accuracy_budget)
         shutil.rmtree(ctx.out_dir / ".eval", ignore_errors=True)  # decoded pixels: a cache, not a result
         ctx.info = {"rows": len(rows), "measured": sum(r["status"] == "ok" for r in rows),
@@ -66,7 +65,7 @@ def bench_run(run_dir: Path, config: BenchConfig, exports: Mapping[str, Artifact
     profiles = config.profiles()
     stage = BenchStage(run_dir, profiles, progress, accuracy_budget)
     key_cfg = {**{k: v for k, v in config.to_dict().items() if k != "remeasure"},
-               "profiles": [dataclasses.asdict(p) | {"path": None} for p in profiles],
+               "profiles": [p.to_dict() | {"path": None} for p in profiles],
                "accuracy_budget": accuracy_budget}
     if config.remeasure:
         from ..artifacts import cache_key

@@ -37,9 +37,33 @@ def _rss_mb() -> float:
 TIMING_TEXT = "How far is it from the station to the old town , and which bus goes there ?"
 
 
-def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, Any]) -> dict[str, Any]:
-    from ..errors import EdgetlError, NoContractError
+def _timing_input(clf: Any) -> np.ndarray:
+    """Zeros, or for a TextClassifier a real sentence (all padding is no sentence: an int8 model divides by its
+    zero length)."""
+    return clf.encode(TIMING_TEXT) if hasattr(clf, "encode") else np.zeros(clf.input_shape, clf.input_dtype)
+
+
+def _load(model: Path, threads: int, settings: dict[str, Any], out: dict[str, Any]) -> Any:
+    """The model in edgetl's runtime; one without a contract is timed all the same (``out`` says accuracy needs
+    its normalization)."""
+    from ..errors import NoContractError
     from ..runtime import Classifier
+
+    opts = dict(settings.get("load_options", {}))
+    kw = dict(threads=threads, providers=settings.get("providers") or None,
+              provider_options=settings.get("provider_options"))
+    try:
+        return Classifier.load(model, **kw, **opts)
+    except NoContractError:
+        if "mean" in opts:
+            raise
+        out["note"] = "no edgetl contract: latency only; pass --mean/--std (and --labels) for accuracy"
+        return Classifier.load(model, **kw, mean=0.0, std=1.0)  # latency does not depend on normalization
+
+
+def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, Any]) -> dict[str, Any]:
+    from ..errors import EdgetlError
+    from ..targets import artifact_files
     from .fingerprint import machine_info
     from .noise import observed
     from .timing import measure, sustained
@@ -48,25 +72,13 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
     rss0 = _rss_mb()
     try:
         t0 = time.perf_counter()
-        size = model.stat().st_size
+        size = sum(f.stat().st_size for f in artifact_files(model))  # an OpenVINO IR: its .xml and .bin
         t1 = time.perf_counter()
-        opts = dict(settings.get("load_options", {}))
-        try:
-            clf = Classifier.load(model, threads=threads, providers=settings.get("providers") or None,
-                                  provider_options=settings.get("provider_options"), **opts)
-        except NoContractError:
-            if "mean" in opts:
-                raise
-            # Latency does not depend on normalization: time it, and say that accuracy needs the options.
-            clf = Classifier.load(model, threads=threads, providers=settings.get("providers") or None,
-                                  provider_options=settings.get("provider_options"), mean=0.0, std=1.0)
-            out["note"] = "no edgetl contract: latency only; pass --mean/--std (and --labels) for accuracy"
+        clf = _load(model, threads, settings, out)
         t2 = time.perf_counter()
     except EdgetlError as exc:
         return {**out, "status": "failed", "reason": str(exc), "error_kind": exc.kind}
-    x = np.zeros(clf.input_shape, clf.input_dtype)
-    if hasattr(clf, "encode"):  # a TextClassifier: all padding is no sentence (an int8 model divides by its zero length)
-        x = clf.encode(TIMING_TEXT)
+    x = _timing_input(clf)
     t3 = time.perf_counter()
     clf.scores_from_input(x)
     first_ms = 1000 * (time.perf_counter() - t3)
@@ -97,14 +109,20 @@ def run(model: Path, threads: int, eval_path: Path | None, settings: dict[str, A
     out["rss_peak_mb"] = round(_rss_mb(), 1)
     out["rss_delta_mb"] = round(_rss_mb() - rss0, 1)
     if eval_path is not None:
-        data = np.load(eval_path)
-        items = [str(t) for t in data["texts"]] if "texts" in data.files else data["pixels"]
-        scores = [np.asarray(clf.scores(p), dtype=np.float64) for p in items]
-        preds = [int(np.argmax(v)) for v in scores]
-        out["preds"] = preds
-        out["scores"] = [[float(f"{x:.7g}") for x in v] for v in scores]  # beside preds: devices compared by size
-        if "labels" in data:
-            out["accuracy"] = float(np.mean(np.asarray(preds) == data["labels"]))
+        out.update(_accuracy(clf, eval_path))
+    return out
+
+
+def _accuracy(clf: Any, eval_path: Path) -> dict[str, Any]:
+    """Predictions, scores and (with labels) accuracy on the eval items (pixels, or a text model's texts)."""
+    data = np.load(eval_path)
+    items = [str(t) for t in data["texts"]] if "texts" in data.files else data["pixels"]
+    scores = [np.asarray(clf.scores(p), dtype=np.float64) for p in items]
+    preds = [int(np.argmax(v)) for v in scores]
+    out: dict[str, Any] = {"preds": preds,
+                           "scores": [[float(f"{x:.7g}") for x in v] for v in scores]}  # devices compared by size
+    if "labels" in data:
+        out["accuracy"] = float(np.mean(np.asarray(preds) == data["labels"]))
     return out
 
 

@@ -208,7 +208,7 @@ def mean_pool(x: Any, mask: Any) -> Any:
     return keras.ops.mean(x * m, axis=1) / keras.ops.maximum(keras.ops.mean(m, axis=1), 1.0 / length)
 
 
-def _layers() -> tuple[type, type]:
+def _layers() -> tuple[type, type]:  # long: two Keras layer classes, here so that importing the module needs no Keras
     import keras
 
     @keras.saving.register_keras_serializable(package="edgetl")

@@ -31,6 +31,18 @@ from .data import TextDataset
 from .specs import get_text_spec
 
 
+def _feature_cache(cfg: TrainConfig) -> Path:
+    from ..runs import mark_cache
+
+    return mark_cache(Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()) / "features"
+
+
+def _head(cfg: TrainConfig, width: int, classes: int) -> Any:
+    from ..backbones.build import build_head
+
+    return build_head(width, classes, units=cfg.head_units, dropout=cfg.dropout, seed=cfg.seed)
+
+
 def choose_length(counts: np.ndarray, cap: int) -> int:
     """The 95th percentile of token counts ([CLS] and [SEP] included), up to a multiple of 8, at most ``cap``."""
     p95 = float(np.percentile(counts, 95)) if len(counts) else 16.0
@@ -90,7 +102,7 @@ class TextTrainStage:
     def run(self, inputs: Mapping[str, Artifact], config: TrainConfig, ctx: RunContext) -> dict[str, Artifact]:
         import keras
 
-        from .encoder import BertConfig, build_encoder, check_weights, load_weights, read_safetensors
+        from .encoder import build_encoder, load_weights
 
         t_start = time.perf_counter()
         cfg = config
@@ -101,18 +113,10 @@ class TextTrainStage:
         classes = self.dataset.classes
         ctx.log(f"{len(tr)} training, {len(va)} validation and {len(te)} test texts, {len(classes)} classes")
 
-        bcfg = BertConfig.from_folder(self.folder)
-        tensors = read_safetensors(self.folder / "model.safetensors", expected_sha256=self.expected_sha256)
-        check_weights(tensors, bcfg, str(self.folder / "model.safetensors"))  # before any layer is built
-        cap = min(cfg.max_length or spec.max_length, bcfg.max_positions)
-        probe = load_tokenizer(self.folder, min(bcfg.max_positions, MAX_SEQUENCE), bcfg.vocab_size)
-        counts = np.array([len(probe.encode(texts[i])) for i in tr])
-        length = cfg.max_length or choose_length(counts, cap)
-        tok = load_tokenizer(self.folder, length, bcfg.vocab_size)
+        bcfg, tensors = self._checked_weights()
+        tok, seq = self._tokenizer(cfg, spec, bcfg, [texts[i] for i in tr], ctx)
+        length = seq["length"]
         ids = tok.batch(texts)
-        truncated = float((counts > length).mean())
-        ctx.log(f"sequence length {length} tokens (95th percentile of the training texts: "
-                f"{np.percentile(counts, 95):.0f}; {100 * truncated:.1f}% of them are cut)")
 
         t = time.perf_counter()
         encoder = build_encoder(bcfg, length, pad_id=tok.pad_id)
@@ -121,15 +125,10 @@ class TextTrainStage:
         cut = bcfg.layers - n_ft
         key = hashlib.sha256(f"{inputs['data'].sha256}|{inputs['weights'].sha256}|{length}|text-v1".encode()
                              ).hexdigest()[:20]
-        from ..runs import mark_cache
-
-        cache = mark_cache(Path(cfg.cache_dir).expanduser() if cfg.cache_dir else default_cache_dir()) / "features"
-        pooled, hidden, mask = self._features(encoder, ids, cut, cache, key, cfg.batch_size, tok.pad_id)
+        pooled, hidden, mask = self._features(encoder, ids, cut, _feature_cache(cfg), key, cfg.batch_size, tok.pad_id)
         timings["features_s"] = time.perf_counter() - t
 
-        from ..backbones.build import build_head
-
-        head = build_head(bcfg.hidden, len(classes), units=cfg.head_units, dropout=cfg.dropout, seed=cfg.seed)
+        head = _head(cfg, bcfg.hidden, len(classes))
         kw = dict(batch_size=cfg.batch_size, patience=cfg.patience, seed=cfg.seed,
                   verbose=loops.verbosity() if self.progress else 0)
         t = time.perf_counter()
@@ -157,11 +156,33 @@ class TextTrainStage:
                   "feature_extraction_val_top1": round(fe_val, 4)}
         ctx.log(f"validation top-1 {metrics['top1']:.4f} (feature extraction alone: {fe_val:.4f})"
                 + (f", test top-1 {test_metrics['top1']:.4f}" if test_metrics else "") + f" ({strategy.value})")
+        return self._write(ctx, cfg, model, tok, classes, history, metrics, test_metrics, choice, fine_tune, timings,
+                           spec, bcfg, seq, texts, labels, tr, va, te)
+
+    def _checked_weights(self) -> tuple[Any, dict[str, Any]]:
+        """The encoder's config and weights, checked against each other before any layer is built."""
+        from .encoder import BertConfig, check_weights, read_safetensors
+
+        bcfg = BertConfig.from_folder(self.folder)
+        tensors = read_safetensors(self.folder / "model.safetensors", expected_sha256=self.expected_sha256)
+        check_weights(tensors, bcfg, str(self.folder / "model.safetensors"))
+        return bcfg, tensors
+
+    def _tokenizer(self, cfg: TrainConfig, spec: Any, bcfg: Any, train_texts: list[str], ctx: RunContext
+                   ) -> tuple[Any, dict[str, Any]]:
+        """The tokenizer at the sequence length the run uses (the option, or the 95th percentile of the training
+        texts' token counts under the encoder's cap), and what metrics.json says of the choice."""
+        cap = min(cfg.max_length or spec.max_length, bcfg.max_positions)
+        probe = load_tokenizer(self.folder, min(bcfg.max_positions, MAX_SEQUENCE), bcfg.vocab_size)
+        counts = np.array([len(probe.encode(t)) for t in train_texts])
+        length = cfg.max_length or choose_length(counts, cap)
+        truncated = float((counts > length).mean())
+        ctx.log(f"sequence length {length} tokens (95th percentile of the training texts: "
+                f"{np.percentile(counts, 95):.0f}; {100 * truncated:.1f}% of them are cut)")
         seq = {"length": length, "chosen_from": "max_length option" if cfg.max_length else "95th percentile, cap "
                f"{cap}", "train_token_counts": {q: int(np.percentile(counts, q)) for q in (50, 90, 95, 99, 100)},
                "train_texts_cut": round(truncated, 4)}
-        return self._write(ctx, cfg, model, tok, classes, history, metrics, test_metrics, choice, fine_tune, timings,
-                           spec, bcfg, seq, texts, labels, tr, va, te)
+        return load_tokenizer(self.folder, length, bcfg.vocab_size), seq
 
     def _fine_tune(self, encoder: Any, head: Any, bcfg: Any, cut: int, length: int, cfg: TrainConfig,
                    data: tuple, cached: tuple, history: list, kw: dict, ctx: RunContext) -> dict[str, Any]:

@@ -125,16 +125,7 @@ class TrainStage:
                               f"{inputs['weights'].sha256}", ctx)
         timings["features_s"] = time.perf_counter() - t
 
-        choice: dict[str, Any] = {"strategy": cfg.strategy.value, "requested": cfg.strategy.value}
-        strategy = cfg.strategy
-        if strategy == Strategy.AUTO:
-            tr = d.tr
-            choice = choose_strategy(feats[(plan.final, "orig")][tr], feats[(plan.early_pool, "orig")][tr],
-                                     d.labels[tr])
-            choice["requested"] = "auto"
-            strategy = Strategy(choice["strategy"])
-            ctx.log(f"auto strategy chose {strategy.value}: {json.dumps(choice)}")
-
+        strategy, choice = self._strategy(cfg, feats, plan, d, ctx)
         early = strategy == Strategy.FEATURE_EXTRACTION_EARLY
         head_key = plan.early_pool if early else plan.final
         head = B.build_head(int(feats[(head_key, "orig")].shape[-1]), len(self.dataset.classes),
@@ -142,17 +133,9 @@ class TrainStage:
         model = B.build_classifier(spec, B.feature_model(bb, plan.early if early else None), head, size)
         kw = dict(batch_size=cfg.batch_size, patience=cfg.patience, seed=cfg.seed,
                   verbose=loops.verbosity() if self.progress else 0)
-        history: list[dict[str, Any]] = []
         t = time.perf_counter()
         bb.trainable = False
-        if plan.cached_aug:
-            x, y = plan.stack(feats, d.labels, head_key, d.tr)
-            history += loops.fit_arrays(head, "head", x, y, feats[(head_key, "orig")][d.va], d.labels[d.va],
-                                        lr=cfg.learning_rate, epochs=cfg.epochs, **kw)
-        else:  # augmentation other than flips needs the images themselves every epoch
-            history += loops.fit_images(model, "head", d.pixels[d.tr], d.labels[d.tr], d.pixels[d.va],
-                                        d.labels[d.va], lr=cfg.learning_rate, epochs=cfg.epochs,
-                                        augment=cfg.augment, **kw)
+        history = self._fit_head(cfg, head, model, feats, d, plan, head_key, kw)
         timings["head_s"] = time.perf_counter() - t
 
         fine_tune: dict[str, Any] = {}
@@ -170,6 +153,31 @@ class TrainStage:
                                                              if test_metrics else "") + f" ({strategy.value})")
         return self._write(ctx, cfg, model, self.dataset.classes, history, metrics, choice, fine_tune, timings, spec,
                            alpha, size, built, d.files, d.tr, d.va, d.labels, d.te, test_metrics)
+
+    @staticmethod
+    def _strategy(cfg: TrainConfig, feats: Any, plan: FeaturePlan, d: "Decoded", ctx: RunContext
+                  ) -> tuple[Strategy, dict[str, Any]]:
+        """The strategy to train with: the config's, or what ``auto`` chooses from the training features."""
+        if cfg.strategy != Strategy.AUTO:
+            return cfg.strategy, {"strategy": cfg.strategy.value, "requested": cfg.strategy.value}
+        tr = d.tr
+        choice = choose_strategy(feats[(plan.final, "orig")][tr], feats[(plan.early_pool, "orig")][tr], d.labels[tr])
+        choice["requested"] = "auto"
+        strategy = Strategy(choice["strategy"])
+        ctx.log(f"auto strategy chose {strategy.value}: {json.dumps(choice)}")
+        return strategy, choice
+
+    @staticmethod
+    def _fit_head(cfg: TrainConfig, head: Any, model: Any, feats: Any, d: "Decoded", plan: FeaturePlan,
+                  head_key: Any, kw: dict[str, Any]) -> list[dict[str, Any]]:
+        """The head on the frozen backbone: on cached features, or on the images when they are augmented beyond
+        flips (then each epoch needs the images themselves)."""
+        if plan.cached_aug:
+            x, y = plan.stack(feats, d.labels, head_key, d.tr)
+            return loops.fit_arrays(head, "head", x, y, feats[(head_key, "orig")][d.va], d.labels[d.va],
+                                    lr=cfg.learning_rate, epochs=cfg.epochs, **kw)
+        return loops.fit_images(model, "head", d.pixels[d.tr], d.labels[d.tr], d.pixels[d.va], d.labels[d.va],
+                                lr=cfg.learning_rate, epochs=cfg.epochs, augment=cfg.augment, **kw)
 
     def _decode_and_split(self, cfg: TrainConfig, size: int, cache_dir: Path, data_sha256: str) -> "Decoded":
         """Every image decoded once (cached by content) and the seeded split; a separate validation folder gives

@@ -125,3 +125,20 @@ def test_package_data_globs_match_files() -> None:
     assert {"analysis/anchors.csv", "analysis/anchor_devices.yaml", "analysis/anchor_models.json"} <= set(globs)
     for g in globs:
         assert list((root / "edgetl").glob(g)), g
+
+
+def test_hardware_is_typed_and_reads_like_its_yaml(tmp_path: Path) -> None:
+    from edgetl.hardware import Hardware
+
+    coral = load_profile("coral-usb")
+    assert isinstance(coral.hardware, Hardware) and isinstance(coral.hardware.host, Hardware)
+    assert coral.hardware.host.core == "cortex-a72" and coral.hardware["host"]["cores"] == 4
+    assert coral.to_dict()["hardware"] == dict(coral.hardware) == coral.hardware.to_dict()
+    assert None not in coral.to_dict()["hardware"].values()
+    bad = _write(tmp_path, "b", "name: b\ndescription: x\nruntime: litert\nhardware: {core: cortex-a72, "
+                                "int8_dot_product: maybe}\n")
+    with pytest.raises(ConfigError, match="int8_dot_product must be true or false"):
+        load_profile(str(bad))
+    typo = _write(tmp_path, "t", "name: t\ndescription: x\nruntime: litert\nhardware: {clock_gz: 1.5}\n")
+    with pytest.raises(ConfigError, match="Did you mean 'clock_ghz'"):
+        load_profile(str(typo))

@@ -55,7 +55,8 @@ def test_runtime_loads_only_the_allow_list() -> None:
 # Imports inside function bodies are the lazy ones the layering allows.
 LAYER_OF = [  # (prefix, layer); the longest matching prefix wins
     ("edgetl.errors", 0), ("edgetl.targets", 0), ("edgetl.config", 0), ("edgetl.artifacts", 0),
-    ("edgetl.pipeline", 0), ("edgetl.deps", 0), ("edgetl.train_record", 0), ("edgetl.modality", 0), ("edgetl.__init__", 0), ("edgetl", 2),
+    ("edgetl.pipeline", 0), ("edgetl.deps", 0), ("edgetl.train_record", 0),
+    ("edgetl.modality", 0), ("edgetl.__init__", 0), ("edgetl", 2),
     ("edgetl.runtime", 1), ("edgetl.devices", 1), ("edgetl.hardware", 1), ("edgetl.safe_yaml", 1),
     ("edgetl.bench.timing", 1),
     ("edgetl.cli", 3),
@@ -151,11 +152,18 @@ def test_runtime_imports_only_runtime_and_errors() -> None:
 
 # modules over 400 lines, each with its reason (the style guide: split by owner when one grows)
 LONG_MODULES: dict[str, str] = {}
-FUNCTION_MAX_LINES = 80
+FUNCTION_MAX_LINES = 60
+# functions over 60 lines, each with its reason (written beside the function too)
+LONG_FUNCTIONS: dict[str, str] = {
+    "edgetl/text/encoder.py:_layers": "the encoder's two Keras layer classes, defined in a function so that importing "
+                                      "the module does not import Keras",
+    "edgetl/backbones/lite_torch.py:build_torch": "the PyTorch twin of EfficientNet-Lite, its module classes defined "
+                                                  "in a function so that torch is imported only for the import",
+}
 
 
 def test_modules_and_functions_stay_small() -> None:
-    """Modules under 400 lines (or listed above with a reason), functions under 80."""
+    """Modules under 400 lines (or listed above with a reason), functions under 60 (or listed with a reason)."""
     long_modules, long_functions = [], []
     for p in sorted(PKG.rglob("*.py")):
         rel = str(p.relative_to(PKG.parent))
@@ -165,7 +173,7 @@ def test_modules_and_functions_stay_small() -> None:
         for n in ast.walk(ast.parse(text)):
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 length = n.end_lineno - n.lineno + 1
-                if length > FUNCTION_MAX_LINES:
+                if length > FUNCTION_MAX_LINES and f"{rel}:{n.name}" not in LONG_FUNCTIONS:
                     long_functions.append(f"{rel}:{n.lineno} {n.name}: {length} lines")
     assert not long_modules, long_modules
     assert not long_functions, long_functions

@@ -31,7 +31,6 @@ def bench(inputs: tuple[str, ...], devices: tuple[str, ...], data: str | None, t
           repetitions: int | None, sustained_min: float | None, batch: int, accuracy_budget: float, parallel: int,
           out: str, as_json: bool) -> None:
     """Benchmark MODEL_OR_RUN_DIR... on each --device; a failure is a row, never a crash of the run."""
-    import dataclasses
 
     from ...bench.report import write_reports
     from ...bench.runner import ROW_FIELDS, collect, run_bench
@@ -47,7 +46,7 @@ def bench(inputs: tuple[str, ...], devices: tuple[str, ...], data: str | None, t
                      progress=None if as_json else lambda m: click.echo(f"bench {m}", err=True), omitted=omitted,
                      repetitions=repetitions, sustained_s=60 * sustained_min if sustained_min else None, batch=batch,
                      parallel=max(1, parallel))
-    paths = write_reports(rows, Path(out), {p.name: dataclasses.asdict(p) for p in profs}, omitted=omitted,
+    paths = write_reports(rows, Path(out), {p.name: p.to_dict() for p in profs}, omitted=omitted,
                           accuracy_budget=accuracy_budget)
     slim = [{k: r.get(k) for k in ROW_FIELDS} for r in rows]
     if as_json:

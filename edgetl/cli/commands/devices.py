@@ -1,7 +1,6 @@
 """``edgetl devices list|show``: the device profiles."""
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import click
@@ -48,4 +47,4 @@ def show(name: str) -> None:
     from ...devices import load_profile
 
     p = load_profile(name)
-    click.echo(json.dumps(dataclasses.asdict(p), indent=2, default=str))
+    click.echo(json.dumps(p.to_dict(), indent=2, default=str))

@@ -1,6 +1,8 @@
 """``edgetl inspect``: size, compute, memory, op compatibility, Edge TPU mapping and latency estimates."""
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from ..options import emit
@@ -55,35 +57,42 @@ def inspect(model: str, devices: tuple[str, ...], show_layers: bool, threads: in
                       str(layer.params), str(list(layer.output_shape)))
         con.print(t)
     for c in checks:
-        con.print(line("\n", styled(c["device"], "bold"), ": ", "runs here" if c["runs_here"] else
-                       styled("does not run here", "red"), "" if c["runs_here"] else f": {esc(c['why_not'])}"))
-        for rt in c.get("runtimes", []):
-            mark = styled("ok", "green") if rt["ok"] else styled("no", "red")
-            con.print(line(f"  {esc(rt['runtime'])}: ", mark, f" (model needs {esc(rt['model_needs'])})" +
-                           (f" {esc(', '.join(rt['culprits']))}; fix: {esc(rt['fix'])}" if not rt["ok"] else "")))
-        if "gpu_delegate" in c:
-            g = c["gpu_delegate"]
-            con.print("  GPU delegate: " + ("all ops supported" if g["ok"] else
-                                            "falls back for " + esc(", ".join(g["unsupported_ops"]))))
-        if "edgetpu" in c:
-            e = c["edgetpu"]
-            head = (styled("maps fully to the Edge TPU", "green") if e["maps_fully"] else
-                    styled(f"{e['ops_mapped']} of {e['ops_total']} ops map to the Edge TPU", "yellow"))
-            con.print(line("  Edge TPU: ", head, f"; parameters {_mb(e['parameter_bytes'])} of ~8 MB cache"))
-            for r in e["reasons"]:
-                con.print(f"    - {esc(r)}")
-            for f in e["fixes"]:
-                con.print(f"    fix: {esc(f)}")
-        if c.get("os"):
-            con.print(f"  OS: {esc(c['os']['note'])}")
-        b = c["budgets"]
-        con.print("  " + esc(_budget_line(b)))
-        e = c.get("estimate")
-        if e:
-            con.print(esc(f"  latency estimate: {e['p50_ms_low']}-{e['p50_ms_high']} ms (central {e['p50_ms']} ms, "
-                          f"threads={e['threads']}; {e['basis']}; {e['expected_error']}). {e['note']}."))
-        elif c.get("estimate_unavailable"):
-            con.print(f"  latency estimate: none ({esc(c['estimate_unavailable'])})")
+        _print_check(con, c)
+
+
+def _print_check(con: Any, c: dict) -> None:
+    """One device's verdict: where it runs, the runtimes, GPU delegate, Edge TPU, OS, budgets and the estimate."""
+    from ..console import esc, line, styled
+
+    con.print(line("\n", styled(c["device"], "bold"), ": ", "runs here" if c["runs_here"] else
+                   styled("does not run here", "red"), "" if c["runs_here"] else f": {esc(c['why_not'])}"))
+    for rt in c.get("runtimes", []):
+        mark = styled("ok", "green") if rt["ok"] else styled("no", "red")
+        con.print(line(f"  {esc(rt['runtime'])}: ", mark, f" (model needs {esc(rt['model_needs'])})" +
+                       (f" {esc(', '.join(rt['culprits']))}; fix: {esc(rt['fix'])}" if not rt["ok"] else "")))
+    if "gpu_delegate" in c:
+        g = c["gpu_delegate"]
+        con.print("  GPU delegate: " + ("all ops supported" if g["ok"] else
+                                        "falls back for " + esc(", ".join(g["unsupported_ops"]))))
+    if "edgetpu" in c:
+        e = c["edgetpu"]
+        head = (styled("maps fully to the Edge TPU", "green") if e["maps_fully"] else
+                styled(f"{e['ops_mapped']} of {e['ops_total']} ops map to the Edge TPU", "yellow"))
+        con.print(line("  Edge TPU: ", head, f"; parameters {_mb(e['parameter_bytes'])} of ~8 MB cache"))
+        for r in e["reasons"]:
+            con.print(f"    - {esc(r)}")
+        for f in e["fixes"]:
+            con.print(f"    fix: {esc(f)}")
+    if c.get("os"):
+        con.print(f"  OS: {esc(c['os']['note'])}")
+    b = c["budgets"]
+    con.print("  " + esc(_budget_line(b)))
+    e = c.get("estimate")
+    if e:
+        con.print(esc(f"  latency estimate: {e['p50_ms_low']}-{e['p50_ms_high']} ms (central {e['p50_ms']} ms, "
+                      f"threads={e['threads']}; {e['basis']}; {e['expected_error']}). {e['note']}."))
+    elif c.get("estimate_unavailable"):
+        con.print(f"  latency estimate: none ({esc(c['estimate_unavailable'])})")
 
 
 def _budget_line(b: dict) -> str:

@@ -59,7 +59,8 @@ def _floats(text: str | None) -> list[float] | None:
 def predict(model: str, inputs: tuple[str, ...], texts: tuple[str, ...], texts_file: str | None, top_k: int,
             threads: int | None, backend: str, mean: str | None, std: str | None, labels: str | None, selftest: bool,
             as_json: bool) -> None:
-    """Classify IMAGE_OR_DIR... (or --text / --texts-file for a text model) with MODEL (.tflite, .onnx or OpenVINO .xml)."""
+    """Classify IMAGE_OR_DIR... (or --text / --texts-file for a text model) with MODEL (.tflite, .onnx, or an
+    OpenVINO .xml with its .bin)."""
     from ...errors import EdgetlError
     from ...runtime.classify import Classifier
     from ...runtime.text import TextClassifier
@@ -104,23 +105,26 @@ def predict(model: str, inputs: tuple[str, ...], texts: tuple[str, ...], texts_f
     if as_json:
         emit(rows, True)
     else:
-        from rich.table import Table
-
-        from ..console import console, esc, styled
-
-        t = Table(title=esc(f"{Path(model).name} ({clf.backend_name} {clf.backend_version})"))
-        for col in ("text" if is_text else "image", "label", "score", f"top {top_k}"):
-            t.add_column(col)
-        for r in rows:
-            if "error" in r:
-                t.add_row(esc(r["image"]), styled("error", "red"), "", esc(r["error"]))
-            elif is_text:
-                short = r["text"] if len(r["text"]) <= 60 else r["text"][:57] + "..."
-                t.add_row(esc(short), esc(r["label"]), f"{r['score']:.4f}",
-                          esc(", ".join(f"{p['label']} {p['score']:.3f}" for p in r["top_k"])))
-            else:
-                t.add_row(esc(r["image"]), esc(r["label"]), f"{r['score']:.4f}",
-                          esc(", ".join(f"{p['label']} {p['score']:.3f}" for p in r["top_k"])))
-        console(160).print(t)
+        _print_table(rows, f"{Path(model).name} ({clf.backend_name} {clf.backend_version})", top_k, is_text)
     if failed:
         sys.exit(1)
+
+
+def _print_table(rows: list[dict[str, Any]], title: str, top_k: int, is_text: bool) -> None:
+    from rich.table import Table
+
+    from ..console import console, esc, styled
+
+    t = Table(title=esc(title))
+    for col in ("text" if is_text else "image", "label", "score", f"top {top_k}"):
+        t.add_column(col)
+    for r in rows:
+        if "error" in r:
+            t.add_row(esc(r["image"]), styled("error", "red"), "", esc(r["error"]))
+            continue
+        item = r["text"] if is_text else r["image"]
+        if is_text and len(item) > 60:
+            item = item[:57] + "..."
+        t.add_row(esc(item), esc(r["label"]), f"{r['score']:.4f}",
+                  esc(", ".join(f"{p['label']} {p['score']:.3f}" for p in r["top_k"])))
+    console(160).print(t)

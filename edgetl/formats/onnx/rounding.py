@@ -22,15 +22,38 @@ def onnx_round_weights(qdq: Any, pre_float: Any, inputs: Iterable[np.ndarray], *
         inputs: float model inputs, one per calibration example, without the batch axis.
     """
     import onnx
-    import onnxruntime as ort
+
+    floats = {i.name: i for i in pre_float.graph.initializer}
+    layers = _layers(qdq, floats)
+    if not layers:
+        return qdq, {"layers": 0}
+    xs = list(inputs)
+    stats = _layer_input_stats(qdq, layers, xs)
+    hs = {n.input[0]: _hessians(stats[n.input[0]]) for n, _ in layers}
+    chosen = {n.output[0] for n, _ in layers}  # output names are unique in a graph
+    picks = [k for k, n in enumerate(qdq.graph.node) if n.output and n.output[0] in chosen]
+
+    def build(mode: str) -> tuple[Any, dict[str, Any]]:
+        model = onnx.ModelProto()
+        model.CopyFrom(qdq)
+        return _onnx_rewrite(model, floats, picks, hs, mode)
+
+    if mode is not None:
+        return build(mode)
+    held = [x for i, x in enumerate(xs) if _is_held(i)]
+    return choose(qdq, build, lambda m: _onnx_outputs(m, held), _onnx_outputs(pre_float, held))
+
+
+
+def _layers(qdq: Any, floats: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """(node, its weights' DequantizeLinear) of the int8 1x1 convolutions and matrix products with float twins,
+    by position (the candidates are built on copies of the model)."""
     from onnx import numpy_helper
 
     inits = {i.name: i for i in qdq.graph.initializer}
-    floats = {i.name: i for i in pre_float.graph.initializer}
     prod = {o: n for n in qdq.graph.node for o in n.output}
-
     layers = []
-    for n in qdq.graph.node:  # (by position: the candidates are built on copies of the model)
+    for n in qdq.graph.node:
         if n.op_type not in ("Conv", "Gemm") or len(n.input) < 2:
             continue
         dq = prod.get(n.input[1])
@@ -44,8 +67,15 @@ def onnx_round_weights(qdq: Any, pre_float: Any, inputs: Iterable[np.ndarray], *
         if n.op_type == "Gemm" and attr(n, "transA", 0):
             continue
         layers.append((n, dq))
-    if not layers:
-        return qdq, {"layers": 0}
+    return layers
+
+
+def _layer_input_stats(qdq: Any, layers: list[tuple[Any, Any]], xs: list[np.ndarray]) -> dict[str, list[Any]]:
+    """Each layer input's accumulated statistics over the calibration inputs, in ONNX Runtime (the QDQ model's
+    real, quantized and dequantized, inputs)."""
+    import onnx
+    import onnxruntime as ort
+
     probe = onnx.ModelProto()
     probe.CopyFrom(qdq)
     known = {o.name for o in probe.graph.output}
@@ -62,7 +92,6 @@ def onnx_round_weights(qdq: Any, pre_float: Any, inputs: Iterable[np.ndarray], *
     stats = {t: _new_stats() for t in wanted}
     strides = {n.input[0]: tuple(attr(n, "strides", [1, 1])) for n, _ in layers if n.op_type == "Conv"}
     rng = np.random.default_rng(0)
-    xs = list(inputs)
     for i, x in enumerate(track(xs, "weight rounding: layer inputs")):
         outs = sess.run(wanted, {name: np.asarray(x, np.float32)[None]})
         for t, a in zip(wanted, outs):
@@ -71,20 +100,7 @@ def onnx_round_weights(qdq: Any, pre_float: Any, inputs: Iterable[np.ndarray], *
                 a = a[:, :, ::sh, ::sw].transpose(0, 2, 3, 1)
             a = a.reshape(-1, a.shape[-1]).astype(np.float64)
             _accumulate(stats[t], a, rng, _is_held(i))
-    hs = {n.input[0]: _hessians(stats[n.input[0]]) for n, _ in layers}
-    chosen = {n.output[0] for n, _ in layers}  # output names are unique in a graph
-    picks = [k for k, n in enumerate(qdq.graph.node) if n.output and n.output[0] in chosen]
-
-    def build(mode: str) -> tuple[Any, dict[str, Any]]:
-        model = onnx.ModelProto()
-        model.CopyFrom(qdq)
-        return _onnx_rewrite(model, floats, picks, hs, mode)
-
-    if mode is not None:
-        return build(mode)
-    held = [x for i, x in enumerate(xs) if _is_held(i)]
-    return choose(qdq, build, lambda m: _onnx_outputs(m, held), _onnx_outputs(pre_float, held))
-
+    return stats
 
 def attr(node: Any, name: str, default: Any) -> Any:
     import onnx

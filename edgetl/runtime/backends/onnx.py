@@ -15,6 +15,18 @@ _DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(int8)
            "tensor(float16)": np.float16, "tensor(int32)": np.int32, "tensor(int64)": np.int64}
 
 
+def _session_options(ort: Any, threads: int | None, profile_dir: str | None) -> Any:
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    if threads:
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+    if profile_dir:
+        so.enable_profiling = True
+        so.profile_file_prefix = str(Path(profile_dir) / "ort")
+    return so
+
+
 class OnnxBackend:
     @classmethod
     def open(cls, path: str | Path, model_bytes: bytes, *, threads: int | None = None, backend: str = "auto",
@@ -38,14 +50,26 @@ class OnnxBackend:
         facts = read_onnx(model_bytes, str(path))
         external = check_external_data(facts, path)
         source: Any = str(Path(path).resolve()) if external else model_bytes
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        if threads:
-            so.intra_op_num_threads = threads
-            so.inter_op_num_threads = 1
-        if profile_dir:
-            so.enable_profiling = True
-            so.profile_file_prefix = str(Path(profile_dir) / "ort")
+        so = _session_options(ort, threads, profile_dir)
+        wanted = self._providers(ort, providers)
+        opts = provider_options or {}
+        try:
+            self._s = ort.InferenceSession(source, so, providers=[(p, {k: str(v) for k, v in opts.get(p, {}).items()})
+                                                                  for p in wanted])
+        except Exception as exc:
+            raise RuntimeBackendError(f"{path}: ONNX Runtime {self.version} cannot load the model: "
+                                      f"{str(exc).strip()[:500]}") from exc
+        self.providers = self._s.get_providers()
+        fell_back = [p for p in wanted if p not in self.providers]
+        if fell_back:  # ONNX Runtime drops a provider whose libraries fail to load, and goes on without it
+            raise ProviderFellBackError(
+                f"{path}: asked for {', '.join(wanted)} but ONNX Runtime {self.version} set up only "
+                f"{', '.join(self.providers)} ({', '.join(fell_back)} failed to load: check its CUDA/TensorRT "
+                "libraries). Not measured, so a CPU result is never shown as an accelerator's.")
+        self._io_facts(path)
+
+    def _providers(self, ort: Any, providers: list[str] | None) -> list[str]:
+        """The providers asked for, each present here, with the CPU one after them for what they do not take."""
         if any(p in ("CUDAExecutionProvider", "TensorrtExecutionProvider") for p in providers or ()):
             preload = getattr(ort, "preload_dlls", None)  # onnxruntime-gpu >= 1.21 finds pip's nvidia-* libraries
             if preload is not None:
@@ -62,20 +86,10 @@ class OnnxBackend:
                                       "use a CPU profile.")
         if "CPUExecutionProvider" not in wanted:
             wanted.append("CPUExecutionProvider")  # for the ops an accelerator provider does not take
-        opts = provider_options or {}
-        try:
-            self._s = ort.InferenceSession(source, so, providers=[(p, {k: str(v) for k, v in opts.get(p, {}).items()})
-                                                                  for p in wanted])
-        except Exception as exc:
-            raise RuntimeBackendError(f"{path}: ONNX Runtime {self.version} cannot load the model: "
-                                      f"{str(exc).strip()[:500]}") from exc
-        self.providers = self._s.get_providers()
-        fell_back = [p for p in wanted if p not in self.providers]
-        if fell_back:  # ONNX Runtime drops a provider whose libraries fail to load, and goes on without it
-            raise ProviderFellBackError(
-                f"{path}: asked for {', '.join(wanted)} but ONNX Runtime {self.version} set up only "
-                f"{', '.join(self.providers)} ({', '.join(fell_back)} failed to load: check its CUDA/TensorRT "
-                "libraries). Not measured, so a CPU result is never shown as an accelerator's.")
+        return wanted
+
+    def _io_facts(self, path: str | Path) -> None:
+        """The one input's and one output's shapes and dtypes, checked against what edgetl classifies with."""
         ins, outs = self._s.get_inputs(), self._s.get_outputs()
         if len(ins) != 1 or len(outs) != 1:
             raise RuntimeBackendError(f"{path}: edgetl classifies with models of one input and one output; this "
