@@ -286,27 +286,24 @@ def parse_json(source: str | Path, text: str | bytes, what: str) -> Any:
 
 
 def embedded_contract(path: Path, data: bytes) -> dict[str, Any] | None:
-    if path.suffix.lower() == ".tflite":
-        from .tflite_file import CONTRACT_METADATA_NAME, read_metadata
+    """The contract a model file carries inside it (its runtime's entry in the suffix table names the reader)."""
+    import importlib
 
-        raw = read_metadata(data, str(path)).get(CONTRACT_METADATA_NAME)
-    elif path.suffix.lower() == ".onnx":
-        raw = _onnx_metadata(path, data)
-    elif path.suffix.lower() == ".xml":
-        from .openvino_file import read_ir
+    from .backends import RUNTIMES, runtime_for
 
-        v = read_ir(data, str(path)).info.get("contract")
-        raw = v.encode() if v else None
-    else:
-        raise ConfigError(f"{path}: unknown model format {path.suffix!r}; edgetl runs .tflite, .onnx and OpenVINO "
-                          ".xml files.")
+    rt = runtime_for(path.name)
+    if rt is None:
+        raise ConfigError(f"{path}: unknown model format {path.suffix!r}; edgetl runs "
+                          f"{', '.join(r.suffix for r in RUNTIMES.values())} files.")
+    module, _, name = rt.contract.partition(":")
+    raw = getattr(importlib.import_module(module), name)(data, str(path))
     if raw is None:
         return None
     return parse_json(f"{path} (embedded)", raw, "embedded contract")
 
 
-def _onnx_metadata(path: Path, data: bytes) -> bytes | None:
+def onnx_contract(data: bytes, name: str) -> bytes | None:
     from .onnx_file import read_onnx
 
-    v = read_onnx(data, str(path)).metadata.get(ONNX_METADATA_KEY)
+    v = read_onnx(data, name).metadata.get(ONNX_METADATA_KEY)
     return v.encode() if v is not None else None

@@ -66,6 +66,12 @@ def read_ir(data: bytes, name: str) -> IrFacts:
     return IrFacts(info=info, const_spans=tuple(spans), types=tuple(str(x.get("type", "?")) for x in layers))
 
 
+def contract_bytes(data: bytes, name: str) -> bytes | None:
+    """edgetl's contract in the IR's ``rt_info``, if any."""
+    v = read_ir(data, name).info.get("contract")
+    return v.encode() if v else None
+
+
 def weights_path(xml: str | Path) -> Path:
     return Path(xml).with_suffix(WEIGHTS_SUFFIX)
 

@@ -84,6 +84,11 @@ def check_header(buf: bytes, name: str = "model") -> None:
         raise RuntimeBackendError(f"{name}: not a TFLite model (file identifier {buf[4:8]!r}, expected {IDENTIFIER!r}).")
 
 
+def contract_bytes(buf: bytes, name: str) -> bytes | None:
+    """edgetl's contract embedded in the file's metadata, if any."""
+    return read_metadata(buf, name).get(CONTRACT_METADATA_NAME)
+
+
 def read_metadata(buf: bytes, name: str = "model") -> dict[str, bytes]:
     """The model's metadata entries as ``{name: bytes}``."""
     check_header(buf, name)

@@ -18,19 +18,24 @@ class Runtime:
             providers=, provider_options=, profile_dir=)``.
         choices: The ``Classifier.load(backend=...)`` names that run these files (``auto`` picks the first
             installed).
+        contract: ``module:function`` that reads edgetl's contract embedded in such a file (bytes, or None).
     """
 
     name: str
     suffix: str
     backend: str
     choices: tuple[str, ...]
+    contract: str
 
 
 # the runtime's one suffix table: a new format's runtime is one entry here and one backend module beside it
 RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
-    Runtime("litert", ".tflite", "edgetl.runtime.backends.litert:LiteRTBackend", ("litert", "tflite-runtime")),
-    Runtime("onnxruntime", ".onnx", "edgetl.runtime.backends.onnx:OnnxBackend", ("onnxruntime",)),
-    Runtime("openvino", ".xml", "edgetl.runtime.backends.openvino:OpenVinoBackend", ("openvino",)),
+    Runtime("litert", ".tflite", "edgetl.runtime.backends.litert:LiteRTBackend", ("litert", "tflite-runtime"),
+            "edgetl.runtime.tflite_file:contract_bytes"),
+    Runtime("onnxruntime", ".onnx", "edgetl.runtime.backends.onnx:OnnxBackend", ("onnxruntime",),
+            "edgetl.runtime.contract:onnx_contract"),
+    Runtime("openvino", ".xml", "edgetl.runtime.backends.openvino:OpenVinoBackend", ("openvino",),
+            "edgetl.runtime.openvino_file:contract_bytes"),
 )}
 
 
