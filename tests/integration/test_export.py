@@ -17,7 +17,7 @@ pytest.importorskip("ai_edge_litert")
 EVERY = tuple(t for t in TARGETS if TARGETS[t].activation_bits == 8)
 # the fast suite's share: a float file, a calibrated TFLite file phone apps load, a calibrated ONNX file; the slow
 # suite exports the rest into the same run folder (the export stage reuses these three)
-FAST = ("tflite:fp32", "tflite:uint8", "onnx:int8", "openvino:int8")  # openvino:int8 reuses onnx:int8's QDQ model
+FAST = ("tflite:fp32", "tflite:uint8", "onnx:int8")  # the OpenVINO IRs: the slow every-target test, and unit tests
 OPTIONS = dict(calibration_images=8, golden_images=2, accuracy_budget=100.0,
                sensitivity_images=0)  # the sensitivity table has its own test below
 
@@ -170,10 +170,13 @@ def test_contract_is_embedded_and_in_the_sidecar(exported: list[dict]) -> None:
         assert len(side["golden"]) == 2 and "jpeg_base64" in side["golden"][0]
 
 
-def test_an_openvino_ir_is_published_and_handed_off_as_its_two_files(exported: list[dict], tiny_run: Path) -> None:
+@pytest.mark.slow  # the every-target export (the fast suite's share has no IR: tests/unit/test_openvino_ir.py)
+def test_an_openvino_ir_is_published_and_handed_off_as_its_two_files(exported_every: list[dict], tiny_run: Path
+                                                                    ) -> None:
     from edgetl.bench.handoff import steps
     from edgetl.runs import list_artifacts
 
+    exported = exported_every
     ir = next(r for r in exported if r["target"] == "openvino:int8")
     pub = tiny_run / "artifacts"
     assert (pub / "model_int8.xml").is_file() and (pub / "model_int8.bin").is_file()

@@ -52,6 +52,26 @@ def test_published_artifacts_are_stable_names_of_the_current_export(tmp_path: Pa
     assert not (out / "model_int8.tflite.json").exists()  # the old one had no sidecar: no stale contract left
 
 
+def test_an_artifact_is_published_with_its_companion_files_the_weights_first(tmp_path: Path) -> None:
+    from edgetl.api import publish_artifacts
+    from edgetl.runs import list_artifacts
+
+    ir = "export_openvino_int8-222222222222"
+    (tmp_path / ir).mkdir()
+    for f, body in (("model_int8.xml", "<net/>"), ("model_int8.bin", "weights!"), ("model_int8.xml.json", "{}")):
+        (tmp_path / ir / f).write_text(body)
+    (tmp_path / ir / "stage.json").write_text(json.dumps({"stage": "export_openvino_int8", "key": "222222222222"}))
+    (tmp_path / "run.json").write_text(json.dumps({"stages": {}, "exports": {
+        "openvino:int8": {"path": f"{ir}/model_int8.xml", "status": "ok"}}}))
+    out = publish_artifacts(tmp_path)
+    assert (out / "model_int8.bin").read_text() == "weights!" and (out / "model_int8.xml").is_file()
+    assert "model_int8.bin" in json.loads((out / ".edgetl-artifacts.json").read_text())["files"]
+    assert list_artifacts(tmp_path)[0]["size_bytes"] == len("<net/>") + len("weights!")
+    (tmp_path / "run.json").write_text(json.dumps({"stages": {}, "exports": {}}))
+    publish_artifacts(tmp_path)  # no longer exported: both files go, as edgetl's own
+    assert not (out / "model_int8.bin").exists() and not (out / "model_int8.xml").exists()
+
+
 def test_clean_removes_only_stale_stages(tmp_path: Path) -> None:
     from edgetl.runs import clean
 
