@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
-from .hardware import KERNELS, Hardware, check_hardware
+from .hardware import KERNELS, Hardware
 from .targets import FORMATS
 
 PROFILE_DIR = Path(__file__).with_name("profiles")
@@ -146,9 +146,9 @@ class DeviceProfile:
             raise ConfigError(f"{source}: os_arch must be one of {', '.join(OS_NOTES)}; got {d['os_arch']!r}.")
         if not isinstance(d.get("emulated", False), bool):
             raise ConfigError(f"{source}: emulated must be true or false; got {d.get('emulated')!r}.")
-        raw_hw = check_hardware(d.get("hardware"), str(source))
-        hardware = Hardware.from_dict(raw_hw, str(source))
-        fitted = _calibration(d.get("latency_calibration"), raw_hw.get("latency_calibration"), source)
+        hardware = Hardware.from_dict(d.get("hardware"), str(source))  # checked: a mapping, known keys
+        old_fit = (d.get("hardware") or {}).get("latency_calibration")  # written there before it had its own file
+        fitted = _calibration(d.get("latency_calibration"), old_fit, source)
         kernels = d.get("kernels", hardware.get("kernels"))
         if kernels is not None and (kernels not in KERNELS or hardware.get("kernels") not in (None, kernels)):
             raise ConfigError(f"{source}: kernels must be one of {', '.join(KERNELS)} (and agree with "

@@ -67,7 +67,9 @@ def check(path: Path, clf: Any, items: Any, names: list[str], edgetl_top1: np.nd
             return [MEDIAPIPE[get(clf.contract.kind).mediapipe_task](path, items, names, edgetl_top1)]
         if path.suffix == ".onnx":
             return [_onnx_checker(path), _openvino(path, clf, items, edgetl_top1)]
-        return []  # an OpenVINO IR: edgetl's own runtime for it is OpenVINO, which verification already ran
+        # an OpenVINO IR: OpenVINO reading the .xml and its .bin from disk by itself, as an app does (edgetl's
+        # runtime hands it checked bytes instead)
+        return [_openvino(path, clf, items, edgetl_top1)]
 
 
 def warnings(rows: list[ClientCheck], target: Any, modality: Modality) -> list[str]:

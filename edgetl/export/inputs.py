@@ -54,7 +54,6 @@ class ExportInputs:
         # metrics.json (JSON) is the source of the labels; labels.txt is for people and other tools
         self.labels = record.classes
         self.size = record.input_size  # pixels, or tokens for a text model
-        self.kind = record.kind
         self.modality: Modality = get_modality(record.kind)
         self._tmp = tempfile.TemporaryDirectory(prefix="edgetl-export-")
         self.rounding: dict[str, dict[str, Any]] = {}  # target -> what its weight rounding chose (the exporters')

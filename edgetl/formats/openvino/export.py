@@ -115,11 +115,6 @@ def ops(data: bytes) -> list[str]:
     return sorted(set(read_ir(unpack(data)[0], "the IR").types))
 
 
-def size(data: bytes) -> int:
-    xml, weights = unpack(data)
-    return len(xml) + len(weights)
-
-
 def rounds_weights(inputs: Any, cfg: ExportConfig) -> bool:
     return onnx_format.rounds_weights(inputs, cfg)
 

@@ -110,7 +110,8 @@ class OpenVinoBackend:
 
     def _infer(self, req: Any, x: np.ndarray) -> np.ndarray:
         try:
-            return np.array(req.infer({0: x}, share_inputs=False)[0], copy=True)
+            # the call is synchronous: the input is read in place; the output is copied out of the reused request
+            return np.array(req.infer({0: x}, share_inputs=True)[0], copy=True)
         except RuntimeError as exc:
             raise RuntimeBackendError(f"OpenVINO failed to run the model: {str(exc).strip()[:300]}") from exc
 
